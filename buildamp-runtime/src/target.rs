@@ -1,0 +1,411 @@
+//! A webhook's target: where and how its payload is delivered, as `#[derive(BuildAmpWebhook)]`
+//! wrote it into a `static`.
+//!
+//! These types are built by the derive from a checked `#[target(...)]`; their values never need
+//! re-validating. Secrets appear here only as variable names: values are read from the
+//! environment when a request is built, and never stored.
+
+use std::time::Duration;
+
+use crate::env::Env;
+
+/// Where and how a webhook's payload is delivered.
+#[derive(Debug)]
+pub struct Target {
+    /// The URL, or how to find it at run time.
+    pub url: Choice<UrlSource>,
+    /// The HTTP method.
+    pub method: Method,
+    /// Credentials, resolved from the environment at send time and never stored.
+    pub auth: Choice<Auth>,
+    /// Extra headers, in declaration order.
+    pub headers: &'static [Header],
+    /// How the payload becomes the body (GET and DELETE send a query string instead).
+    pub encoding: BodyEncoding,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// When to try again after a retryable failure.
+    pub retry: RetryPolicy,
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Status codes retried in addition to 408, 429 and 5xx.
+    pub retry_on: &'static [u16],
+    /// At most this many deliveries in flight to this target at once.
+    pub max_concurrency: Option<u32>,
+    /// At most this many deliveries started per window.
+    pub rate_limit: Option<RateLimit>,
+    /// A header carrying the execution id, so the receiver can deduplicate retries.
+    pub idempotency_header: Option<&'static str>,
+    /// Never exposed to the frontend: no Elm trigger, refused by the HTTP API.
+    pub server_only: bool,
+}
+
+impl Target {
+    /// Every environment variable this target reads, given the `if_env!` choices `env` makes now.
+    /// The runtime checks them all at start-up, so a missing one is reported before any delivery.
+    pub fn env_vars(&self, env: &(impl Env + ?Sized)) -> Vec<&'static str> {
+        let mut vars = Vec::new();
+        match self.url.select(env) {
+            UrlSource::Template(t) => vars.extend(t.vars()),
+            UrlSource::Env(var) => vars.push(*var),
+        }
+        if let Some(t) = self.auth.select(env).template() {
+            vars.extend(t.vars());
+        }
+        for header in self.headers {
+            vars.extend(header.value.vars());
+        }
+        vars.dedup();
+        vars
+    }
+
+    /// The variables among [`Target::env_vars`] that `env` does not set.
+    pub fn missing_env_vars(&self, env: &(impl Env + ?Sized)) -> Vec<&'static str> {
+        let mut missing: Vec<_> = self
+            .env_vars(env)
+            .into_iter()
+            .filter(|v| env.var(v).is_none())
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        missing
+    }
+
+    /// Whether `status` is worth another attempt: 408, 429, 5xx, or one of [`Target::retry_on`].
+    pub fn is_retryable(&self, status: u16) -> bool {
+        matches!(status, 408 | 429 | 500..=599) || self.retry_on.contains(&status)
+    }
+}
+
+/// A value that is fixed, or chosen by whether an environment variable is truthy
+/// (`if_env!("DEVELOPMENT", when_set, otherwise)`).
+#[derive(Debug)]
+pub enum Choice<T: 'static> {
+    /// Always this value.
+    Fixed(T),
+    /// Chosen at run time.
+    IfEnv {
+        /// The deciding variable; see [`Env::is_truthy`].
+        var: &'static str,
+        /// The value when it is truthy.
+        when_set: T,
+        /// The value otherwise.
+        otherwise: T,
+    },
+}
+
+impl<T> Choice<T> {
+    /// The value `env` selects now.
+    pub fn select(&self, env: &(impl Env + ?Sized)) -> &T {
+        match self {
+            Choice::Fixed(v) => v,
+            Choice::IfEnv {
+                var,
+                when_set,
+                otherwise,
+            } => {
+                if env.is_truthy(var) {
+                    when_set
+                } else {
+                    otherwise
+                }
+            }
+        }
+    }
+}
+
+/// Where a URL comes from.
+#[derive(Debug)]
+pub enum UrlSource {
+    /// A template such as `https://api.mailgun.net/v3/{MAILGUN_DOMAIN}/messages`.
+    Template(Template),
+    /// The whole URL, read from this variable at run time (`env!("VAR")`).
+    Env(&'static str),
+}
+
+impl UrlSource {
+    /// The URL with every placeholder filled from `env`.
+    ///
+    /// # Errors
+    /// [`MissingEnvVar`] naming the first variable `env` does not set.
+    pub fn resolve(&self, env: &(impl Env + ?Sized)) -> Result<String, MissingEnvVar> {
+        match self {
+            UrlSource::Template(t) => t.resolve(env),
+            UrlSource::Env(var) => env.var(var).ok_or(MissingEnvVar { name: var }),
+        }
+    }
+}
+
+/// A string with `{VAR}` placeholders.
+#[derive(Debug)]
+pub struct Template {
+    /// The text as written in the model.
+    pub source: &'static str,
+    /// The text split into literal runs and placeholders.
+    pub parts: &'static [Part],
+}
+
+impl Template {
+    /// The placeholder names, in order.
+    pub fn vars(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var(v) => Some(*v),
+            Part::Literal(_) => None,
+        })
+    }
+
+    /// Whether the template holds no placeholder (its value is the source itself, safe to store).
+    pub fn is_literal(&self) -> bool {
+        self.vars().next().is_none()
+    }
+
+    /// The text with every placeholder filled from `env`.
+    ///
+    /// # Errors
+    /// [`MissingEnvVar`] naming the first variable `env` does not set.
+    pub fn resolve(&self, env: &(impl Env + ?Sized)) -> Result<String, MissingEnvVar> {
+        let mut out = String::with_capacity(self.source.len());
+        for part in self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Var(name) => out.push_str(&env.var(name).ok_or(MissingEnvVar { name })?),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A piece of a [`Template`].
+#[derive(Debug)]
+pub enum Part {
+    /// Text sent as written.
+    Literal(&'static str),
+    /// The value of an environment variable.
+    Var(&'static str),
+}
+
+/// An environment variable a target needs is not set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable `{name}` is not set")]
+pub struct MissingEnvVar {
+    /// The variable's name (never its value).
+    pub name: &'static str,
+}
+
+/// An HTTP method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`, payload as a query string.
+    Get,
+    /// `POST`.
+    Post,
+    /// `PUT`.
+    Put,
+    /// `PATCH`.
+    Patch,
+    /// `DELETE`, payload as a query string.
+    Delete,
+}
+
+impl Method {
+    /// The method as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// Whether the payload travels as a query string rather than a body.
+    pub fn sends_query(self) -> bool {
+        matches!(self, Method::Get | Method::Delete)
+    }
+}
+
+/// How a target authenticates.
+#[derive(Debug)]
+pub enum Auth {
+    /// No credentials.
+    None,
+    /// `Authorization: Bearer <value>`.
+    Bearer(Template),
+    /// `Authorization: Basic base64(<value>)`, the value being `user:password`.
+    Basic(Template),
+    /// A header of its own, such as `X-Postmark-Server-Token`.
+    Header {
+        /// The header name.
+        name: &'static str,
+        /// The header value.
+        value: Template,
+    },
+}
+
+impl Auth {
+    /// The template holding the credential, if any.
+    pub fn template(&self) -> Option<&Template> {
+        match self {
+            Auth::None => None,
+            Auth::Bearer(t) | Auth::Basic(t) | Auth::Header { value: t, .. } => Some(t),
+        }
+    }
+}
+
+/// A request header. One whose value holds a placeholder is resolved at send time and never stored.
+#[derive(Debug)]
+pub struct Header {
+    /// The header name.
+    pub name: &'static str,
+    /// The value.
+    pub value: Template,
+}
+
+/// How the payload becomes the request body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyEncoding {
+    /// `application/json`.
+    Json,
+    /// `application/x-www-form-urlencoded`, nested values in Stripe's bracket convention.
+    Form,
+    /// `multipart/form-data`; `Vec<u8>` fields become file parts.
+    Multipart,
+}
+
+/// When a failed delivery is tried again.
+#[derive(Debug)]
+pub enum RetryPolicy {
+    /// `min(initial × multiplier^(n-1), max)` after the n-th failure (jitter is the executor's).
+    Exponential {
+        /// The delay after the first failure.
+        initial: Duration,
+        /// The growth factor.
+        multiplier: u32,
+        /// The cap.
+        max: Duration,
+    },
+    /// The same delay every time.
+    Fixed(Duration),
+    /// An explicit schedule; the last entry repeats.
+    Schedule(&'static [Duration]),
+    /// A single attempt.
+    None,
+}
+
+impl RetryPolicy {
+    /// The delay before the next attempt after `failures` failed attempts (at least 1), before
+    /// jitter; `None` when the policy never retries.
+    pub fn delay_after(&self, failures: u32) -> Option<Duration> {
+        let n = failures.max(1) - 1;
+        match self {
+            RetryPolicy::Exponential {
+                initial,
+                multiplier,
+                max,
+            } => {
+                let factor = multiplier.checked_pow(n).unwrap_or(u32::MAX);
+                Some(initial.checked_mul(factor).map_or(*max, |d| d.min(*max)))
+            }
+            RetryPolicy::Fixed(d) => Some(*d),
+            RetryPolicy::Schedule(delays) => delays.get(n as usize).or(delays.last()).copied(),
+            RetryPolicy::None => None,
+        }
+    }
+}
+
+/// At most `count` deliveries started per `per`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Deliveries per window.
+    pub count: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static MAILGUN: Template = Template {
+        source: "https://api.mailgun.net/v3/{MAILGUN_DOMAIN}/messages",
+        parts: &[
+            Part::Literal("https://api.mailgun.net/v3/"),
+            Part::Var("MAILGUN_DOMAIN"),
+            Part::Literal("/messages"),
+        ],
+    };
+
+    #[test]
+    fn resolves_placeholders_from_the_environment() {
+        let env = [("MAILGUN_DOMAIN", "mg.example.com")];
+        assert_eq!(
+            MAILGUN.resolve(&env).unwrap(),
+            "https://api.mailgun.net/v3/mg.example.com/messages"
+        );
+        assert_eq!(
+            MAILGUN.resolve(&[] as &[(&str, &str)]),
+            Err(MissingEnvVar {
+                name: "MAILGUN_DOMAIN"
+            })
+        );
+    }
+
+    #[test]
+    fn if_env_selects_by_truthiness() {
+        let choice = Choice::IfEnv {
+            var: "DEVELOPMENT",
+            when_set: "dev",
+            otherwise: "prod",
+        };
+        for (value, expected) in [
+            ("1", "dev"),
+            ("true", "dev"),
+            ("yes", "dev"),
+            ("0", "prod"),
+            ("false", "prod"),
+            ("", "prod"),
+            ("OFF", "prod"),
+        ] {
+            assert_eq!(
+                *choice.select(&[("DEVELOPMENT", value)]),
+                expected,
+                "DEVELOPMENT={value:?}"
+            );
+        }
+        assert_eq!(*choice.select(&[] as &[(&str, &str)]), "prod");
+    }
+
+    #[test]
+    fn exponential_backoff_doubles_up_to_the_cap() {
+        let policy = RetryPolicy::Exponential {
+            initial: Duration::from_secs(1),
+            multiplier: 2,
+            max: Duration::from_secs(300),
+        };
+        let delays: Vec<u64> = (1..=10)
+            .map(|n| policy.delay_after(n).unwrap().as_secs())
+            .collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
+        assert_eq!(policy.delay_after(1000), Some(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn schedule_repeats_its_last_entry() {
+        static DELAYS: [Duration; 3] = [
+            Duration::from_secs(4),
+            Duration::from_secs(8),
+            Duration::from_secs(10),
+        ];
+        let policy = RetryPolicy::Schedule(&DELAYS);
+        let delays: Vec<u64> = (1..=5)
+            .map(|n| policy.delay_after(n).unwrap().as_secs())
+            .collect();
+        assert_eq!(delays, [4, 8, 10, 10, 10]);
+        assert_eq!(RetryPolicy::None.delay_after(1), None);
+        assert_eq!(
+            RetryPolicy::Fixed(Duration::from_secs(30)).delay_after(7),
+            Some(Duration::from_secs(30))
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! Every integration from the BuildAmp docs, declared as `#[target]` models.
+//!
+//! These are the real request bodies of the providers' APIs (see `DESIGN.md` §5 for the facts
+//! they follow), so they double as examples and as the input of the Elm code generator.
+//!
+//! # Layout
+//! - `webhooks/email_webhooks.rs`: SendGrid, Mailgun, Postmark;
+//! - `webhooks/payment_webhooks.rs`: Stripe, PayPal, Square;
+//! - `webhooks/file_webhooks.rs`: Cloudinary, ImageKit, a video transcoding service;
+//! - `webhooks/custom_webhooks.rs`: a call to a service of your own.
+//!
+//! Development targets: the models with `if_env!("DEVELOPMENT", ...)` send to the local simulator
+//! (`http://localhost:4040/test-webhook/<service>`) when `DEVELOPMENT` is set.
+
+pub mod webhooks;
+
+pub use webhooks::custom_webhooks::*;
+pub use webhooks::email_webhooks::*;
+pub use webhooks::file_webhooks::*;
+pub use webhooks::payment_webhooks::*;

@@ -1,0 +1,418 @@
+//! Each integration's target, read from its model file by the code generator's reader (the same
+//! parser the derive uses), and the static target the derive compiled into the crate.
+
+use std::path::Path;
+use std::time::Duration;
+
+use buildamp::Webhook;
+use buildamp::target as rt;
+use buildamp_codegen::ir::{
+    Auth, BodyEncoding, Choice, Exposure, Method, RetryPolicy, Target, UrlSource,
+};
+
+fn models() -> Vec<(String, String, Target)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("webhooks");
+    buildamp_codegen::models::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("models do not parse:\n{e}"))
+        .into_iter()
+        .map(|s| {
+            let file = s.file.file_name().unwrap().to_string_lossy().into_owned();
+            (s.webhook.name, file, s.webhook.target)
+        })
+        .collect()
+}
+
+fn target(name: &str) -> (String, Target) {
+    models()
+        .into_iter()
+        .find(|(n, _, _)| n == name)
+        .map(|(_, file, target)| (file, target))
+        .unwrap_or_else(|| panic!("{name} is not in models/webhooks"))
+}
+
+fn url(t: &Target) -> (&str, Vec<&str>) {
+    match &t.url {
+        Choice::Fixed(UrlSource::Template(tpl)) => (tpl.source.as_str(), tpl.vars()),
+        other => panic!("expected a fixed URL template, got {other:?}"),
+    }
+}
+
+fn auth(t: &Target) -> &Auth {
+    match &t.auth {
+        Choice::Fixed(a) => a,
+        other => panic!("expected fixed auth, got {other:?}"),
+    }
+}
+
+fn auth_vars(a: &Auth) -> Vec<&str> {
+    match a {
+        Auth::Bearer(t) | Auth::Basic(t) | Auth::Header { value: t, .. } => t.vars(),
+        Auth::None => vec![],
+    }
+}
+
+const EXPONENTIAL: RetryPolicy = RetryPolicy::Exponential {
+    initial: Duration::from_secs(1),
+    multiplier: 2,
+    max: Duration::from_secs(300),
+};
+
+#[test]
+fn all_ten_integrations_are_declared_in_their_files() {
+    let mut found: Vec<(String, String)> = models().into_iter().map(|(n, f, _)| (f, n)).collect();
+    found.sort();
+    let expected = [
+        ("custom_webhooks.rs", "CustomAPICall"),
+        ("email_webhooks.rs", "MailgunEmail"),
+        ("email_webhooks.rs", "PostmarkEmail"),
+        ("email_webhooks.rs", "SendGridEmail"),
+        ("file_webhooks.rs", "CloudinaryUpload"),
+        ("file_webhooks.rs", "ImageKitUpload"),
+        ("file_webhooks.rs", "VideoTranscode"),
+        ("payment_webhooks.rs", "PayPalOrder"),
+        ("payment_webhooks.rs", "SquarePayment"),
+        ("payment_webhooks.rs", "StripePaymentIntent"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(f, n)| (f.to_string(), n.to_string()))
+        .collect();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn sendgrid_is_json_with_bearer_and_a_development_simulator() {
+    let (_, t) = target("SendGridEmail");
+    assert_eq!(t.method, Method::Post);
+    let Choice::IfEnv {
+        var,
+        when_set: UrlSource::Template(dev),
+        otherwise: UrlSource::Template(prod),
+    } = &t.url
+    else {
+        panic!("expected if_env! URL, got {:?}", t.url)
+    };
+    assert_eq!(var, "DEVELOPMENT");
+    assert_eq!(dev.source, "http://localhost:4040/test-webhook/sendgrid");
+    assert_eq!(prod.source, "https://api.sendgrid.com/v3/mail/send");
+    let Choice::IfEnv {
+        when_set: Auth::None,
+        otherwise: Auth::Bearer(key),
+        ..
+    } = &t.auth
+    else {
+        panic!(
+            "expected no auth in development, Bearer otherwise: {:?}",
+            t.auth
+        )
+    };
+    assert_eq!(key.vars(), ["SENDGRID_API_KEY"]);
+    assert_eq!(t.encoding, BodyEncoding::Json);
+    assert_eq!(t.timeout, Duration::from_secs(30));
+    assert_eq!(t.retry, EXPONENTIAL);
+    assert_eq!(t.max_attempts, 3);
+    assert_eq!(t.exposure, Exposure::Frontend);
+}
+
+#[test]
+fn mailgun_is_multipart_with_basic_api_colon_key() {
+    let (_, t) = target("MailgunEmail");
+    assert_eq!(t.method, Method::Post);
+    assert_eq!(
+        url(&t),
+        (
+            "https://api.mailgun.net/v3/{MAILGUN_DOMAIN}/messages",
+            vec!["MAILGUN_DOMAIN"]
+        )
+    );
+    let Auth::Basic(credentials) = auth(&t) else {
+        panic!("expected Basic")
+    };
+    assert_eq!(credentials.source, "api:{MAILGUN_API_KEY}");
+    assert_eq!(t.encoding, BodyEncoding::Multipart);
+    assert_eq!(
+        (t.timeout, &t.retry),
+        (Duration::from_secs(30), &EXPONENTIAL)
+    );
+}
+
+#[test]
+fn postmark_sends_its_token_in_its_own_header() {
+    let (_, t) = target("PostmarkEmail");
+    assert_eq!(url(&t), ("https://api.postmarkapp.com/email", vec![]));
+    let Auth::Header { name, value } = auth(&t) else {
+        panic!("expected a header auth")
+    };
+    assert_eq!(
+        (name.as_str(), value.vars()),
+        ("X-Postmark-Server-Token", vec!["POSTMARK_TOKEN"])
+    );
+    assert_eq!(t.headers.len(), 1);
+    assert_eq!(
+        (
+            t.headers[0].name.as_str(),
+            t.headers[0].value.source.as_str()
+        ),
+        ("Accept", "application/json")
+    );
+    assert_eq!(t.encoding, BodyEncoding::Json);
+    assert_eq!(
+        (t.timeout, &t.retry, t.method),
+        (Duration::from_secs(30), &EXPONENTIAL, Method::Post)
+    );
+}
+
+#[test]
+fn stripe_is_form_encoded_with_an_idempotency_key() {
+    let (_, t) = target("StripePaymentIntent");
+    let Choice::IfEnv {
+        otherwise: UrlSource::Template(prod),
+        ..
+    } = &t.url
+    else {
+        panic!()
+    };
+    assert_eq!(prod.source, "https://api.stripe.com/v1/payment_intents");
+    let Choice::IfEnv {
+        otherwise: Auth::Bearer(key),
+        ..
+    } = &t.auth
+    else {
+        panic!()
+    };
+    assert_eq!(key.vars(), ["STRIPE_SECRET_KEY"]);
+    assert_eq!(t.encoding, BodyEncoding::Form);
+    assert_eq!(t.idempotency_header.as_deref(), Some("Idempotency-Key"));
+    assert_eq!(
+        (t.timeout, &t.retry, t.method),
+        (Duration::from_secs(30), &EXPONENTIAL, Method::Post)
+    );
+}
+
+#[test]
+fn paypal_dedupes_with_paypal_request_id() {
+    let (_, t) = target("PayPalOrder");
+    assert_eq!(
+        url(&t),
+        ("https://api.paypal.com/v2/checkout/orders", vec![])
+    );
+    assert!(matches!(auth(&t), Auth::Bearer(k) if k.vars() == ["PAYPAL_ACCESS_TOKEN"]));
+    assert_eq!(t.idempotency_header.as_deref(), Some("PayPal-Request-Id"));
+    assert_eq!(
+        (t.encoding, t.timeout, &t.retry),
+        (BodyEncoding::Json, Duration::from_secs(60), &EXPONENTIAL)
+    );
+}
+
+#[test]
+fn square_pins_its_api_version() {
+    let (_, t) = target("SquarePayment");
+    assert_eq!(
+        url(&t),
+        ("https://connect.squareup.com/v2/payments", vec![])
+    );
+    assert!(matches!(auth(&t), Auth::Bearer(k) if k.vars() == ["SQUARE_ACCESS_TOKEN"]));
+    assert_eq!(t.headers[0].name, "Square-Version");
+    assert_eq!(
+        (t.encoding, t.timeout, &t.retry),
+        (BodyEncoding::Json, Duration::from_secs(30), &EXPONENTIAL)
+    );
+}
+
+#[test]
+fn cloudinary_uploads_multipart_with_key_and_secret() {
+    let (_, t) = target("CloudinaryUpload");
+    assert_eq!(
+        url(&t),
+        (
+            "https://api.cloudinary.com/v1_1/{CLOUD_NAME}/image/upload",
+            vec!["CLOUD_NAME"]
+        )
+    );
+    let a = auth(&t);
+    assert!(matches!(a, Auth::Basic(_)));
+    assert_eq!(
+        auth_vars(a),
+        ["CLOUDINARY_API_KEY", "CLOUDINARY_API_SECRET"]
+    );
+    assert_eq!(
+        (t.encoding, t.timeout, &t.retry),
+        (
+            BodyEncoding::Multipart,
+            Duration::from_secs(120),
+            &EXPONENTIAL
+        )
+    );
+}
+
+#[test]
+fn imagekit_uploads_with_private_key_and_empty_password() {
+    let (_, t) = target("ImageKitUpload");
+    assert_eq!(
+        url(&t),
+        ("https://upload.imagekit.io/api/v1/files/upload", vec![])
+    );
+    let Auth::Basic(credentials) = auth(&t) else {
+        panic!("expected Basic")
+    };
+    assert_eq!(credentials.source, "{IMAGEKIT_PRIVATE_KEY}:");
+    assert_eq!(
+        (t.encoding, t.timeout, &t.retry),
+        (
+            BodyEncoding::Multipart,
+            Duration::from_secs(120),
+            &EXPONENTIAL
+        )
+    );
+}
+
+#[test]
+fn video_transcode_allows_five_minutes() {
+    let (_, t) = target("VideoTranscode");
+    assert_eq!(
+        url(&t),
+        ("https://api.video-service.com/v1/transcode", vec![])
+    );
+    assert!(matches!(auth(&t), Auth::Bearer(k) if k.vars() == ["VIDEO_SERVICE_TOKEN"]));
+    assert_eq!(
+        (t.encoding, t.timeout, &t.retry),
+        (BodyEncoding::Json, Duration::from_secs(300), &EXPONENTIAL)
+    );
+}
+
+#[test]
+fn custom_call_reads_its_url_at_run_time_and_stays_server_only() {
+    let (_, t) = target("CustomAPICall");
+    assert_eq!(
+        t.url,
+        Choice::Fixed(UrlSource::Env("CUSTOM_SERVICE_URL".into()))
+    );
+    assert_eq!(auth(&t), &Auth::None);
+    assert_eq!(t.encoding, BodyEncoding::Json);
+    assert_eq!(t.timeout, Duration::from_secs(60));
+    assert_eq!(
+        t.retry,
+        RetryPolicy::Schedule(vec![
+            Duration::from_secs(4),
+            Duration::from_secs(8),
+            Duration::from_secs(10)
+        ])
+    );
+    assert_eq!(
+        (t.max_attempts, t.retry_on.as_slice(), t.max_concurrency),
+        (4, &[409][..], Some(10))
+    );
+    assert_eq!(
+        t.rate_limit.map(|r| (r.count, r.per)),
+        Some((100, Duration::from_secs(60)))
+    );
+    assert_eq!(t.exposure, Exposure::ServerOnly);
+}
+
+#[test]
+fn compiled_targets_match_the_ir() {
+    // The derive compiled the same model into statics: spot-check that the two views agree.
+    let t = buildamp_models::MailgunEmail::target();
+    let rt::Choice::Fixed(rt::UrlSource::Template(url)) = &t.url else {
+        panic!()
+    };
+    assert_eq!(
+        url.source,
+        "https://api.mailgun.net/v3/{MAILGUN_DOMAIN}/messages"
+    );
+    assert_eq!(t.encoding, rt::BodyEncoding::Multipart);
+    let t = buildamp_models::CustomAPICall::target();
+    assert!(t.server_only);
+    assert!(matches!(
+        t.url,
+        rt::Choice::Fixed(rt::UrlSource::Env("CUSTOM_SERVICE_URL"))
+    ));
+    assert_eq!(t.retry.delay_after(3), Some(Duration::from_secs(10)));
+    assert_eq!(
+        buildamp_models::VideoTranscode::target().timeout,
+        Duration::from_secs(300)
+    );
+}
+
+#[test]
+fn every_model_is_registered_by_name() {
+    let names: Vec<&str> = buildamp::registry::webhooks()
+        .iter()
+        .map(|r| r.name())
+        .collect();
+    for (name, _, _) in models() {
+        assert!(
+            names.contains(&name.as_str()),
+            "{name} is not registered: {names:?}"
+        );
+    }
+    let stripe = buildamp::registry::find("StripePaymentIntent").expect("registered");
+    assert_eq!(stripe.target().idempotency_header, Some("Idempotency-Key"));
+}
+
+#[test]
+fn wire_formats_follow_the_providers() {
+    use buildamp_models::*;
+    let postmark = PostmarkEmail {
+        from: "a@example.com".into(),
+        to: "b@example.com".into(),
+        cc: None,
+        bcc: None,
+        subject: "Hi".into(),
+        html_body: None,
+        text_body: Some("Hello".into()),
+        reply_to: None,
+        tag: None,
+        track_opens: Some(true),
+        metadata: Default::default(),
+        message_stream: None,
+    };
+    assert_eq!(
+        serde_json::to_value(&postmark).unwrap(),
+        serde_json::json!({"From": "a@example.com", "To": "b@example.com", "Subject": "Hi", "TextBody": "Hello", "TrackOpens": true})
+    );
+    let sendgrid = SendGridEmail {
+        personalizations: vec![Personalization {
+            to: vec![EmailAddress {
+                email: "b@example.com".into(),
+                name: None,
+            }],
+            cc: vec![],
+            bcc: vec![],
+            subject: None,
+            dynamic_template_data: None,
+        }],
+        from: EmailAddress {
+            email: "a@example.com".into(),
+            name: Some("A".into()),
+        },
+        reply_to: None,
+        subject: Some("Hi".into()),
+        content: vec![EmailContent {
+            mime_type: "text/plain".into(),
+            value: "Hello".into(),
+        }],
+        template_id: None,
+        categories: vec![],
+    };
+    assert_eq!(
+        serde_json::to_value(&sendgrid).unwrap(),
+        serde_json::json!({
+            "personalizations": [{"to": [{"email": "b@example.com"}]}],
+            "from": {"email": "a@example.com", "name": "A"},
+            "subject": "Hi",
+            "content": [{"type": "text/plain", "value": "Hello"}]
+        })
+    );
+    let order = serde_json::json!({"intent": "CAPTURE", "purchase_units": [{"amount": {"currency_code": "USD", "value": "10.00"}}]});
+    let parsed: PayPalOrder = serde_json::from_value(order.clone()).unwrap();
+    assert_eq!(serde_json::to_value(parsed).unwrap(), order);
+    let upload =
+        serde_json::json!({"file": [1, 2], "fileName": "a.png", "useUniqueFileName": false});
+    let parsed: ImageKitUpload = serde_json::from_value(upload.clone()).unwrap();
+    assert_eq!(serde_json::to_value(parsed).unwrap(), upload);
+    let mailgun = serde_json::json!({"from": "a@x", "to": ["b@x", "c@x"], "subject": "s", "o:tracking": "yes"});
+    let parsed: MailgunEmail = serde_json::from_value(mailgun.clone()).unwrap();
+    assert_eq!(parsed.tracking, Some(YesNo::Yes));
+    assert_eq!(serde_json::to_value(parsed).unwrap(), mailgun);
+}

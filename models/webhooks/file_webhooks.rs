@@ -1,0 +1,82 @@
+//! File and media processing services.
+
+use buildamp::BuildAmpWebhook;
+use serde::{Deserialize, Serialize};
+
+/// Cloudinary image upload (`POST /v1_1/{cloud}/image/upload`): multipart with the file in the
+/// `file` part, Basic `api_key:api_secret`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
+#[target(
+    url = "https://api.cloudinary.com/v1_1/{CLOUD_NAME}/image/upload",
+    method = "POST",
+    auth = "Basic {CLOUDINARY_API_KEY}:{CLOUDINARY_API_SECRET}",
+    file_upload = true,
+    timeout = "120s"
+)]
+pub struct CloudinaryUpload {
+    /// The image's bytes (the `file` part).
+    #[serde(rename = "file")]
+    pub file_data: Vec<u8>,
+    /// The asset's id; Cloudinary picks a random one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_id: Option<String>,
+    /// The folder to store it in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// An incoming transformation, such as `c_limit,w_2000`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transformation: Option<String>,
+    /// Comma-separated tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<String>,
+}
+
+/// ImageKit upload (`POST /api/v1/files/upload`): multipart with the file in the `file` part,
+/// camelCase fields, Basic with the private key and an empty password.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
+#[target(
+    url = "https://upload.imagekit.io/api/v1/files/upload",
+    method = "POST",
+    auth = "Basic {IMAGEKIT_PRIVATE_KEY}:",
+    file_upload = true,
+    timeout = "120s"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageKitUpload {
+    /// The file's bytes.
+    pub file: Vec<u8>,
+    /// The stored file's name (`fileName`).
+    pub file_name: String,
+    /// The folder, such as `/products`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// Comma-separated tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<String>,
+    /// Whether ImageKit appends a suffix to avoid overwriting (`useUniqueFileName`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_unique_file_name: Option<bool>,
+    /// Whether the file needs a signed URL to read (`isPrivateFile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_private_file: Option<bool>,
+}
+
+/// A video transcoding job on a cloud FFmpeg service, which calls `callback_url` when done.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
+#[target(
+    url = "https://api.video-service.com/v1/transcode",
+    method = "POST",
+    auth = "Bearer {VIDEO_SERVICE_TOKEN}",
+    timeout = "5m",
+    idempotency_header = "Idempotency-Key"
+)]
+pub struct VideoTranscode {
+    /// Where the service fetches the source video.
+    pub input_url: String,
+    /// The container to produce, such as `mp4`.
+    pub output_format: String,
+    /// A quality preset, such as `1080p`.
+    pub quality: String,
+    /// Where the service sends the result.
+    pub callback_url: String,
+}
