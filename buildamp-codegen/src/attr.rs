@@ -114,16 +114,35 @@ impl Parse for MapEntry {
     }
 }
 
+/// The entries of one attribute.
+pub(crate) struct Entries {
+    /// The well-formed entries, in source order.
+    pub(crate) entries: Vec<Entry>,
+    /// Keys whose entry was malformed (already reported), so no "missing key" error follows.
+    pub(crate) malformed_keys: Vec<String>,
+}
+
 /// Splits the attribute's tokens into entries, reporting each malformed entry and going on.
-pub(crate) fn parse_entries(cx: &Ctxt, tokens: TokenStream) -> Vec<Entry> {
+pub(crate) fn parse_entries(cx: &Ctxt, tokens: TokenStream) -> Entries {
     let mut entries = Vec::new();
+    let mut malformed_keys = Vec::new();
     for chunk in split_top_level_commas(tokens) {
+        let key = match chunk.first() {
+            Some(TokenTree::Ident(key)) => Some(key.to_string()),
+            _ => None,
+        };
         match parse_entry(chunk) {
             Ok(entry) => entries.push(entry),
-            Err(error) => cx.syn_error(error),
+            Err(error) => {
+                cx.syn_error(error);
+                malformed_keys.extend(key);
+            }
         }
     }
-    entries
+    Entries {
+        entries,
+        malformed_keys,
+    }
 }
 
 fn parse_entry(chunk: Vec<TokenTree>) -> syn::Result<Entry> {

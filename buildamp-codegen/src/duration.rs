@@ -28,6 +28,11 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
                 "`{text}` has no unit: write `{text}s` (units: {UNITS})"
             ));
         }
+        other if other.starts_with(char::is_whitespace) => {
+            return Err(format!(
+                "`{text}` is not a duration: write the unit right after the number, like `{number}s`"
+            ));
+        }
         other => {
             return Err(format!(
                 "unknown unit `{other}` in `{text}`: use {UNITS}{}",

@@ -64,11 +64,11 @@ pub(crate) fn parse_target(
         }
     };
     let entries = parse_entries(cx, tokens);
-    let keyed = keyed(cx, &entries);
+    let keyed = keyed(cx, &entries.entries);
     let get = |key: &str| keyed.get(key).copied();
 
     let url = get("url").and_then(|e| choice(cx, e, url_source));
-    if get("url").is_none() {
+    if get("url").is_none() && !entries.malformed_keys.iter().any(|k| k == "url") {
         cx.error_spanned_by(
             attr.path(),
             "missing `url` in `#[target]`: add `url = \"https://...\"`",
@@ -300,12 +300,11 @@ fn positive(cx: &Ctxt, entry: &Entry, example: &str, zero: &str) -> Option<u32> 
     }
 }
 
+/// A value's meaning, or the message (and where) to report.
+type Meaning<T> = Result<T, (Span, String)>;
+
 /// A value, or `if_env!("VAR", when_set, otherwise)` choosing between two at run time.
-fn choice<T>(
-    cx: &Ctxt,
-    entry: &Entry,
-    one: fn(&Entry, &Value) -> Result<T, (Span, String)>,
-) -> Option<Choice<T>> {
+fn choice<T>(cx: &Ctxt, entry: &Entry, one: fn(&Entry, &Value) -> Meaning<T>) -> Option<Choice<T>> {
     let report =
         |r: Result<T, (Span, String)>| r.map_err(|(span, msg)| cx.error_at(span, msg)).ok();
     match &entry.value {
@@ -345,7 +344,7 @@ fn nested_macro_error(entry: &Entry, name: &syn::Ident) -> (Span, String) {
     (name.span(), msg)
 }
 
-fn url_source(entry: &Entry, value: &Value) -> Result<UrlSource, (Span, String)> {
+fn url_source(entry: &Entry, value: &Value) -> Meaning<UrlSource> {
     match value {
         Value::Str(s) => parse_url(&s.value())
             .map(UrlSource::Template)
@@ -372,7 +371,7 @@ fn url_source(entry: &Entry, value: &Value) -> Result<UrlSource, (Span, String)>
     }
 }
 
-fn auth_value(entry: &Entry, value: &Value) -> Result<Auth, (Span, String)> {
+fn auth_value(entry: &Entry, value: &Value) -> Meaning<Auth> {
     match value {
         Value::Str(s) => parse_auth(&s.value()).map_err(|msg| (s.span(), msg)),
         Value::Macro { name, .. } if name == "env" => Err((
@@ -429,11 +428,10 @@ fn content_type(cx: &Ctxt, entry: &Entry) -> Option<(BodyEncoding, Span)> {
         cx.error_at(
             lit.span(),
             format!(
-                "unknown content type `{text}`: expected one of {}{}",
+                "unknown content type `{text}`: expected one of {}",
                 BodyEncoding::MEDIA_TYPES
                     .map(|m| format!("`{m}`"))
                     .join(", "),
-                did_you_mean(&text, &BodyEncoding::MEDIA_TYPES)
             ),
         );
     }

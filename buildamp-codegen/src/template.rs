@@ -150,9 +150,11 @@ pub(crate) fn parse_auth(source: &str) -> Result<Auth, String> {
         ));
     };
     if template.vars().is_empty() {
-        return Err(format!(
-            "`{source}` holds a literal credential: read it from the environment instead, like `Bearer {{API_KEY}}`"
-        ));
+        // The message quotes no part of the value: it may be a real secret.
+        return Err(
+            "`auth` holds a literal credential: read it from the environment instead, like `Bearer {API_KEY}`, and rotate the one written here"
+                .to_owned(),
+        );
     }
     Ok(auth)
 }
@@ -252,6 +254,11 @@ mod tests {
             parse_auth("Bearer sk_live_123")
                 .unwrap_err()
                 .contains("literal credential")
+        );
+        assert!(
+            !parse_auth("Bearer sk_live_123")
+                .unwrap_err()
+                .contains("sk_live")
         );
         assert!(
             parse_auth("Token {K}")

@@ -8,19 +8,8 @@ use crate::trigger::{Enqueue, Trigger};
 
 /// A payload type with a delivery target: what `#[derive(BuildAmpWebhook)]` implements.
 ///
-/// ```
-/// use buildamp::{BuildAmpWebhook, Webhook};
-/// use serde::{Deserialize, Serialize};
-///
-/// #[derive(Serialize, Deserialize, BuildAmpWebhook)]
-/// #[target(url = "https://api.example.com/v1/notify", auth = "Bearer {EXAMPLE_API_KEY}")]
-/// pub struct Notify {
-///     pub message: String,
-/// }
-///
-/// assert_eq!(Notify::NAME, "Notify");
-/// assert_eq!(Notify::target().max_attempts, 3);
-/// ```
+/// Derive it rather than implementing it by hand: the derive checks the `#[target(...)]` and
+/// registers the type. The `buildamp` crate's documentation has a complete, tested example.
 pub trait Webhook: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The webhook's name (the struct's identifier), as stored in `webhook_executions.webhook_type`
     /// and used by the HTTP API's routes.

@@ -1,0 +1,11 @@
+use buildamp::BuildAmpWebhook;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "https://api.example.com/notify")]
+#[target(url = "https://api.example.com/other")]
+pub struct Notify {
+    pub message: String,
+}
+
+fn main() {}

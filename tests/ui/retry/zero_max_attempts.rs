@@ -1,0 +1,10 @@
+use buildamp::BuildAmpWebhook;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "https://api.example.com/notify", max_attempts = 0)]
+pub struct Notify {
+    pub message: String,
+}
+
+fn main() {}
