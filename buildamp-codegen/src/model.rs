@@ -78,12 +78,10 @@ pub(crate) fn webhook(cx: &Ctxt, input: &DeriveInput) -> Option<Webhook> {
 
 /// Whether `ty` is `Vec<u8>` or `Option<Vec<u8>>`: file bytes, sent as a file part.
 fn is_bytes(ty: &Type) -> bool {
+    let is_vec_u8 = |ty| matches!(single_generic(ty), Some(("Vec", Type::Path(item))) if item.path.is_ident("u8"));
     match single_generic(ty) {
-        Some(("Vec", Type::Path(inner))) => inner.path.is_ident("u8"),
-        Some(("Option", inner)) => {
-            is_bytes(inner) && single_generic(inner).is_some_and(|(n, _)| n == "Vec")
-        }
-        _ => false,
+        Some(("Option", inner)) => is_vec_u8(inner),
+        _ => is_vec_u8(ty),
     }
 }
 

@@ -41,8 +41,9 @@ pub struct Target {
 }
 
 impl Target {
-    /// Every environment variable this target reads, given the `if_env!` choices `env` makes now.
-    /// The runtime checks them all at start-up, so a missing one is reported before any delivery.
+    /// Every environment variable this target reads, given the `if_env!` choices `env` makes now,
+    /// sorted, each once. The runtime checks them at start-up, so a missing one is reported before
+    /// any delivery.
     pub fn env_vars(&self, env: &(impl Env + ?Sized)) -> Vec<&'static str> {
         let mut vars = Vec::new();
         match self.url.select(env) {
@@ -55,19 +56,15 @@ impl Target {
         for header in self.headers {
             vars.extend(header.value.vars());
         }
+        vars.sort_unstable();
         vars.dedup();
         vars
     }
 
     /// The variables among [`Target::env_vars`] that `env` does not set.
     pub fn missing_env_vars(&self, env: &(impl Env + ?Sized)) -> Vec<&'static str> {
-        let mut missing: Vec<_> = self
-            .env_vars(env)
-            .into_iter()
-            .filter(|v| env.var(v).is_none())
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
+        let mut missing = self.env_vars(env);
+        missing.retain(|v| env.var(v).is_none());
         missing
     }
 
@@ -374,6 +371,31 @@ mod tests {
             );
         }
         assert_eq!(*choice.select(&[] as &[(&str, &str)]), "prod");
+    }
+
+    #[test]
+    fn retries_408_429_5xx_and_the_configured_codes_only() {
+        let target = Target {
+            url: Choice::Fixed(UrlSource::Env("URL")),
+            method: Method::Post,
+            auth: Choice::Fixed(Auth::None),
+            headers: &[],
+            encoding: BodyEncoding::Json,
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::None,
+            max_attempts: 1,
+            retry_on: &[409],
+            max_concurrency: None,
+            rate_limit: None,
+            idempotency_header: None,
+            server_only: false,
+        };
+        for status in [408, 409, 429, 500, 502, 503, 599] {
+            assert!(target.is_retryable(status), "{status} should be retried");
+        }
+        for status in [200, 301, 400, 401, 403, 404, 410, 422] {
+            assert!(!target.is_retryable(status), "{status} is permanent");
+        }
     }
 
     #[test]

@@ -51,6 +51,11 @@ fn auth_vars(a: &Auth) -> Vec<&str> {
     }
 }
 
+/// How the body is encoded, the timeout in seconds, and the retry policy.
+fn delivery(t: &Target) -> (BodyEncoding, u64, &RetryPolicy) {
+    (t.encoding, t.timeout.as_secs(), &t.retry)
+}
+
 const EXPONENTIAL: RetryPolicy = RetryPolicy::Exponential {
     initial: Duration::from_secs(1),
     multiplier: 2,
@@ -129,11 +134,7 @@ fn mailgun_is_multipart_with_basic_api_colon_key() {
         panic!("expected Basic")
     };
     assert_eq!(credentials.source, "api:{MAILGUN_API_KEY}");
-    assert_eq!(t.encoding, BodyEncoding::Multipart);
-    assert_eq!(
-        (t.timeout, &t.retry),
-        (Duration::from_secs(30), &EXPONENTIAL)
-    );
+    assert_eq!(delivery(&t), (BodyEncoding::Multipart, 30, &EXPONENTIAL));
 }
 
 #[test]
@@ -155,11 +156,8 @@ fn postmark_sends_its_token_in_its_own_header() {
         ),
         ("Accept", "application/json")
     );
-    assert_eq!(t.encoding, BodyEncoding::Json);
-    assert_eq!(
-        (t.timeout, &t.retry, t.method),
-        (Duration::from_secs(30), &EXPONENTIAL, Method::Post)
-    );
+    assert_eq!(delivery(&t), (BodyEncoding::Json, 30, &EXPONENTIAL));
+    assert_eq!(t.method, Method::Post);
 }
 
 #[test]
@@ -181,12 +179,9 @@ fn stripe_is_form_encoded_with_an_idempotency_key() {
         panic!()
     };
     assert_eq!(key.vars(), ["STRIPE_SECRET_KEY"]);
-    assert_eq!(t.encoding, BodyEncoding::Form);
+    assert_eq!(delivery(&t), (BodyEncoding::Form, 30, &EXPONENTIAL));
     assert_eq!(t.idempotency_header.as_deref(), Some("Idempotency-Key"));
-    assert_eq!(
-        (t.timeout, &t.retry, t.method),
-        (Duration::from_secs(30), &EXPONENTIAL, Method::Post)
-    );
+    assert_eq!(t.method, Method::Post);
 }
 
 #[test]
@@ -198,10 +193,7 @@ fn paypal_dedupes_with_paypal_request_id() {
     );
     assert!(matches!(auth(&t), Auth::Bearer(k) if k.vars() == ["PAYPAL_ACCESS_TOKEN"]));
     assert_eq!(t.idempotency_header.as_deref(), Some("PayPal-Request-Id"));
-    assert_eq!(
-        (t.encoding, t.timeout, &t.retry),
-        (BodyEncoding::Json, Duration::from_secs(60), &EXPONENTIAL)
-    );
+    assert_eq!(delivery(&t), (BodyEncoding::Json, 60, &EXPONENTIAL));
 }
 
 #[test]
@@ -213,10 +205,7 @@ fn square_pins_its_api_version() {
     );
     assert!(matches!(auth(&t), Auth::Bearer(k) if k.vars() == ["SQUARE_ACCESS_TOKEN"]));
     assert_eq!(t.headers[0].name, "Square-Version");
-    assert_eq!(
-        (t.encoding, t.timeout, &t.retry),
-        (BodyEncoding::Json, Duration::from_secs(30), &EXPONENTIAL)
-    );
+    assert_eq!(delivery(&t), (BodyEncoding::Json, 30, &EXPONENTIAL));
 }
 
 #[test]
@@ -235,14 +224,7 @@ fn cloudinary_uploads_multipart_with_key_and_secret() {
         auth_vars(a),
         ["CLOUDINARY_API_KEY", "CLOUDINARY_API_SECRET"]
     );
-    assert_eq!(
-        (t.encoding, t.timeout, &t.retry),
-        (
-            BodyEncoding::Multipart,
-            Duration::from_secs(120),
-            &EXPONENTIAL
-        )
-    );
+    assert_eq!(delivery(&t), (BodyEncoding::Multipart, 120, &EXPONENTIAL));
 }
 
 #[test]
@@ -256,14 +238,7 @@ fn imagekit_uploads_with_private_key_and_empty_password() {
         panic!("expected Basic")
     };
     assert_eq!(credentials.source, "{IMAGEKIT_PRIVATE_KEY}:");
-    assert_eq!(
-        (t.encoding, t.timeout, &t.retry),
-        (
-            BodyEncoding::Multipart,
-            Duration::from_secs(120),
-            &EXPONENTIAL
-        )
-    );
+    assert_eq!(delivery(&t), (BodyEncoding::Multipart, 120, &EXPONENTIAL));
 }
 
 #[test]
@@ -274,10 +249,7 @@ fn video_transcode_allows_five_minutes() {
         ("https://api.video-service.com/v1/transcode", vec![])
     );
     assert!(matches!(auth(&t), Auth::Bearer(k) if k.vars() == ["VIDEO_SERVICE_TOKEN"]));
-    assert_eq!(
-        (t.encoding, t.timeout, &t.retry),
-        (BodyEncoding::Json, Duration::from_secs(300), &EXPONENTIAL)
-    );
+    assert_eq!(delivery(&t), (BodyEncoding::Json, 300, &EXPONENTIAL));
 }
 
 #[test]
@@ -404,15 +376,21 @@ fn wire_formats_follow_the_providers() {
             "content": [{"type": "text/plain", "value": "Hello"}]
         })
     );
-    let order = serde_json::json!({"intent": "CAPTURE", "purchase_units": [{"amount": {"currency_code": "USD", "value": "10.00"}}]});
-    let parsed: PayPalOrder = serde_json::from_value(order.clone()).unwrap();
-    assert_eq!(serde_json::to_value(parsed).unwrap(), order);
-    let upload =
-        serde_json::json!({"file": [1, 2], "fileName": "a.png", "useUniqueFileName": false});
-    let parsed: ImageKitUpload = serde_json::from_value(upload.clone()).unwrap();
-    assert_eq!(serde_json::to_value(parsed).unwrap(), upload);
-    let mailgun = serde_json::json!({"from": "a@x", "to": ["b@x", "c@x"], "subject": "s", "o:tracking": "yes"});
-    let parsed: MailgunEmail = serde_json::from_value(mailgun.clone()).unwrap();
-    assert_eq!(parsed.tracking, Some(YesNo::Yes));
-    assert_eq!(serde_json::to_value(parsed).unwrap(), mailgun);
+    round_trips::<PayPalOrder>(
+        serde_json::json!({"intent": "CAPTURE", "purchase_units": [{"amount": {"currency_code": "USD", "value": "10.00"}}]}),
+    );
+    round_trips::<ImageKitUpload>(
+        serde_json::json!({"file": [1, 2], "fileName": "a.png", "useUniqueFileName": false}),
+    );
+    let mailgun = round_trips::<MailgunEmail>(
+        serde_json::json!({"from": "a@x", "to": ["b@x", "c@x"], "subject": "s", "o:tracking": "yes"}),
+    );
+    assert_eq!(mailgun.tracking, Some(YesNo::Yes));
+}
+
+/// Deserializes the provider's JSON and serializes it back unchanged.
+fn round_trips<T: serde::Serialize + serde::de::DeserializeOwned>(json: serde_json::Value) -> T {
+    let parsed: T = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&parsed).unwrap(), json);
+    parsed
 }
