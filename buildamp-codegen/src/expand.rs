@@ -15,7 +15,7 @@ use crate::ir::{
 pub(crate) fn expand(input: &DeriveInput, webhook: &Webhook) -> TokenStream {
     let ident = &input.ident;
     let name = &webhook.name;
-    let target = target(&webhook.target);
+    let target = target(&webhook.target, &webhook.file_fields());
     // The impl header carries the struct's span, so a missing `Serialize`/`Deserialize` is reported
     // at the struct rather than at the derive.
     let impl_header = quote_spanned!(ident.span()=> impl ::buildamp::Webhook for #ident);
@@ -60,7 +60,7 @@ pub(crate) fn fallback(input: &DeriveInput) -> TokenStream {
     }
 }
 
-fn target(t: &Target) -> TokenStream {
+fn target(t: &Target, file_fields: &[&str]) -> TokenStream {
     let url = choice(&t.url, |u| match u {
         UrlSource::Template(tpl) => {
             let tpl = template(tpl);
@@ -105,6 +105,7 @@ fn target(t: &Target) -> TokenStream {
             auth: #auth,
             headers: &[#(#headers),*],
             encoding: ::buildamp::__private::target::BodyEncoding::#encoding,
+            file_fields: &[#(#file_fields),*],
             timeout: #timeout,
             retry: #retry,
             max_attempts: #max_attempts,

@@ -13,8 +13,19 @@ pub struct Webhook {
     pub name: String,
     /// Where and how the payload is delivered.
     pub target: Target,
-    /// The payload's fields, in declaration order (Rust names, before serde renames).
+    /// The payload's fields, in declaration order.
     pub fields: Vec<Field>,
+}
+
+impl Webhook {
+    /// The wire names of the file fields, sent as file parts of a multipart body.
+    pub fn file_fields(&self) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|f| f.is_file)
+            .map(|f| f.wire_name.as_str())
+            .collect()
+    }
 }
 
 /// A payload field, as far as the target configuration needs to know it.
@@ -22,6 +33,8 @@ pub struct Webhook {
 pub struct Field {
     /// The Rust field name.
     pub name: String,
+    /// The name on the wire, after serde's `rename` and `rename_all`.
+    pub wire_name: String,
     /// Whether the field holds file bytes (`Vec<u8>` or `Option<Vec<u8>>`), sent as a file part.
     pub is_file: bool,
 }

@@ -24,6 +24,7 @@ mod expand;
 pub mod ir;
 mod model;
 pub mod models;
+mod serde_names;
 mod suggest;
 mod target;
 mod template;

@@ -5,6 +5,7 @@ use syn::{Data, DeriveInput, Fields, GenericArgument, PathArguments, Type};
 
 use crate::ctxt::Ctxt;
 use crate::ir::{Field, Webhook};
+use crate::serde_names::field_names;
 use crate::target::parse_target;
 
 /// Builds the IR of one derive input, reporting every problem into `cx`.
@@ -12,20 +13,32 @@ pub(crate) fn webhook(cx: &Ctxt, input: &DeriveInput) -> Option<Webhook> {
     let name = input.ident.to_string();
     let fields = match &input.data {
         Data::Struct(data) => match &data.fields {
-            Fields::Named(named) => Some(
-                named
-                    .named
-                    .iter()
-                    .map(|f| Field {
-                        name: f
-                            .ident
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .unwrap_or_default(),
-                        is_file: is_bytes(&f.ty),
-                    })
-                    .collect::<Vec<_>>(),
-            ),
+            Fields::Named(named) => {
+                let wire_names = field_names(input);
+                Some(
+                    named
+                        .named
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| {
+                            let name = f
+                                .ident
+                                .as_ref()
+                                .map(ToString::to_string)
+                                .unwrap_or_default();
+                            let wire_name = wire_names
+                                .as_ref()
+                                .and_then(|w| w.get(i).cloned())
+                                .unwrap_or_else(|| name.clone());
+                            Field {
+                                name,
+                                wire_name,
+                                is_file: is_bytes(&f.ty),
+                            }
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            }
             Fields::Unnamed(unnamed) => {
                 cx.error_spanned_by(unnamed, format!("`BuildAmpWebhook` needs named fields: a payload is a JSON object, so write `struct {name} {{ field: Type, .. }}`"));
                 None

@@ -22,6 +22,8 @@ pub struct Target {
     pub headers: &'static [Header],
     /// How the payload becomes the body (GET and DELETE send a query string instead).
     pub encoding: BodyEncoding,
+    /// Wire names of the `Vec<u8>` fields, sent as file parts of a multipart body.
+    pub file_fields: &'static [&'static str],
     /// Per-attempt timeout.
     pub timeout: Duration,
     /// When to try again after a retryable failure.
@@ -381,6 +383,7 @@ mod tests {
             auth: Choice::Fixed(Auth::None),
             headers: &[],
             encoding: BodyEncoding::Json,
+            file_fields: &[],
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::None,
             max_attempts: 1,

@@ -394,3 +394,21 @@ fn round_trips<T: serde::Serialize + serde::de::DeserializeOwned>(json: serde_js
     assert_eq!(serde_json::to_value(&parsed).unwrap(), json);
     parsed
 }
+
+#[test]
+fn file_parts_use_serde_wire_names() {
+    // `file_data` is renamed `file` for Cloudinary; ImageKit's is `file` by name.
+    assert_eq!(
+        buildamp_models::CloudinaryUpload::target().file_fields,
+        ["file"]
+    );
+    assert_eq!(
+        buildamp_models::ImageKitUpload::target().file_fields,
+        ["file"]
+    );
+    assert!(
+        buildamp_models::MailgunEmail::target()
+            .file_fields
+            .is_empty()
+    );
+}
