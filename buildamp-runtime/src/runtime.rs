@@ -1,0 +1,469 @@
+//! The runtime: one handle for triggering, running the executor and its maintenance, and managing
+//! executions.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::delivery::{Deliverer, ResponseLimits};
+use crate::env::{Env, ProcessEnv};
+use crate::executor::{Executor, ExecutorStats, error_chain};
+use crate::limits::TargetLimits;
+use crate::outcome::{self, Handler, HandlerError, OutcomeEvent};
+use crate::prepare;
+use crate::registry;
+use crate::store::{
+    Attempt, DeadLetterFilter, Execution, PgStore, PgTransactionQueue, Store, StoreError,
+};
+use crate::trigger::{Enqueue, Enqueued, ExecutionId, NewExecution, TriggerError, TriggerOptions};
+use crate::webhook::Webhook;
+
+/// Everything a runtime's parts share.
+pub(crate) struct Inner<S> {
+    pub(crate) store: S,
+    pub(crate) env: Arc<dyn Env + Send + Sync>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: Config,
+    pub(crate) deliverer: Deliverer,
+    pub(crate) limits: TargetLimits,
+    pub(crate) handlers: Vec<Handler>,
+    pub(crate) rng: Mutex<fastrand::Rng>,
+}
+
+impl<S> Inner<S> {
+    /// Outcome events are recorded only when someone handles them.
+    pub(crate) fn outcomes(&self) -> bool {
+        !self.handlers.is_empty()
+    }
+}
+
+/// The BuildAmp runtime over a store. Cheap to clone.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use buildamp::{Config, PgStore, Runtime};
+///
+/// let config = Config::from_env()?;
+/// let store = PgStore::connect(config.database_url.as_deref().unwrap_or_default(), config.db_pool).await?;
+/// let runtime = Runtime::builder(store).config(config).build()?;
+/// runtime.migrate().await?;
+/// let running = runtime.start().await?;
+/// // ... payload.trigger(&runtime).await? anywhere in the app ...
+/// running.shutdown().await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct Runtime<S: Store = PgStore> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S: Store> Clone for Runtime<S> {
+    fn clone(&self) -> Self {
+        Runtime {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+/// Builds a [`Runtime`]; [`RuntimeBuilder::build`] runs the start-up checks.
+pub struct RuntimeBuilder<S: Store> {
+    store: S,
+    env: Arc<dyn Env + Send + Sync>,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    handlers: Vec<Handler>,
+    allow_missing_env: bool,
+    jitter_seed: Option<u64>,
+    limits: ResponseLimits,
+}
+
+/// Why the runtime would not start: every problem, one a line.
+#[derive(Debug, thiserror::Error)]
+#[error("BuildAmp cannot start:\n{}", .problems.join("\n"))]
+pub struct StartupError {
+    /// Each problem.
+    pub problems: Vec<String>,
+}
+
+impl<S: Store> RuntimeBuilder<S> {
+    /// Sets the configuration (default: [`Config::default`]).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Reads `{VAR}` placeholders and secrets from `env` instead of the process environment.
+    pub fn env(mut self, env: impl Env + Send + Sync + 'static) -> Self {
+        self.env = Arc::new(env);
+        self
+    }
+
+    /// Uses `clock` for every due date and lease (tests pass a [`crate::ManualClock`]).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Seeds the retry jitter, for reproducible timelines.
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter_seed = Some(seed);
+        self
+    }
+
+    /// Sets how much of each response is read and kept.
+    pub fn response_limits(mut self, limits: ResponseLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Starts even when registered webhooks read unset variables; their deliveries dead-letter
+    /// with the variable's name. Each missing variable is logged at start.
+    pub fn allow_missing_env(mut self) -> Self {
+        self.allow_missing_env = true;
+        self
+    }
+
+    /// Registers an outcome handler, called at least once for every `WebhookSuccess` and
+    /// `WebhookFailed`. An error makes the event come back later.
+    pub fn on_outcome<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(OutcomeEvent) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        self.handlers
+            .push(Arc::new(move |event| Box::pin(handler(event))));
+        self
+    }
+
+    /// Checks every registered webhook against the environment and the configuration.
+    ///
+    /// # Errors
+    /// [`StartupError`] naming every duplicate webhook name, every unset variable (unless
+    /// [`RuntimeBuilder::allow_missing_env`]) and every target whose timeout outlasts the lease.
+    pub fn build(self) -> Result<Runtime<S>, StartupError> {
+        let mut problems = Vec::new();
+        if let Err(e) = registry::check(&*self.env) {
+            if !e.duplicates.is_empty() || !self.allow_missing_env {
+                problems.push(e.to_string());
+            } else {
+                for (var, webhooks) in &e.missing_env_vars {
+                    tracing::warn!(variable = var, webhooks = ?webhooks, "environment variable is not set; these webhooks will dead-letter");
+                }
+            }
+        }
+        for webhook in registry::webhooks() {
+            let timeout = webhook.target().timeout;
+            if timeout >= self.config.lease {
+                problems.push(format!(
+                    "`{}` may take {}s per attempt, longer than the {}s lease: raise BUILDAMP_LEASE_SECS above it, or a slow delivery would be sent twice",
+                    webhook.name(),
+                    timeout.as_secs(),
+                    self.config.lease.as_secs()
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(StartupError { problems });
+        }
+        let idle = self.config.concurrency.max(1);
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                store: self.store,
+                env: self.env,
+                clock: self.clock,
+                deliverer: Deliverer::new(self.limits, idle),
+                config: self.config,
+                limits: TargetLimits::default(),
+                handlers: self.handlers,
+                rng: Mutex::new(
+                    self.jitter_seed
+                        .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed),
+                ),
+            }),
+        })
+    }
+}
+
+/// A started runtime: the executor and its maintenance tasks.
+pub struct Running {
+    shutdown: CancellationToken,
+    executor: JoinHandle<Result<ExecutorStats, StoreError>>,
+    maintenance: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// A token that stops the runtime when cancelled (e.g. from a signal handler).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops claiming, lets in-flight deliveries finish within the grace period, releases the
+    /// rest, and stops the maintenance tasks.
+    ///
+    /// # Errors
+    /// Releasing rows failed; they come back after their lease instead.
+    pub async fn shutdown(self) -> Result<ExecutorStats, StoreError> {
+        self.shutdown.cancel();
+        let stats = self.executor.await.expect("the executor task panicked");
+        for task in self.maintenance {
+            task.abort();
+        }
+        stats
+    }
+}
+
+impl<S: Store> Runtime<S> {
+    /// Starts building a runtime over `store`.
+    pub fn builder(store: S) -> RuntimeBuilder<S> {
+        RuntimeBuilder {
+            store,
+            env: Arc::new(ProcessEnv),
+            clock: Arc::new(SystemClock),
+            config: Config::default(),
+            handlers: Vec::new(),
+            allow_missing_env: false,
+            jitter_seed: None,
+            limits: ResponseLimits::default(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// Creates or updates the schema.
+    ///
+    /// # Errors
+    /// A migration failed.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.inner.store.migrate().await
+    }
+
+    /// A new executor over this runtime (several may run at once, here or in other processes).
+    pub fn executor(&self) -> Executor<S> {
+        Executor::new(self.inner.clone())
+    }
+
+    /// Starts the executor, the rescuer, the pruner and (when handlers are registered) the outcome
+    /// dispatcher, in the background.
+    ///
+    /// # Errors
+    /// The store's change listener could not start.
+    pub async fn start(&self) -> Result<Running, StoreError> {
+        let shutdown = CancellationToken::new();
+        let mut maintenance = Vec::new();
+        if let Some(listener) = self.inner.store.listen().await? {
+            maintenance.push(listener);
+        }
+        let config = &self.inner.config;
+        maintenance.push(self.every(
+            config.rescue_interval,
+            &shutdown,
+            "rescuing expired leases",
+            |rt| async move { rt.rescue().await.map(drop) },
+        ));
+        maintenance.push(self.every(
+            config.rescue_interval.max(Duration::from_secs(60)),
+            &shutdown,
+            "pruning delivered rows",
+            |rt| async move { rt.prune().await.map(drop) },
+        ));
+        if self.inner.outcomes() {
+            maintenance.push(self.every(
+                config.poll_interval,
+                &shutdown,
+                "dispatching outcome events",
+                |rt| async move {
+                    while rt.dispatch_outcomes().await? > 0 {}
+                    Ok(())
+                },
+            ));
+        }
+        let executor = tokio::spawn(self.executor().run(shutdown.clone()));
+        Ok(Running {
+            shutdown,
+            executor,
+            maintenance,
+        })
+    }
+
+    fn every<F, Fut>(
+        &self,
+        period: Duration,
+        shutdown: &CancellationToken,
+        what: &'static str,
+        job: F,
+    ) -> JoinHandle<()>
+    where
+        F: Fn(Runtime<S>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), StoreError>> + Send,
+    {
+        let (runtime, shutdown) = (self.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = job(runtime.clone()).await {
+                    tracing::warn!(error = %error_chain(&error), "{what} failed; will try again");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(period) => {}
+                    () = shutdown.cancelled() => return,
+                }
+            }
+        })
+    }
+
+    /// Triggers many payloads of one webhook in one statement, with the same options (each gets
+    /// its own id; an idempotency key in `options` would make them one execution, so it is refused).
+    ///
+    /// # Errors
+    /// A payload cannot be serialized, the options carry an idempotency key, or the store failed;
+    /// nothing was enqueued.
+    pub async fn trigger_batch<'a, W: Webhook>(
+        &self,
+        payloads: impl IntoIterator<Item = &'a W>,
+        options: &TriggerOptions,
+    ) -> Result<Vec<Enqueued>, TriggerError> {
+        if options.idempotency_key.is_some() {
+            return Err(TriggerError::Enqueue {
+                webhook: W::NAME,
+                source:
+                    "one idempotency key cannot cover a batch: trigger keyed payloads one by one"
+                        .into(),
+            });
+        }
+        let now = self.inner.clock.now();
+        let mut rows = Vec::new();
+        for payload in payloads {
+            let payload =
+                serde_json::to_value(payload).map_err(|source| TriggerError::Payload {
+                    webhook: W::NAME,
+                    source,
+                })?;
+            let execution = NewExecution {
+                webhook_type: W::NAME,
+                target: W::target(),
+                payload,
+                options: options.clone(),
+            };
+            rows.push(prepare::row(execution, &*self.inner.env, now));
+        }
+        self.inner
+            .store
+            .insert(now, rows)
+            .await
+            .map_err(|e| TriggerError::Enqueue {
+                webhook: W::NAME,
+                source: Box::new(e),
+            })
+    }
+
+    /// One execution.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn execution(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
+        self.inner.store.execution(id).await
+    }
+
+    /// An execution's attempt log, oldest first.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn attempts(&self, id: ExecutionId) -> Result<Vec<Attempt>, StoreError> {
+        self.inner.store.attempts(id).await
+    }
+
+    /// Retries one dead letter with a fresh set of attempts. `false` if it is not a dead letter
+    /// (any more): retrying twice delivers once.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn retry_dead_letter(&self, id: ExecutionId) -> Result<bool, StoreError> {
+        self.inner
+            .store
+            .retry_dead_letter(id, self.inner.clock.now())
+            .await
+    }
+
+    /// Retries every dead letter matching `filter`, in one statement. Returns how many.
+    ///
+    /// # Errors
+    /// The store failed; then none was retried.
+    pub async fn retry_dead_letters(&self, filter: &DeadLetterFilter) -> Result<u64, StoreError> {
+        self.inner
+            .store
+            .retry_dead_letters(filter, self.inner.clock.now())
+            .await
+    }
+
+    /// Returns rows whose executor stopped mid-delivery (expired lease) to the queue. The rescuer
+    /// calls this every `rescue_interval`.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn rescue(&self) -> Result<u64, StoreError> {
+        self.inner
+            .store
+            .rescue(self.inner.clock.now(), self.inner.outcomes())
+            .await
+    }
+
+    /// Deletes delivered rows older than the retention period, in batches. Returns how many.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn prune(&self) -> Result<u64, StoreError> {
+        let config = &self.inner.config;
+        let before = self.inner.clock.now()
+            - chrono::Duration::from_std(config.retention).unwrap_or(chrono::Duration::MAX);
+        let mut total = 0;
+        loop {
+            let n = self
+                .inner
+                .store
+                .prune_delivered(before, config.prune_batch)
+                .await?;
+            total += n;
+            if n < config.prune_batch as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Hands one batch of due outcome events to the handlers. Returns how many events it took.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn dispatch_outcomes(&self) -> Result<usize, StoreError> {
+        outcome::dispatch_once(&self.inner).await
+    }
+}
+
+impl Runtime<PgStore> {
+    /// Enqueues inside the caller's own transaction: `payload.trigger(runtime.transaction(&mut tx))`.
+    /// Rolled back, nothing is sent; committed, it will be.
+    pub fn transaction<'c>(&'c self, conn: &'c mut sqlx::PgConnection) -> PgTransactionQueue<'c> {
+        PgTransactionQueue {
+            conn,
+            env: &*self.inner.env,
+            clock: &*self.inner.clock,
+        }
+    }
+}
+
+impl<S: Store> Enqueue for &Runtime<S> {
+    async fn enqueue(
+        self,
+        execution: NewExecution,
+    ) -> Result<Enqueued, Box<dyn std::error::Error + Send + Sync>> {
+        let now = self.inner.clock.now();
+        let row = prepare::row(execution, &*self.inner.env, now);
+        let mut enqueued = self.inner.store.insert(now, vec![row]).await?;
+        Ok(enqueued.pop().expect("one row in, one result out"))
+    }
+}
