@@ -378,15 +378,16 @@ impl<S: Store> Runtime<S> {
         self.inner.store.attempts(id).await
     }
 
-    /// Retries one dead letter with a fresh set of attempts. `false` if it is not a dead letter
-    /// (any more): retrying twice delivers once.
+    /// Retries one dead letter with a fresh set of its webhook's attempts (the attempt count goes
+    /// on where it was, so attempt numbers stay unique). `false` if it is not a dead letter (any
+    /// more): retrying twice delivers once.
     ///
     /// # Errors
     /// The store failed.
     pub async fn retry_dead_letter(&self, id: ExecutionId) -> Result<bool, StoreError> {
         self.inner
             .store
-            .retry_dead_letter(id, self.inner.clock.now())
+            .retry_dead_letter(id, self.inner.clock.now(), &attempt_budgets())
             .await
     }
 
@@ -397,7 +398,7 @@ impl<S: Store> Runtime<S> {
     pub async fn retry_dead_letters(&self, filter: &DeadLetterFilter) -> Result<u64, StoreError> {
         self.inner
             .store
-            .retry_dead_letters(filter, self.inner.clock.now())
+            .retry_dead_letters(filter, self.inner.clock.now(), &attempt_budgets())
             .await
     }
 
@@ -442,6 +443,19 @@ impl<S: Store> Runtime<S> {
     pub async fn dispatch_outcomes(&self) -> Result<usize, StoreError> {
         outcome::dispatch_once(&self.inner).await
     }
+}
+
+/// Every registered webhook's attempts per round.
+fn attempt_budgets() -> Vec<(&'static str, i32)> {
+    registry::webhooks()
+        .iter()
+        .map(|r| {
+            (
+                r.name(),
+                i32::try_from(r.target().max_attempts).unwrap_or(i32::MAX),
+            )
+        })
+        .collect()
 }
 
 impl Runtime<PgStore> {

@@ -281,6 +281,9 @@ impl DeadLetterFilter {
     }
 }
 
+/// Each webhook type's attempts per round, for dead-letter retries: (type, max attempts).
+pub type AttemptBudgets = [(&'static str, i32)];
+
 /// An outcome event waiting for the app's handlers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutcomeRow {
@@ -386,19 +389,24 @@ pub trait Store: Clone + Send + Sync + 'static {
         id: ExecutionId,
     ) -> impl Future<Output = Result<Vec<Attempt>, StoreError>> + Send;
 
-    /// Puts one dead letter back in the queue with a fresh set of attempts. `false` when it is not
-    /// (or no longer) a dead letter, so two concurrent retries deliver it once.
+    /// Puts one dead letter back in the queue with a fresh set of attempts: `budgets` gives each
+    /// webhook type's attempts (3 for a type not listed). `attempts` keeps counting, so attempt
+    /// numbers stay unique and the completion fence holds. `false` when it is not (or no longer) a
+    /// dead letter, so two concurrent retries deliver it once.
     fn retry_dead_letter(
         &self,
         id: ExecutionId,
         now: DateTime<Utc>,
+        budgets: &AttemptBudgets,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Puts every matching dead letter back, in one statement. Returns how many.
+    /// Puts every matching dead letter back, in one statement, as [`Store::retry_dead_letter`]
+    /// does. Returns how many.
     fn retry_dead_letters(
         &self,
         filter: &DeadLetterFilter,
         now: DateTime<Utc>,
+        budgets: &AttemptBudgets,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Deletes up to `limit` rows delivered before `before` (and their attempt log).

@@ -12,8 +12,8 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::{
-    Attempt, Claimed, Completion, DeadLetterFilter, Execution, NewRow, OutcomeRow, Release,
-    Resolution, Status, Store, StoreError,
+    Attempt, AttemptBudgets, Claimed, Completion, DeadLetterFilter, Execution, NewRow, OutcomeRow,
+    Release, Resolution, Status, Store, StoreError,
 };
 use crate::clock::Clock;
 use crate::env::Env;
@@ -183,6 +183,19 @@ async fn insert_rows(
                 })
         })
         .collect()
+}
+
+/// SQL for a dead letter's fresh attempts: its type's count from the arrays bound at `types` and
+/// `counts`, else 3 (the default) for a type this process does not know.
+fn budget(types: &str, counts: &str) -> String {
+    format!(
+        "COALESCE((SELECT b.count FROM UNNEST({types}::text[], {counts}::int4[]) AS b(type, count)
+           WHERE b.type = webhook_type), 3)"
+    )
+}
+
+fn split(budgets: &AttemptBudgets) -> (Vec<&str>, Vec<i32>) {
+    budgets.iter().copied().unzip()
 }
 
 const EXECUTION_COLUMNS: &str = "id, webhook_type, target_url, payload, headers, status,
@@ -461,14 +474,20 @@ impl Store for PgStore {
         &self,
         id: ExecutionId,
         now: DateTime<Utc>,
+        budgets: &AttemptBudgets,
     ) -> Result<bool, StoreError> {
-        let result = sqlx::query(
+        let (types, counts) = split(budgets);
+        let result = sqlx::query(&format!(
             "UPDATE webhook_executions
-             SET status = 'pending', attempts = 0, next_retry_at = $2, updated_at = $2
+             SET status = 'pending', max_attempts = attempts + {}, next_retry_at = $2,
+                 updated_at = $2
              WHERE id = $1 AND status = 'dead_letter'",
-        )
+            budget("$3", "$4")
+        ))
         .bind(id.0)
         .bind(now)
+        .bind(&types)
+        .bind(&counts)
         .execute(&self.pool)
         .await?;
         self.signal.notify_one();
@@ -479,23 +498,29 @@ impl Store for PgStore {
         &self,
         filter: &DeadLetterFilter,
         now: DateTime<Utc>,
+        budgets: &AttemptBudgets,
     ) -> Result<u64, StoreError> {
-        let result = sqlx::query(
+        let (types, counts) = split(budgets);
+        let result = sqlx::query(&format!(
             "UPDATE webhook_executions
-             SET status = 'pending', attempts = 0, next_retry_at = $1, updated_at = $1
+             SET status = 'pending', max_attempts = attempts + {}, next_retry_at = $1,
+                 updated_at = $1
              WHERE status = 'dead_letter'
                AND ($2::text IS NULL OR webhook_type = $2)
                AND ($3::text IS NULL OR application = $3)
                AND ($4::timestamptz IS NULL OR created_at >= $4)
                AND ($5::timestamptz IS NULL OR created_at < $5)
                AND ($6::text IS NULL OR strpos(error_message, $6) > 0)",
-        )
+            budget("$7", "$8")
+        ))
         .bind(now)
         .bind(filter.webhook_type.as_deref())
         .bind(filter.application.as_deref())
         .bind(filter.created_after)
         .bind(filter.created_before)
         .bind(filter.error_contains.as_deref())
+        .bind(&types)
+        .bind(&counts)
         .execute(&self.pool)
         .await?;
         self.signal.notify_one();

@@ -1,0 +1,969 @@
+//! End-to-end delivery: real Postgres (a fresh database per test), a real HTTP receiver on
+//! 127.0.0.1, and a manual clock, so retry timelines are exact and no test sleeps.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use buildamp::{
+    BuildAmpWebhook, Clock, DeadLetterFilter, ExecutionId, ManualClock, OutcomeKind, Runtime,
+    Status, Webhook,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use support::{Receiver, Reply, env, runtime_with, t0};
+use tokio_util::sync::CancellationToken;
+
+const API_KEY: &str = "sk_test_SECRET_api_key_123";
+const TENANT_SECRET: &str = "tenant_SECRET_456";
+const UPLOAD_KEY: &str = "up_SECRET_000";
+
+/// A JSON webhook with a Bearer secret, a secret header, a literal header and an idempotency key.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(
+    url = "{RECEIVER}/email",
+    auth = "Bearer {API_KEY}",
+    headers = { "X-Tenant" = "{TENANT_SECRET}", "X-Api-Version" = "2024-01-01" },
+    idempotency_header = "Idempotency-Key"
+)]
+pub struct Email {
+    /// The recipient.
+    pub to: String,
+    /// The subject.
+    pub subject: String,
+}
+
+/// Fixed 30 s between attempts.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "{RECEIVER}/fixed", retry_policy = "fixed")]
+pub struct FixedHook {
+    /// A number.
+    pub n: u32,
+}
+
+/// The schedule our docs use: 4 s, 8 s, 10 s (repeating).
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "{RECEIVER}/schedule", backoff = ["4s", "8s", "10s"], max_attempts = 5)]
+pub struct ScheduledHook {
+    /// A number.
+    pub n: u32,
+}
+
+/// One attempt only.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(
+    url = "{RECEIVER}/once",
+    retry_policy = "none",
+    idempotency_header = "Idempotency-Key"
+)]
+pub struct OnceHook {
+    /// A number.
+    pub n: u32,
+}
+
+/// Stripe's form encoding.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(
+    url = "{RECEIVER}/v1/payment_intents",
+    auth = "Bearer {API_KEY}",
+    content_type = "application/x-www-form-urlencoded",
+    idempotency_header = "Idempotency-Key"
+)]
+pub struct StripeLike {
+    /// Cents.
+    pub amount: u32,
+    /// Currency.
+    pub currency: String,
+    /// Metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Expansions.
+    pub expand: Vec<String>,
+    /// Absent values are omitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+}
+
+/// A multipart upload with a file part and a repeated field.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(
+    url = "{RECEIVER}/upload",
+    auth = "Basic {UPLOAD_KEY}:",
+    file_upload = true
+)]
+pub struct Upload {
+    /// The file.
+    #[serde(rename = "file")]
+    pub data: Vec<u8>,
+    /// Its name.
+    pub name: String,
+    /// Tags, one part each.
+    pub tags: Vec<String>,
+}
+
+/// GET with the payload as a query string.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "{RECEIVER}/search?source=buildamp", method = "GET")]
+pub struct Search {
+    /// The query.
+    pub q: String,
+    /// The page.
+    pub page: u32,
+}
+
+/// A target that must answer within 200 ms.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "{RECEIVER}/slow", timeout = "200ms", retry_policy = "none")]
+pub struct Slow {
+    /// A number.
+    pub n: u32,
+}
+
+/// Needs a variable no test sets.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "{RECEIVER}/needs-env", auth = "Bearer {UNSET_API_KEY}")]
+pub struct NeedsEnv {
+    /// A number.
+    pub n: u32,
+}
+
+/// Its URL reads a variable no test sets.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "https://{UNSET_DOMAIN}/hook")]
+pub struct NeedsDomain {
+    /// A number.
+    pub n: u32,
+}
+
+fn email() -> Email {
+    Email {
+        to: "ada@example.com".into(),
+        subject: "Welcome".into(),
+    }
+}
+
+fn test_env(receiver: &Receiver) -> BTreeMap<String, String> {
+    env(&[
+        ("RECEIVER", &receiver.base),
+        ("API_KEY", API_KEY),
+        ("TENANT_SECRET", TENANT_SECRET),
+        ("UPLOAD_KEY", UPLOAD_KEY),
+    ])
+}
+
+async fn setup(pool: PgPool, receiver: &Receiver) -> (Runtime, ManualClock) {
+    let clock = ManualClock::new(t0());
+    let runtime = runtime_with(pool, test_env(receiver), &clock, |b| b).await;
+    (runtime, clock)
+}
+
+async fn execution(runtime: &Runtime, id: ExecutionId) -> buildamp::Execution {
+    runtime
+        .execution(id)
+        .await
+        .unwrap()
+        .expect("the execution exists")
+}
+
+/// Runs attempts, moving the clock to each retry, until the execution leaves the retry loop.
+/// Returns the delays between attempts in seconds.
+async fn retry_timeline(runtime: &Runtime, clock: &ManualClock, id: ExecutionId) -> Vec<f64> {
+    let executor = runtime.executor();
+    let mut delays = Vec::new();
+    for _ in 0..20 {
+        assert_eq!(executor.run_once().await.unwrap(), 1, "one row due");
+        let e = execution(runtime, id).await;
+        if e.status != Status::Failed {
+            return delays;
+        }
+        let wait = e.next_retry_at - clock.now();
+        // Not due a moment before its time.
+        clock.set(e.next_retry_at - chrono::Duration::milliseconds(1));
+        assert_eq!(
+            executor.run_once().await.unwrap(),
+            0,
+            "claimed before its retry time"
+        );
+        clock.set(e.next_retry_at);
+        delays.push(wait.num_milliseconds() as f64 / 1000.0);
+    }
+    panic!("the execution never left the retry loop");
+}
+
+fn within_jitter(delays: &[f64], base: &[f64]) {
+    assert_eq!(delays.len(), base.len(), "{delays:?} vs {base:?}");
+    for (d, b) in delays.iter().zip(base) {
+        assert!(
+            *d >= *b && *d <= b * 1.2 + 0.001,
+            "delay {d}s outside [{b}, {}]s",
+            b * 1.2
+        );
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn delivers_json_with_auth_headers_and_idempotency_key(pool: PgPool) {
+    let receiver = Receiver::start(|_, _| Reply::Full {
+        status: 202,
+        headers: vec![],
+        body: r#"{"message_id":"m-1"}"#.into(),
+    })
+    .await;
+    let (runtime, clock) = setup(pool, &receiver).await;
+    let correlation = uuid::Uuid::now_v7();
+    let queued = email()
+        .trigger(&runtime)
+        .correlation_id(correlation)
+        .await
+        .unwrap();
+    assert_eq!(execution(&runtime, queued.id).await.status, Status::Pending);
+
+    assert_eq!(runtime.executor().run_once().await.unwrap(), 1);
+
+    let [request] = receiver.received().try_into().expect("one request");
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/email");
+    assert_eq!(
+        request.header("authorization"),
+        Some(&*format!("Bearer {API_KEY}"))
+    );
+    assert_eq!(request.header("x-tenant"), Some(TENANT_SECRET));
+    assert_eq!(request.header("x-api-version"), Some("2024-01-01"));
+    assert_eq!(
+        request.header("idempotency-key"),
+        Some(&*queued.id.to_string())
+    );
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(
+        request.json(),
+        serde_json::json!({"to": "ada@example.com", "subject": "Welcome"})
+    );
+
+    let e = execution(&runtime, queued.id).await;
+    assert_eq!(e.status, Status::Sent);
+    assert_eq!((e.attempts, e.response_status), (1, Some(202)));
+    assert_eq!(e.response_body.as_deref(), Some(r#"{"message_id":"m-1"}"#));
+    assert_eq!(e.sent_at, Some(clock.now()));
+    assert_eq!(e.correlation_id, Some(correlation));
+    let attempts = runtime.attempts(queued.id).await.unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].response_status, Some(202));
+}
+
+#[sqlx::test(migrations = false)]
+async fn exponential_policy_waits_1_then_2_seconds_then_dead_letters(pool: PgPool) {
+    let receiver = Receiver::answering(503).await;
+    let (runtime, clock) = setup(pool, &receiver).await;
+    let id = email().trigger(&runtime).await.unwrap().id;
+    let delays = retry_timeline(&runtime, &clock, id).await;
+    within_jitter(&delays, &[1.0, 2.0]);
+    let e = execution(&runtime, id).await;
+    assert_eq!((e.status, e.attempts), (Status::DeadLetter, 3));
+    assert_eq!(
+        e.error_message.as_deref(),
+        Some("gave up after 3 attempts: HTTP 503")
+    );
+    let log = runtime.attempts(id).await.unwrap();
+    assert_eq!(log.iter().map(|a| a.attempt).collect::<Vec<_>>(), [1, 2, 3]);
+    assert!(log.iter().all(|a| a.response_status == Some(503)));
+}
+
+#[sqlx::test(migrations = false)]
+async fn fixed_policy_waits_30_seconds_each_time(pool: PgPool) {
+    let receiver = Receiver::answering(500).await;
+    let (runtime, clock) = setup(pool, &receiver).await;
+    let id = FixedHook { n: 1 }.trigger(&runtime).await.unwrap().id;
+    within_jitter(&retry_timeline(&runtime, &clock, id).await, &[30.0, 30.0]);
+    assert_eq!(execution(&runtime, id).await.status, Status::DeadLetter);
+}
+
+#[sqlx::test(migrations = false)]
+async fn explicit_schedule_is_followed_and_its_last_step_repeats(pool: PgPool) {
+    let receiver = Receiver::answering(502).await;
+    let (runtime, clock) = setup(pool, &receiver).await;
+    let id = ScheduledHook { n: 1 }.trigger(&runtime).await.unwrap().id;
+    within_jitter(
+        &retry_timeline(&runtime, &clock, id).await,
+        &[4.0, 8.0, 10.0, 10.0],
+    );
+    assert_eq!(execution(&runtime, id).await.attempts, 5);
+}
+
+#[sqlx::test(migrations = false)]
+async fn retry_after_is_honoured(pool: PgPool) {
+    let receiver = Receiver::start(|_, _| Reply::Full {
+        status: 429,
+        headers: vec![("retry-after", "120".into())],
+        body: String::new(),
+    })
+    .await;
+    let (runtime, clock) = setup(pool, &receiver).await;
+    let id = email().trigger(&runtime).await.unwrap().id;
+    runtime.executor().run_once().await.unwrap();
+    let e = execution(&runtime, id).await;
+    assert_eq!(e.status, Status::Failed);
+    assert_eq!(
+        e.next_retry_at,
+        clock.now() + chrono::Duration::seconds(120)
+    );
+    assert_eq!(e.error_message.as_deref(), Some("HTTP 429"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn other_4xx_dead_letters_at_once(pool: PgPool) {
+    let receiver = Receiver::start(|_, _| Reply::Full {
+        status: 422,
+        headers: vec![],
+        body: r#"{"errors":[{"field":"to"}]}"#.into(),
+    })
+    .await;
+    let (runtime, _) = setup(pool, &receiver).await;
+    let id = email().trigger(&runtime).await.unwrap().id;
+    runtime.executor().run_once().await.unwrap();
+    let e = execution(&runtime, id).await;
+    assert_eq!(
+        (e.status, e.attempts, e.response_status),
+        (Status::DeadLetter, 1, Some(422))
+    );
+    assert_eq!(
+        e.error_message.as_deref(),
+        Some("HTTP 422 (permanent: not retried)")
+    );
+    assert_eq!(
+        e.response_body.as_deref(),
+        Some(r#"{"errors":[{"field":"to"}]}"#)
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn redirects_are_reported_not_followed(pool: PgPool) {
+    let receiver = Receiver::start(|_, _| Reply::Full {
+        status: 301,
+        headers: vec![("location", "https://elsewhere.example.com/email".into())],
+        body: String::new(),
+    })
+    .await;
+    let (runtime, _) = setup(pool, &receiver).await;
+    let id = email().trigger(&runtime).await.unwrap().id;
+    runtime.executor().run_once().await.unwrap();
+    let e = execution(&runtime, id).await;
+    assert_eq!(e.status, Status::DeadLetter);
+    assert!(
+        e.error_message
+            .unwrap()
+            .contains("redirected to `https://elsewhere.example.com/email`")
+    );
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_timeout_is_a_failure_naming_the_limit(pool: PgPool) {
+    let receiver = Receiver::start(|_, _| Reply::Hang).await;
+    let (runtime, _) = setup(pool, &receiver).await;
+    let id = Slow { n: 1 }.trigger(&runtime).await.unwrap().id;
+    runtime.executor().run_once().await.unwrap();
+    let e = execution(&runtime, id).await;
+    assert_eq!(e.status, Status::DeadLetter);
+    assert_eq!(
+        e.error_message.as_deref(),
+        Some("timed out after 0.2s (the retry policy is `none`)")
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn responses_are_read_and_stored_within_bounds(pool: PgPool) {
+    let receiver = Receiver::start(|_, _| Reply::Full {
+        status: 200,
+        headers: vec![],
+        body: "x".repeat(500_000),
+    })
+    .await;
+    let (runtime, _) = setup(pool, &receiver).await;
+    let id = email().trigger(&runtime).await.unwrap().id;
+    runtime.executor().run_once().await.unwrap();
+    let e = execution(&runtime, id).await;
+    assert_eq!(e.status, Status::Sent);
+    assert_eq!(e.response_body.map(|b| b.len()), Some(4096));
+    let log = runtime.attempts(id).await.unwrap();
+    assert_eq!(log[0].response_body.as_ref().map(String::len), Some(4096));
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_missing_variable_dead_letters_with_its_name(pool: PgPool) {
+    let receiver = Receiver::answering(200).await;
+    let (runtime, _) = setup(pool, &receiver).await;
+    let id = NeedsEnv { n: 1 }.trigger(&runtime).await.unwrap().id;
+    runtime.executor().run_once().await.unwrap();
+    let e = execution(&runtime, id).await;
+    assert_eq!(e.status, Status::DeadLetter);
+    assert_eq!(
+        e.error_message.as_deref(),
+        Some("environment variable `UNSET_API_KEY` is not set (permanent: not retried)")
+    );
+    assert!(
+        receiver.received().is_empty(),
+        "nothing is sent without its credentials"
+    );
+
+    // A URL that cannot be resolved is dead on arrival, with the template kept, not a guess.
+    let id = NeedsDomain { n: 1 }.trigger(&runtime).await.unwrap().id;
+    let e = execution(&runtime, id).await;
+    assert_eq!(e.status, Status::DeadLetter);
+    assert_eq!(e.target_url, "https://{UNSET_DOMAIN}/hook");
+    assert!(
+        e.error_message
+            .unwrap()
+            .starts_with("environment variable `UNSET_DOMAIN` is not set")
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn startup_lists_every_missing_variable(pool: PgPool) {
+    let receiver = Receiver::answering(200).await;
+    let err = Runtime::builder(buildamp::PgStore::from_pool(pool))
+        .env(test_env(&receiver))
+        .build()
+        .err()
+        .expect("unset variables stop the start");
+    let message = err.to_string();
+    assert!(
+        message.contains("`UNSET_API_KEY` is not set (needed by NeedsEnv)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("`UNSET_DOMAIN` is not set (needed by NeedsDomain)"),
+        "{message}"
+    );
+    assert_eq!(err.problems.len(), 1, "{message}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn stripe_targets_get_bracketed_form_bodies(pool: PgPool) {
+    let receiver = Receiver::answering(200).await;
+    let (runtime, _) = setup(pool, &receiver).await;
+    let payment = StripeLike {
+        amount: 2000,
+        currency: "usd".into(),
+        metadata: [("order_id".to_owned(), "42".to_owned())].into(),
+        expand: vec!["customer".into(), "latest_charge".into()],
+        customer: None,
+    };
+    payment.trigger(&runtime).await.unwrap();
+    runtime.executor().run_once().await.unwrap();
+    let [request] = receiver.received().try_into().expect("one request");
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let body = String::from_utf8(request.body.to_vec()).unwrap();
+    let mut pairs: Vec<&str> = body.split('&').collect();
+    pairs.sort_unstable();
+    assert_eq!(
+        pairs,
+        [
+            "amount=2000",
+            "currency=usd",
+            "expand[0]=customer",
+            "expand[1]=latest_charge",
+            "metadata[order_id]=42"
+        ]
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn multipart_uploads_arrive_byte_exact(pool: PgPool) {
+    let receiver = Receiver::answering(200).await;
+    let (runtime, _) = setup(pool, &receiver).await;
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    Upload {
+        data: bytes.clone(),
+        name: "photo.png".into(),
+        tags: vec!["cats".into(), "hats".into()],
+    }
+    .trigger(&runtime)
+    .await
+    .unwrap();
+    runtime.executor().run_once().await.unwrap();
+    let [request] = receiver.received().try_into().expect("one request");
+    let expected_auth = format!("Basic {}", base64_of(&format!("{UPLOAD_KEY}:")));
+    assert_eq!(request.header("authorization"), Some(&*expected_auth));
+    let boundary = multer::parse_boundary(request.header("content-type").unwrap()).unwrap();
+    let body = request.body.clone();
+    let stream = futures_stream(body);
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut parts = Vec::new();
+    while let Some(field) = multipart.next_field().await.unwrap() {
+        let name = field.name().unwrap().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        parts.push((name, file_name, field.bytes().await.unwrap().to_vec()));
+    }
+    let file = parts.iter().find(|p| p.0 == "file").expect("a file part");
+    assert_eq!(file.1.as_deref(), Some("file"));
+    assert!(file.2 == bytes, "the file arrives byte for byte");
+    let tags: Vec<&[u8]> = parts
+        .iter()
+        .filter(|p| p.0 == "tags")
+        .map(|p| p.2.as_slice())
+        .collect();
+    assert_eq!(tags, [b"cats".as_slice(), b"hats".as_slice()]);
+    let name: Vec<&[u8]> = parts
+        .iter()
+        .filter(|p| p.0 == "name")
+        .map(|p| p.2.as_slice())
+        .collect();
+    assert_eq!(name, [b"photo.png".as_slice()]);
+}
+
+fn futures_stream(
+    body: axum::body::Bytes,
+) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> {
+    futures_util::stream::once(async move { Ok(body) })
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[sqlx::test(migrations = false)]
+async fn get_sends_the_payload_as_a_query_string(pool: PgPool) {
+    let receiver = Receiver::answering(200).await;
+    let (runtime, _) = setup(pool, &receiver).await;
+    Search {
+        q: "rust & elm".into(),
+        page: 2,
+    }
+    .trigger(&runtime)
+    .await
+    .unwrap();
+    runtime.executor().run_once().await.unwrap();
+    let [request] = receiver.received().try_into().expect("one request");
+    assert_eq!(request.method, "GET");
+    assert!(request.body.is_empty());
+    let query = request.query.unwrap();
+    let mut pairs: Vec<&str> = query.split('&').collect();
+    pairs.sort_unstable();
+    assert_eq!(pairs, ["page=2", "q=rust%20%26%20elm", "source=buildamp"]);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_repeated_idempotency_key_returns_the_first_execution(pool: PgPool) {
+    let receiver = Receiver::answering(200).await;
+    let (runtime, _) = setup(pool, &receiver).await;
+    let first = email()
+        .trigger(&runtime)
+        .idempotency_key("welcome-ada")
+        .await
+        .unwrap();
+    let second = email()
+        .trigger(&runtime)
+        .idempotency_key("welcome-ada")
+        .await
+        .unwrap();
+    assert!(!first.deduplicated);
+    assert!(second.deduplicated);
+    assert_eq!(first.id, second.id);
+    // The key is per application: another tenant may use it.
+    let other = email()
+        .trigger(&runtime)
+        .idempotency_key("welcome-ada")
+        .application("other")
+        .await
+        .unwrap();
+    assert_ne!(other.id, first.id);
+    runtime.executor().run_once().await.unwrap();
+    assert_eq!(receiver.received().len(), 2);
+}
+
+#[sqlx::test(migrations = false)]
+async fn transactional_enqueue_follows_the_callers_transaction(pool: PgPool) {
+    let receiver = Receiver::answering(200).await;
+    let (runtime, _) = setup(pool.clone(), &receiver).await;
+    sqlx::query("CREATE TABLE orders (id INT PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO orders VALUES (1)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let rolled_back = email().trigger(runtime.transaction(&mut tx)).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(runtime.execution(rolled_back.id).await.unwrap().is_none());
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO orders VALUES (2)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let committed = email().trigger(runtime.transaction(&mut tx)).await.unwrap();
+    // Not visible, so not deliverable, before the commit.
+    assert_eq!(runtime.executor().run_once().await.unwrap(), 0);
+    tx.commit().await.unwrap();
+
+    assert_eq!(runtime.executor().run_once().await.unwrap(), 1);
+    assert_eq!(execution(&runtime, committed.id).await.status, Status::Sent);
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn bulk_dead_letter_retry_delivers_each_exactly_once(pool: PgPool) {
+    let receiver = Receiver::answering(500).await;
+    let (runtime, _) = setup(pool, &receiver).await;
+    let payloads: Vec<OnceHook> = (0..20).map(|n| OnceHook { n }).collect();
+    let ids: Vec<ExecutionId> = runtime
+        .trigger_batch(&payloads, &Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let delivered = email().trigger(&runtime).await.unwrap().id; // not a dead letter: untouched
+    receiver.script(|r, _| Reply::Status(if r.path == "/email" { 200 } else { 500 }));
+    while runtime.executor().run_once().await.unwrap() > 0 {}
+    for id in &ids {
+        assert_eq!(execution(&runtime, *id).await.status, Status::DeadLetter);
+    }
+
+    receiver.script(|_, _| Reply::Status(200));
+    let filter = DeadLetterFilter::all().webhook_type("OnceHook");
+    // Two operators retry at once: each dead letter moves once.
+    let (a, b) = tokio::join!(
+        runtime.retry_dead_letters(&filter),
+        runtime.retry_dead_letters(&filter)
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 20);
+    while runtime.executor().run_once().await.unwrap() > 0 {}
+
+    let retried: Vec<_> = receiver.received().into_iter().skip(21).collect();
+    assert_eq!(
+        retried.len(),
+        20,
+        "each dead letter is sent once more, no more"
+    );
+    let mut keys: Vec<String> = retried
+        .iter()
+        .map(|r| r.header("idempotency-key").unwrap().to_owned())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 20);
+    for id in &ids {
+        let e = execution(&runtime, *id).await;
+        // The count goes on (attempt numbers stay unique); the retry had a fresh budget.
+        assert_eq!((e.status, e.attempts, e.max_attempts), (Status::Sent, 2, 2));
+    }
+    assert_eq!(execution(&runtime, delivered).await.status, Status::Sent);
+
+    // One at a time, too: a second retry of the same row does nothing.
+    assert!(!runtime.retry_dead_letter(ids[0]).await.unwrap());
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_crashed_executors_rows_are_delivered_by_another_after_the_lease(pool: PgPool) {
+    // The first request hangs (the executor "crashes" while it is in flight); later ones succeed.
+    let receiver = Receiver::start(|_, n| {
+        if n == 0 {
+            Reply::Hang
+        } else {
+            Reply::Status(200)
+        }
+    })
+    .await;
+    let (runtime, clock) = setup(pool, &receiver).await;
+    let id = email().trigger(&runtime).await.unwrap().id;
+
+    let crashed = tokio::spawn(runtime.executor().run(CancellationToken::new()));
+    receiver.wait_for(1).await;
+    crashed.abort(); // no cleanup, no release: as if the process died
+    let _ = crashed.await;
+    assert_eq!(execution(&runtime, id).await.status, Status::Sending);
+
+    // Before the lease ends, nothing is rescued and nobody else may take the row.
+    assert_eq!(runtime.rescue().await.unwrap(), 0);
+    assert_eq!(runtime.executor().run_once().await.unwrap(), 0);
+
+    clock.advance(Duration::from_secs(601));
+    assert_eq!(runtime.rescue().await.unwrap(), 1);
+    let e = execution(&runtime, id).await;
+    assert_eq!(e.status, Status::Failed);
+    assert!(e.error_message.unwrap().contains("lease expired"));
+
+    assert_eq!(runtime.executor().run_once().await.unwrap(), 1);
+    let e = execution(&runtime, id).await;
+    assert_eq!((e.status, e.attempts), (Status::Sent, 2));
+    // At least once: the receiver saw the same idempotency key twice and can deduplicate.
+    assert_eq!(receiver.count_by("idempotency-key")[&id.to_string()], 2);
+}
+
+#[sqlx::test(migrations = false)]
+async fn two_executors_deliver_every_row_exactly_once(pool: PgPool) {
+    let receiver = Receiver::answering(200).await;
+    let clock = ManualClock::new(t0());
+    let configure = |b: buildamp::RuntimeBuilder<buildamp::PgStore>| {
+        let mut config = buildamp::Config::default();
+        config.batch_size = 16;
+        config.concurrency = 8;
+        b.config(config)
+    };
+    let first = runtime_with(pool.clone(), test_env(&receiver), &clock, configure).await;
+    let second = runtime_with(pool, test_env(&receiver), &clock, configure).await;
+    const N: usize = 300;
+    let payloads: Vec<Email> = (0..N)
+        .map(|n| Email {
+            to: format!("user{n}@example.com"),
+            subject: "hi".into(),
+        })
+        .collect();
+    first
+        .trigger_batch(&payloads, &Default::default())
+        .await
+        .unwrap();
+
+    let stop = CancellationToken::new();
+    let a = tokio::spawn(first.executor().run(stop.clone()));
+    let b = tokio::spawn(second.executor().run(stop.clone()));
+    receiver.wait_for(N).await;
+    stop.cancel();
+    let (a, b) = (a.await.unwrap().unwrap(), b.await.unwrap().unwrap());
+
+    assert_eq!(a.claimed + b.claimed, N as u64);
+    assert!(
+        a.claimed > 0 && b.claimed > 0,
+        "both executors took part: {a:?} {b:?}"
+    );
+    assert_eq!(a.completed + b.completed, N as u64);
+    let counts = receiver.count_by("idempotency-key");
+    assert_eq!(counts.len(), N);
+    assert!(
+        counts.values().all(|c| *c == 1),
+        "a row was delivered twice"
+    );
+    let sent: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM webhook_executions WHERE status = 'sent'")
+            .fetch_one(first.store().pool())
+            .await
+            .unwrap();
+    assert_eq!(sent, N as i64);
+}
+
+#[sqlx::test(migrations = false)]
+async fn no_secret_is_stored_anywhere(pool: PgPool) {
+    let receiver =
+        Receiver::start(|r, _| Reply::Status(if r.path == "/email" { 200 } else { 401 })).await;
+    let (runtime, _) = setup(pool.clone(), &receiver).await;
+    email().trigger(&runtime).await.unwrap();
+    StripeLike {
+        amount: 1,
+        currency: "usd".into(),
+        metadata: BTreeMap::new(),
+        expand: vec![],
+        customer: None,
+    }
+    .trigger(&runtime)
+    .await
+    .unwrap();
+    Upload {
+        data: vec![1, 2, 3],
+        name: "a".into(),
+        tags: vec![],
+    }
+    .trigger(&runtime)
+    .await
+    .unwrap();
+    runtime.executor().run_once().await.unwrap();
+    assert_eq!(receiver.received().len(), 3, "the secrets were used");
+    assert_eq!(
+        receiver.received()[0].header("x-tenant"),
+        Some(TENANT_SECRET)
+    );
+
+    // Every column of every table, as text.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(tables.contains(&"webhook_executions".to_owned()));
+    for table in tables {
+        let rows: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT to_jsonb(t)::text FROM {table} t"))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        for row in rows {
+            for secret in [
+                API_KEY,
+                TENANT_SECRET,
+                UPLOAD_KEY,
+                &base64_of(&format!("{UPLOAD_KEY}:")),
+            ] {
+                assert!(!row.contains(secret), "{table} stores a secret: {row}");
+            }
+            assert!(!row.contains("SECRET"), "{table} stores a secret: {row}");
+        }
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn delivered_rows_are_pruned_after_the_retention_period(pool: PgPool) {
+    let receiver =
+        Receiver::start(|r, _| Reply::Status(if r.path == "/email" { 200 } else { 400 })).await;
+    let (runtime, clock) = setup(pool, &receiver).await;
+    let sent = email().trigger(&runtime).await.unwrap().id;
+    let dead = OnceHook { n: 1 }.trigger(&runtime).await.unwrap().id;
+    runtime.executor().run_once().await.unwrap();
+
+    clock.advance(Duration::from_secs(167 * 3600));
+    assert_eq!(
+        runtime.prune().await.unwrap(),
+        0,
+        "kept for the retention period"
+    );
+    clock.advance(Duration::from_secs(2 * 3600));
+    assert_eq!(runtime.prune().await.unwrap(), 1);
+    assert!(runtime.execution(sent).await.unwrap().is_none());
+    assert!(
+        runtime.attempts(sent).await.unwrap().is_empty(),
+        "its attempt log goes with it"
+    );
+    assert_eq!(
+        execution(&runtime, dead).await.status,
+        Status::DeadLetter,
+        "dead letters stay"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn outcome_handlers_get_every_event_at_least_once_across_a_restart(pool: PgPool) {
+    let receiver =
+        Receiver::start(|r, _| Reply::Status(if r.path == "/email" { 202 } else { 400 })).await;
+    let clock = ManualClock::new(t0());
+    let seen: Arc<Mutex<Vec<(OutcomeKind, ExecutionId, u32)>>> = Arc::default();
+
+    // The first process's handler records the event, then fails (as if it crashed before the ack).
+    let first_seen = seen.clone();
+    let first = runtime_with(pool.clone(), test_env(&receiver), &clock, |b| {
+        b.on_outcome(move |event| {
+            let seen = first_seen.clone();
+            async move {
+                seen.lock()
+                    .unwrap()
+                    .push((event.kind, event.execution_id, event.delivery));
+                Err("the process died before acknowledging".into())
+            }
+        })
+    })
+    .await;
+    let ok = email()
+        .trigger(&first)
+        .correlation_id(uuid::Uuid::nil())
+        .await
+        .unwrap()
+        .id;
+    let bad = OnceHook { n: 1 }.trigger(&first).await.unwrap().id;
+    first.executor().run_once().await.unwrap();
+    assert_eq!(first.dispatch_outcomes().await.unwrap(), 2);
+    drop(first);
+
+    // A new process with a working handler gets both events again, after their backoff.
+    let second_seen = seen.clone();
+    let second = runtime_with(pool, test_env(&receiver), &clock, |b| {
+        b.on_outcome(move |event| {
+            let seen = second_seen.clone();
+            async move {
+                seen.lock()
+                    .unwrap()
+                    .push((event.kind, event.execution_id, event.delivery));
+                Ok(())
+            }
+        })
+    })
+    .await;
+    assert_eq!(
+        second.dispatch_outcomes().await.unwrap(),
+        0,
+        "not offered again before the backoff"
+    );
+    clock.advance(Duration::from_secs(3));
+    assert_eq!(second.dispatch_outcomes().await.unwrap(), 2);
+    assert_eq!(
+        second.dispatch_outcomes().await.unwrap(),
+        0,
+        "acknowledged events are gone"
+    );
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            (OutcomeKind::WebhookSuccess, ok, 1),
+            (OutcomeKind::WebhookFailed, bad, 1),
+            (OutcomeKind::WebhookSuccess, ok, 2),
+            (OutcomeKind::WebhookFailed, bad, 2),
+        ]
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_handler_can_trigger_a_fallback_webhook(pool: PgPool) {
+    let receiver =
+        Receiver::start(|r, _| Reply::Status(if r.path == "/email" { 200 } else { 400 })).await;
+    let clock = ManualClock::new(t0());
+    let runtime_cell: Arc<OnceLock<Runtime>> = Arc::default();
+    let cell = runtime_cell.clone();
+    let runtime = runtime_with(pool, test_env(&receiver), &clock, |b| {
+        b.on_outcome(move |event| {
+            let runtime = cell.get().expect("set after build").clone();
+            async move {
+                // The fallback-provider pattern: when the primary fails, send through another.
+                if event.kind == OutcomeKind::WebhookFailed && event.webhook_type == "OnceHook" {
+                    email()
+                        .trigger(&runtime)
+                        .correlation_id(event.correlation_id.unwrap_or_default())
+                        .await?;
+                }
+                Ok(())
+            }
+        })
+    })
+    .await;
+    runtime_cell.set(runtime.clone()).ok().unwrap();
+    let correlation = uuid::Uuid::now_v7();
+    OnceHook { n: 1 }
+        .trigger(&runtime)
+        .correlation_id(correlation)
+        .await
+        .unwrap();
+    runtime.executor().run_once().await.unwrap();
+    runtime.dispatch_outcomes().await.unwrap();
+    runtime.executor().run_once().await.unwrap();
+    let paths: Vec<String> = receiver.received().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/once", "/email"]);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_started_runtime_wakes_on_another_processes_notify(pool: PgPool) {
+    let receiver = Receiver::answering(200).await;
+    let clock = ManualClock::new(t0());
+    let slow_polling = |b: buildamp::RuntimeBuilder<buildamp::PgStore>| {
+        let mut config = buildamp::Config::default();
+        config.poll_interval = Duration::from_secs(3600);
+        b.config(config)
+    };
+    let worker = runtime_with(pool.clone(), test_env(&receiver), &clock, slow_polling).await;
+    // `start` returns once LISTEN is registered; a NOTIFY that comes before the executor waits is
+    // kept as a permit, so no sleep is needed here.
+    let running = worker.start().await.unwrap();
+    // Another process (its own store: no shared in-process signal) triggers.
+    let producer = runtime_with(pool, test_env(&receiver), &clock, |b| b).await;
+    let id = email().trigger(&producer).await.unwrap().id;
+    receiver.wait_for(1).await; // an hour of polling interval: only the NOTIFY can explain this
+    let stats = running.shutdown().await.unwrap();
+    assert_eq!((stats.claimed, stats.completed), (1, 1));
+    assert_eq!(execution(&producer, id).await.status, Status::Sent);
+}

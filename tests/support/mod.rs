@@ -1,0 +1,189 @@
+//! Shared by the end-to-end tests: a real HTTP receiver on 127.0.0.1 whose replies a test scripts,
+//! and runtimes over the fresh database `#[sqlx::test]` gives each test.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use buildamp::{ManualClock, PgStore, Runtime, RuntimeBuilder};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+/// A request as the receiver got it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}
+
+/// What the receiver answers.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    Status(u16),
+    Full {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: String,
+    },
+    /// Never answers: for timeouts and crashes mid-delivery.
+    Hang,
+}
+
+type Script = Box<dyn FnMut(&Received, usize) -> Reply + Send>;
+
+struct Inner {
+    received: Mutex<Vec<Received>>,
+    script: Mutex<Script>,
+    arrivals: watch::Sender<usize>,
+}
+
+/// A real HTTP server on 127.0.0.1 that records every request.
+#[derive(Clone)]
+pub struct Receiver {
+    pub base: String,
+    inner: Arc<Inner>,
+}
+
+impl Receiver {
+    /// Starts a receiver answering the n-th request (from 0) with `script(request, n)`.
+    pub async fn start(script: impl FnMut(&Received, usize) -> Reply + Send + 'static) -> Receiver {
+        let inner = Arc::new(Inner {
+            received: Mutex::new(Vec::new()),
+            script: Mutex::new(Box::new(script)),
+            arrivals: watch::channel(0).0,
+        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { base, inner }
+    }
+
+    /// Always answers `status`.
+    pub async fn answering(status: u16) -> Receiver {
+        Self::start(move |_, _| Reply::Status(status)).await
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.received.lock().unwrap().clone()
+    }
+
+    /// Replaces the script (e.g. a target that comes back up).
+    pub fn script(&self, script: impl FnMut(&Received, usize) -> Reply + Send + 'static) {
+        *self.inner.script.lock().unwrap() = Box::new(script);
+    }
+
+    /// Waits until `n` requests arrived: a signal, not a sleep. Fails the test after 30 s.
+    pub async fn wait_for(&self, n: usize) {
+        let mut arrivals = self.inner.arrivals.subscribe();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            arrivals.wait_for(|count| *count >= n),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("expected {n} requests, got {}", self.received().len()))
+        .unwrap();
+    }
+
+    /// How many times each value of `header` arrived.
+    pub fn count_by(&self, header: &str) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for r in self.received() {
+            *counts
+                .entry(r.header(header).unwrap_or_default().to_owned())
+                .or_default() += 1;
+        }
+        counts
+    }
+}
+
+async fn handle(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = Received {
+        method,
+        path: uri.path().to_owned(),
+        query: uri.query().map(str::to_owned),
+        headers,
+        body,
+    };
+    let reply = {
+        let mut received = inner.received.lock().unwrap();
+        let n = received.len();
+        received.push(request.clone());
+        (inner.script.lock().unwrap())(&request, n)
+    };
+    inner.arrivals.send_modify(|count| *count += 1);
+    match reply {
+        Reply::Status(status) => StatusCode::from_u16(status).unwrap().into_response(),
+        Reply::Full {
+            status,
+            headers,
+            body,
+        } => {
+            let mut response = (StatusCode::from_u16(status).unwrap(), body).into_response();
+            for (name, value) in headers {
+                response.headers_mut().insert(name, value.parse().unwrap());
+            }
+            response
+        }
+        Reply::Hang => std::future::pending().await,
+    }
+}
+
+/// The tests' fixed start of time.
+pub fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// An environment of `pairs`.
+pub fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// A runtime over a migrated test database, with `env`, a manual clock at [`t0`] and fixed jitter.
+pub async fn runtime_with(
+    pool: PgPool,
+    env: BTreeMap<String, String>,
+    clock: &ManualClock,
+    configure: impl FnOnce(RuntimeBuilder<PgStore>) -> RuntimeBuilder<PgStore>,
+) -> Runtime {
+    let builder = Runtime::builder(PgStore::from_pool(pool))
+        .env(env)
+        .clock(clock.clone())
+        .jitter_seed(7)
+        .allow_missing_env();
+    let runtime = configure(builder).build().expect("the runtime starts");
+    runtime.migrate().await.expect("migrations apply");
+    runtime
+}
