@@ -45,7 +45,7 @@ impl<S> Inner<S> {
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-/// use buildamp::{Config, PgStore, Runtime};
+/// use buildamp_runtime::{Config, PgStore, Runtime};
 ///
 /// let config = Config::from_env()?;
 /// let store = PgStore::connect(config.database_url.as_deref().unwrap_or_default(), config.db_pool).await?;
