@@ -13,6 +13,7 @@
 //! - `executor`: claims, delivers and records in batches; `limits`: per-target limits;
 //! - `outcome`: `WebhookSuccess` / `WebhookFailed` events for the app's handlers;
 //! - [`Runtime`]: the handle that ties them together; [`Config`]: its settings;
+//! - [`simulator`]: local stand-ins for providers, for development.
 
 mod executor;
 mod limits;
@@ -28,13 +29,14 @@ pub mod config;
 pub mod delivery;
 pub mod env;
 pub mod registry;
+pub mod simulator;
 pub mod store;
 pub mod target;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError};
 pub use env::{Env, ProcessEnv};
-pub use executor::{Executor, ExecutorStats};
+pub use executor::{Executor, ExecutorStats, error_chain};
 pub use outcome::{HandlerError, OutcomeEvent, OutcomeKind};
 pub use retry::{Decision, decide};
 pub use runtime::{Running, Runtime, RuntimeBuilder, StartupError};

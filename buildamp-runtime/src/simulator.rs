@@ -1,0 +1,144 @@
+//! Local stand-ins for providers, served at `/test-webhook/{service}`, so a model whose `url` is
+//! `if_env!("DEVELOPMENT", "http://localhost:4040/test-webhook/...", ...)` can be exercised
+//! without the network. `buildamp simulate --port 4040` serves it.
+//!
+//! | service | answers |
+//! | --- | --- |
+//! | `sendgrid` | 202, empty body, an `X-Message-Id` header (as SendGrid does) |
+//! | `stripe` | 200 with a `payment_intent` object built from the form body |
+//! | `slow` | 200 after `?ms=` milliseconds (default 2000, at most 60000) |
+//! | `rate-limited` | 429 with `Retry-After: 1` the first time it sees an `Idempotency-Key`, then 200 |
+//! | `error` | 500 with a JSON error, always |
+//! | `reject` | 422 with a SendGrid-style `{"errors": [...]}`, always (a permanent failure) |
+//! | anything else | 200 echoing the request, as a generic sink |
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde::Deserialize;
+
+/// What the simulator remembers: which idempotency keys `rate-limited` has turned away once.
+#[derive(Clone, Default)]
+struct Seen {
+    keys: Arc<Mutex<HashSet<String>>>,
+}
+
+/// The simulator's routes, to serve or to mount in an app.
+pub fn router() -> Router {
+    Router::new()
+        .route("/test-webhook/{service}", any(simulate))
+        .with_state(Seen::default())
+}
+
+#[derive(Deserialize)]
+struct SlowQuery {
+    ms: Option<u64>,
+}
+
+async fn simulate(
+    State(seen): State<Seen>,
+    Path(service): Path<String>,
+    Query(slow): Query<SlowQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match service.as_str() {
+        "sendgrid" => {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            (StatusCode::ACCEPTED, [("x-message-id", id)]).into_response()
+        }
+        "stripe" => {
+            let form: Vec<(String, String)> = body_pairs(&body);
+            let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+            let amount: u64 = field("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
+            let intent = serde_json::json!({
+                "id": format!("pi_{}", &uuid::Uuid::new_v4().simple().to_string()[..24]),
+                "object": "payment_intent",
+                "amount": amount,
+                "currency": field("currency").unwrap_or_else(|| "usd".into()),
+                "status": "requires_payment_method",
+                "livemode": false,
+            });
+            json(StatusCode::OK, &intent)
+        }
+        "slow" => {
+            let ms = slow.ms.unwrap_or(2000).min(60_000);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            json(StatusCode::OK, &serde_json::json!({"waited_ms": ms}))
+        }
+        "rate-limited" => {
+            let key = headers
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let first_time = seen.keys.lock().expect("simulator lock").insert(key);
+            if first_time {
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, "1")],
+                    "slow down",
+                )
+                    .into_response()
+            } else {
+                json(StatusCode::OK, &serde_json::json!({"ok": true}))
+            }
+        }
+        "reject" => json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &serde_json::json!({"errors": [{"message": "The to address is not valid", "field": "to"}]}),
+        ),
+        "error" => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &serde_json::json!({"error": "simulated outage"}),
+        ),
+        _ => json(
+            StatusCode::OK,
+            &serde_json::json!({"service": service, "received_bytes": body.len()}),
+        ),
+    }
+}
+
+fn body_pairs(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| {
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+/// Serves the simulator on `listener` until `shutdown` completes.
+///
+/// # Errors
+/// The listener failed.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
