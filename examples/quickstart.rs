@@ -21,8 +21,6 @@ use buildamp_models::{
     StripePaymentIntent,
 };
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection};
 
 /// A CRM whose rate limiter turns the first call away: delivered on the retry, after the
 /// `Retry-After` it asked for.
@@ -290,44 +288,13 @@ async fn summary(runtime: &Runtime, ids: &[ExecutionId]) -> Result<(), String> {
 
 /// Connects to `url`, creating its database first if the server lacks it.
 async fn connect(url: &str) -> Result<PgStore, String> {
-    let options: PgConnectOptions = url
-        .parse()
-        .map_err(|e| format!("DATABASE_URL is not a PostgreSQL URL: {e}"))?;
-    let database = options.get_database().unwrap_or("postgres").to_owned();
-    let unreachable = |e: sqlx::Error| {
+    PgStore::connect_or_create(url, 8).await.map_err(|e| {
         format!(
-            "cannot reach PostgreSQL at {} ({e}).\n  The quickstart needs a PostgreSQL server: set DATABASE_URL, or start one on 127.0.0.1:5432 (user postgres).",
-            redact(url)
+            "cannot use PostgreSQL at {} ({}).\n  The quickstart needs a PostgreSQL server: set DATABASE_URL, or start one on 127.0.0.1:5432 (user postgres).",
+            redact(url),
+            error_chain(&e)
         )
-    };
-    let mut admin = options
-        .clone()
-        .database("postgres")
-        .connect()
-        .await
-        .map_err(unreachable)?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&database)
-            .fetch_one(&mut admin)
-            .await
-            .map_err(|e| e.to_string())?;
-    if !exists {
-        sqlx::query(&format!(
-            "CREATE DATABASE \"{}\"",
-            database.replace('"', "\"\"")
-        ))
-        .execute(&mut admin)
-        .await
-        .map_err(|e| format!("cannot create database {database}: {e}"))?;
-    }
-    admin.close().await.ok();
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await
-        .map_err(unreachable)?;
-    Ok(PgStore::from_pool(pool))
+    })
 }
 
 /// `url` without its password.

@@ -127,14 +127,17 @@ impl<S: Store> Executor<S> {
         let signal = inner.store.work_signal();
         let mut tasks = JoinSet::new();
         let mut stats = ExecutorStats::default();
+        // Claim in batches: while busy, wait until a quarter of the slots are free rather than
+        // claiming a row or two each time one delivery ends.
+        let refill = (config.concurrency / 4).clamp(1, config.batch_size);
 
         while !shutdown.is_cancelled() {
             // Reap finished tasks so the set does not grow.
             while tasks.try_join_next().is_some() {}
             let free = permits.available_permits();
-            if free == 0 {
+            if free < refill {
                 tokio::select! {
-                    permit = permits.clone().acquire_owned() => drop(permit),
+                    permits = permits.clone().acquire_many_owned(refill as u32) => drop(permits),
                     () = shutdown.cancelled() => break,
                 }
                 continue;

@@ -75,6 +75,9 @@ impl TargetLimits {
 
     fn limit(&self, webhook_type: &str, target: &Target) -> Arc<Limit> {
         let mut by_type = self.by_type.lock().expect("limits lock");
+        if let Some(limit) = by_type.get(webhook_type) {
+            return limit.clone(); // the hot path: no allocation
+        }
         by_type
             .entry(webhook_type.to_owned())
             .or_insert_with(|| {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool, Row};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -21,15 +21,27 @@ use crate::trigger::{Enqueue, Enqueued, ExecutionId, NewExecution};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// The channel the insert trigger notifies.
+/// The channel executors listen on.
 const CHANNEL: &str = "buildamp_executions";
 
 /// The Postgres store. Cheap to clone: clones share the pool.
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// Claims, completions, rescues and releases: committed without waiting for the WAL flush.
+    /// Safe because the promise to deliver (the enqueue) is committed synchronously on `pool`: if
+    /// the server crashes, a lost transition only puts a row back to be delivered again (at least
+    /// once), never loses it.
+    transitions: PgPool,
+    /// Wakes this process's executors at once.
     signal: Arc<Notify>,
+    /// Asks the coalescing task to `NOTIFY` other processes.
+    nudge: Arc<Notify>,
+    nudger: Arc<std::sync::OnceLock<()>>,
 }
+
+/// How long the notifying task gathers inserts into one `NOTIFY`.
+const NOTIFY_WINDOW: Duration = Duration::from_millis(10);
 
 impl PgStore {
     /// Connects a pool of `max_connections` to `url`.
@@ -46,12 +58,71 @@ impl PgStore {
         Ok(Self::from_pool(pool))
     }
 
+    /// Connects to `url`, first creating its database if the server lacks it (for development
+    /// tools: the quickstart, the benchmark).
+    ///
+    /// # Errors
+    /// The server cannot be reached, or the database cannot be created.
+    pub async fn connect_or_create(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url.parse()?;
+        let database = options.get_database().unwrap_or("postgres").to_owned();
+        let mut admin = options.clone().database("postgres").connect().await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&database)
+                .fetch_one(&mut admin)
+                .await?;
+        if !exists {
+            let quoted = database.replace('"', "\"\"");
+            sqlx::query(&format!("CREATE DATABASE \"{quoted}\""))
+                .execute(&mut admin)
+                .await?;
+        }
+        admin.close().await?;
+        Self::connect(url, max_connections).await
+    }
+
     /// Uses an existing pool (the app's own, or a test's).
     pub fn from_pool(pool: PgPool) -> Self {
+        let options = pool
+            .connect_options()
+            .as_ref()
+            .clone()
+            .options([("synchronous_commit", "off")]);
+        let transitions = PgPoolOptions::new()
+            .max_connections(pool.options().get_max_connections())
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(options);
         PgStore {
             pool,
+            transitions,
             signal: Arc::new(Notify::new()),
+            nudge: Arc::new(Notify::new()),
+            nudger: Arc::default(),
         }
+    }
+
+    /// Tells executors that work arrived: this process's at once, other processes' through one
+    /// `NOTIFY` per window, sent after the window's inserts committed (so it is never early).
+    fn announce(&self) {
+        self.signal.notify_one();
+        self.nudger.get_or_init(|| {
+            let (pool, nudge) = (self.pool.clone(), self.nudge.clone());
+            tokio::spawn(async move {
+                loop {
+                    nudge.notified().await;
+                    tokio::time::sleep(NOTIFY_WINDOW).await;
+                    if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
+                        .bind(CHANNEL)
+                        .execute(&pool)
+                        .await
+                    {
+                        tracing::debug!(%error, "could not notify other executors; they will poll");
+                    }
+                }
+            });
+        });
+        self.nudge.notify_one();
     }
 
     /// The pool, for the app's own queries and transactions.
@@ -239,8 +310,7 @@ impl Store for PgStore {
     ) -> Result<Vec<Enqueued>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let enqueued = insert_rows(&mut conn, now, rows).await?;
-        // Wake this process's executor at once; others hear the trigger's NOTIFY.
-        self.signal.notify_one();
+        self.announce();
         Ok(enqueued)
     }
 
@@ -270,7 +340,7 @@ impl Store for PgStore {
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .bind(executor)
         .bind(lease_until)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.transitions)
         .await?;
         rows.iter()
             .map(|r| {
@@ -372,7 +442,7 @@ impl Store for PgStore {
         .bind(&started)
         .bind(&durations)
         .bind(outcomes)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.transitions)
         .await?;
         Ok(u64::try_from(updated).unwrap_or(0))
     }
@@ -399,7 +469,7 @@ impl Store for PgStore {
         .bind(&ids)
         .bind(&attempts)
         .bind(&started)
-        .execute(&self.pool)
+        .execute(&self.transitions)
         .await?;
         Ok(result.rows_affected())
     }
@@ -425,7 +495,7 @@ impl Store for PgStore {
         )
         .bind(now)
         .bind(outcomes)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.transitions)
         .await?;
         Ok(u64::try_from(rescued).unwrap_or(0))
     }
@@ -490,7 +560,7 @@ impl Store for PgStore {
         .bind(&counts)
         .execute(&self.pool)
         .await?;
-        self.signal.notify_one();
+        self.announce();
         Ok(result.rows_affected() == 1)
     }
 
@@ -523,7 +593,7 @@ impl Store for PgStore {
         .bind(&counts)
         .execute(&self.pool)
         .await?;
-        self.signal.notify_one();
+        self.announce();
         Ok(result.rows_affected())
     }
 
@@ -642,7 +712,13 @@ impl Enqueue for PgTransactionQueue<'_> {
     ) -> Result<Enqueued, Box<dyn std::error::Error + Send + Sync>> {
         let now = self.clock.now();
         let row = crate::prepare::row(execution, self.env, now);
-        let mut enqueued = insert_rows(self.conn, now, vec![row]).await?;
+        let mut enqueued = insert_rows(&mut *self.conn, now, vec![row]).await?;
+        // Delivered to listeners when (if) the caller's transaction commits; folded with any
+        // other notification of this transaction.
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&mut *self.conn)
+            .await?;
         Ok(enqueued.pop().expect("one row in, one result out"))
     }
 }
