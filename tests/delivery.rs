@@ -967,3 +967,34 @@ async fn a_started_runtime_wakes_on_another_processes_notify(pool: PgPool) {
     assert_eq!((stats.claimed, stats.completed), (1, 1));
     assert_eq!(execution(&producer, id).await.status, Status::Sent);
 }
+
+#[sqlx::test(migrations = false)]
+async fn shutdown_releases_deliveries_that_outlast_the_grace_period(pool: PgPool) {
+    let receiver = Receiver::start(|_, _| Reply::Hang).await;
+    let clock = ManualClock::new(t0());
+    let runtime = runtime_with(pool, test_env(&receiver), &clock, |b| {
+        let mut config = buildamp::Config::default();
+        config.shutdown_grace = Duration::from_millis(100);
+        b.config(config)
+    })
+    .await;
+    let id = email().trigger(&runtime).await.unwrap().id;
+    let running = runtime.start().await.unwrap();
+    receiver.wait_for(1).await;
+
+    let stats = running.shutdown().await.unwrap();
+    assert_eq!((stats.claimed, stats.completed, stats.released), (1, 0, 1));
+    let e = execution(&runtime, id).await;
+    // The request had started, so the attempt counts; the row is due again at once.
+    assert_eq!((e.status, e.attempts), (Status::Failed, 1));
+    assert_eq!(e.next_retry_at, clock.now());
+    assert!(
+        e.error_message
+            .unwrap()
+            .contains("interrupted by executor shutdown")
+    );
+
+    receiver.script(|_, _| Reply::Status(200));
+    assert_eq!(runtime.executor().run_once().await.unwrap(), 1);
+    assert_eq!(execution(&runtime, id).await.status, Status::Sent);
+}

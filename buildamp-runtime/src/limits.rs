@@ -97,3 +97,72 @@ impl TargetLimits {
             .clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::target::{Auth, BodyEncoding, Choice, Method, RetryPolicy, UrlSource};
+
+    fn target(max_concurrency: Option<u32>, rate_limit: Option<RateLimit>) -> Target {
+        Target {
+            url: Choice::Fixed(UrlSource::Env("URL")),
+            method: Method::Post,
+            auth: Choice::Fixed(Auth::None),
+            headers: &[],
+            encoding: BodyEncoding::Json,
+            file_fields: &[],
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::None,
+            max_attempts: 1,
+            retry_on: &[],
+            max_concurrency,
+            rate_limit,
+            idempotency_header: None,
+            server_only: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limit_spreads_starts_over_windows() {
+        let limits = TargetLimits::default();
+        let target = target(
+            None,
+            Some(RateLimit {
+                count: 2,
+                per: Duration::from_secs(1),
+            }),
+        );
+        let start = Instant::now();
+        let mut started_at = Vec::new();
+        for _ in 0..5 {
+            let _slot = limits.acquire("Hook", &target).await;
+            started_at.push(start.elapsed().as_secs());
+        }
+        // Two per one-second window: 0, 0, 1, 1, 2.
+        assert_eq!(started_at, [0, 0, 1, 1, 2]);
+        // Another type has its own window.
+        let _other = limits.acquire("Other", &target).await;
+        assert_eq!(start.elapsed().as_secs(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrency_limit_holds_until_a_slot_is_dropped() {
+        let limits = std::sync::Arc::new(TargetLimits::default());
+        let target: &'static Target = Box::leak(Box::new(target(Some(2), None)));
+        let a = limits.acquire("Hook", target).await;
+        let _b = limits.acquire("Hook", target).await;
+        let waiting = tokio::spawn({
+            let limits = limits.clone();
+            async move { limits.acquire("Hook", target).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            !waiting.is_finished(),
+            "a third delivery started while two were in flight"
+        );
+        drop(a);
+        waiting.await.unwrap();
+    }
+}
