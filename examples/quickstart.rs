@@ -218,11 +218,7 @@ async fn wait_until_settled(runtime: &Runtime, ids: &[ExecutionId]) -> Result<()
     loop {
         let mut waiting: HashMap<&str, usize> = HashMap::new();
         for id in ids {
-            let e = runtime
-                .execution(*id)
-                .await
-                .map_err(|e| error_chain(&e))?
-                .ok_or("an execution vanished")?;
+            let e = fetch(runtime, *id).await?;
             match e.status {
                 Status::Sent | Status::DeadLetter => {}
                 Status::Failed => *waiting.entry("retrying").or_default() += 1,
@@ -246,6 +242,14 @@ async fn wait_until_settled(runtime: &Runtime, ids: &[ExecutionId]) -> Result<()
     }
 }
 
+async fn fetch(runtime: &Runtime, id: ExecutionId) -> Result<buildamp::Execution, String> {
+    runtime
+        .execution(id)
+        .await
+        .map_err(|e| error_chain(&e))?
+        .ok_or_else(|| format!("execution {id} vanished"))
+}
+
 async fn summary(runtime: &Runtime, ids: &[ExecutionId]) -> Result<(), String> {
     println!("\nsummary:");
     println!(
@@ -254,11 +258,7 @@ async fn summary(runtime: &Runtime, ids: &[ExecutionId]) -> Result<(), String> {
     );
     let (mut sent, mut retried, mut dead) = (0, 0, 0);
     for id in ids {
-        let e = runtime
-            .execution(*id)
-            .await
-            .map_err(|e| error_chain(&e))?
-            .ok_or("an execution vanished")?;
+        let e = fetch(runtime, *id).await?;
         let result = match e.status {
             Status::Sent => {
                 sent += 1;

@@ -103,24 +103,13 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::target::{Auth, BodyEncoding, Choice, Method, RetryPolicy, UrlSource};
+    use crate::target::tests::plain;
 
     fn target(max_concurrency: Option<u32>, rate_limit: Option<RateLimit>) -> Target {
         Target {
-            url: Choice::Fixed(UrlSource::Env("URL")),
-            method: Method::Post,
-            auth: Choice::Fixed(Auth::None),
-            headers: &[],
-            encoding: BodyEncoding::Json,
-            file_fields: &[],
-            timeout: Duration::from_secs(30),
-            retry: RetryPolicy::None,
-            max_attempts: 1,
-            retry_on: &[],
             max_concurrency,
             rate_limit,
-            idempotency_header: None,
-            server_only: false,
+            ..plain()
         }
     }
 

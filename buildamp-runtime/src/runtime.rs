@@ -339,17 +339,7 @@ impl<S: Store> Runtime<S> {
         let now = self.inner.clock.now();
         let mut rows = Vec::new();
         for payload in payloads {
-            let payload =
-                serde_json::to_value(payload).map_err(|source| TriggerError::Payload {
-                    webhook: W::NAME,
-                    source,
-                })?;
-            let execution = NewExecution {
-                webhook_type: W::NAME,
-                target: W::target(),
-                payload,
-                options: options.clone(),
-            };
+            let execution = NewExecution::of(payload, options.clone())?;
             rows.push(prepare::row(execution, &*self.inner.env, now));
         }
         self.inner

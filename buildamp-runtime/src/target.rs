@@ -323,7 +323,7 @@ pub struct RateLimit {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     static MAILGUN: Template = Template {
@@ -375,9 +375,9 @@ mod tests {
         assert_eq!(*choice.select(&[] as &[(&str, &str)]), "prod");
     }
 
-    #[test]
-    fn retries_408_429_5xx_and_the_configured_codes_only() {
-        let target = Target {
+    /// A target with every option at its simplest, for tests to adjust.
+    pub(crate) fn plain() -> Target {
+        Target {
             url: Choice::Fixed(UrlSource::Env("URL")),
             method: Method::Post,
             auth: Choice::Fixed(Auth::None),
@@ -387,11 +387,19 @@ mod tests {
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::None,
             max_attempts: 1,
-            retry_on: &[409],
+            retry_on: &[],
             max_concurrency: None,
             rate_limit: None,
             idempotency_header: None,
             server_only: false,
+        }
+    }
+
+    #[test]
+    fn retries_408_429_5xx_and_the_configured_codes_only() {
+        let target = Target {
+            retry_on: &[409],
+            ..plain()
         };
         for status in [408, 409, 429, 500, 502, 503, 599] {
             assert!(target.is_retryable(status), "{status} should be retried");

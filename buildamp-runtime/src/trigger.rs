@@ -81,6 +81,25 @@ pub struct NewExecution {
     pub options: TriggerOptions,
 }
 
+impl NewExecution {
+    /// The execution of `payload` with `options`.
+    ///
+    /// # Errors
+    /// [`TriggerError::Payload`] when the payload cannot be serialized to JSON.
+    pub fn of<W: Webhook>(payload: &W, options: TriggerOptions) -> Result<Self, TriggerError> {
+        let payload = serde_json::to_value(payload).map_err(|source| TriggerError::Payload {
+            webhook: W::NAME,
+            source,
+        })?;
+        Ok(NewExecution {
+            webhook_type: W::NAME,
+            target: W::target(),
+            payload,
+            options,
+        })
+    }
+}
+
 /// The result of a trigger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Enqueued {
@@ -193,17 +212,7 @@ impl<'a, W: Webhook, Q: Enqueue + Send + 'a> IntoFuture for Trigger<'a, W, Q> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let payload =
-                serde_json::to_value(self.webhook).map_err(|source| TriggerError::Payload {
-                    webhook: W::NAME,
-                    source,
-                })?;
-            let execution = NewExecution {
-                webhook_type: W::NAME,
-                target: W::target(),
-                payload,
-                options: self.options,
-            };
+            let execution = NewExecution::of(self.webhook, self.options)?;
             self.queue
                 .enqueue(execution)
                 .await
