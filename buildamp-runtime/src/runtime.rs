@@ -17,7 +17,8 @@ use crate::outcome::{self, Handler, HandlerError, OutcomeEvent};
 use crate::prepare;
 use crate::registry;
 use crate::store::{
-    Attempt, DeadLetterFilter, Execution, PgStore, PgTransactionQueue, Store, StoreError,
+    Attempt, DeadLetterFilter, Execution, PgStore, PgTransactionQueue, SqliteStore,
+    SqliteTransactionQueue, Store, StoreError,
 };
 use crate::trigger::{Enqueue, Enqueued, ExecutionId, NewExecution, TriggerError, TriggerOptions};
 use crate::webhook::Webhook;
@@ -456,6 +457,22 @@ impl Runtime<PgStore> {
             conn,
             env: &*self.inner.env,
             clock: &*self.inner.clock,
+        }
+    }
+}
+
+impl Runtime<SqliteStore> {
+    /// Enqueues inside the caller's own SQLite transaction, as [`Runtime::transaction`] does on
+    /// Postgres.
+    pub fn transaction<'c>(
+        &'c self,
+        conn: &'c mut sqlx::SqliteConnection,
+    ) -> SqliteTransactionQueue<'c> {
+        SqliteTransactionQueue {
+            conn,
+            env: &*self.inner.env,
+            clock: &*self.inner.clock,
+            signal: self.inner.store.work_signal(),
         }
     }
 }

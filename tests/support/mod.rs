@@ -10,9 +10,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use buildamp::{ManualClock, PgStore, Runtime, RuntimeBuilder};
+use buildamp::{
+    ExecutionId, ManualClock, PgStore, Runtime, RuntimeBuilder, SqliteStore, Store, Webhook,
+};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use tokio::sync::watch;
 
 /// A request as the receiver got it.
@@ -171,14 +172,14 @@ pub fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A runtime over a migrated test database, with `env`, a manual clock at [`t0`] and fixed jitter.
-pub async fn runtime_with(
-    pool: PgPool,
+/// A runtime over a migrated test store, with `env`, a manual clock at [`t0`] and fixed jitter.
+pub async fn runtime_with<S: Store>(
+    store: S,
     env: BTreeMap<String, String>,
     clock: &ManualClock,
-    configure: impl FnOnce(RuntimeBuilder<PgStore>) -> RuntimeBuilder<PgStore>,
-) -> Runtime {
-    let builder = Runtime::builder(PgStore::from_pool(pool))
+    configure: impl FnOnce(RuntimeBuilder<S>) -> RuntimeBuilder<S>,
+) -> Runtime<S> {
+    let builder = Runtime::builder(store)
         .env(env)
         .clock(clock.clone())
         .jitter_seed(7)
@@ -186,4 +187,199 @@ pub async fn runtime_with(
     let runtime = configure(builder).build().expect("the runtime starts");
     runtime.migrate().await.expect("migrations apply");
     runtime
+}
+
+/// What the conformance suite needs beyond [`Store`]: the backend's own SQL.
+pub trait Backend: Store {
+    /// In one of the caller's transactions: writes a row of the caller's own, enqueues `payload`,
+    /// checks that no other connection sees the execution yet, then commits (`true`) or rolls
+    /// back. Returns the execution id. (On SQLite the executor cannot even claim meanwhile: the
+    /// caller's transaction holds the one writer lock.)
+    fn enqueue_in_transaction<W: Webhook>(
+        runtime: &Runtime<Self>,
+        payload: &W,
+        commit: bool,
+    ) -> impl std::future::Future<Output = ExecutionId>;
+
+    /// Every row of every table, as text.
+    fn every_row_as_text(&self) -> impl std::future::Future<Output = Vec<(String, String)>>;
+
+    /// How many executions are `sent`.
+    fn count_sent(&self) -> impl std::future::Future<Output = i64>;
+}
+
+impl Backend for PgStore {
+    async fn enqueue_in_transaction<W: Webhook>(
+        runtime: &Runtime<Self>,
+        payload: &W,
+        commit: bool,
+    ) -> ExecutionId {
+        let pool = runtime.store().pool();
+        sqlx::query("CREATE TABLE IF NOT EXISTS orders (id INT PRIMARY KEY)")
+            .execute(pool)
+            .await
+            .unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO orders VALUES ((SELECT count(*) FROM orders) + 1)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let id = payload
+            .trigger(runtime.transaction(&mut tx))
+            .await
+            .unwrap()
+            .id;
+        // Other connections (the executor's) cannot see it before the commit.
+        assert!(
+            runtime.execution(id).await.unwrap().is_none(),
+            "visible before the commit"
+        );
+        if commit {
+            tx.commit().await.unwrap()
+        } else {
+            tx.rollback().await.unwrap()
+        }
+        id
+    }
+
+    async fn every_row_as_text(&self) -> Vec<(String, String)> {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_all(self.pool())
+        .await
+        .unwrap();
+        let mut rows = Vec::new();
+        for table in tables {
+            let texts: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT to_jsonb(t)::text FROM {table} t"))
+                    .fetch_all(self.pool())
+                    .await
+                    .unwrap();
+            rows.extend(texts.into_iter().map(|t| (table.clone(), t)));
+        }
+        rows
+    }
+
+    async fn count_sent(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM webhook_executions WHERE status = 'sent'")
+            .fetch_one(self.pool())
+            .await
+            .unwrap()
+    }
+}
+
+impl Backend for SqliteStore {
+    async fn enqueue_in_transaction<W: Webhook>(
+        runtime: &Runtime<Self>,
+        payload: &W,
+        commit: bool,
+    ) -> ExecutionId {
+        let pool = runtime.store().pool();
+        sqlx::query("CREATE TABLE IF NOT EXISTS orders (id INT PRIMARY KEY)")
+            .execute(pool)
+            .await
+            .unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO orders VALUES ((SELECT count(*) FROM orders) + 1)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let id = payload
+            .trigger(runtime.transaction(&mut tx))
+            .await
+            .unwrap()
+            .id;
+        // Other connections (the executor's) cannot see it before the commit.
+        assert!(
+            runtime.execution(id).await.unwrap().is_none(),
+            "visible before the commit"
+        );
+        if commit {
+            tx.commit().await.unwrap()
+        } else {
+            tx.rollback().await.unwrap()
+        }
+        id
+    }
+
+    async fn every_row_as_text(&self) -> Vec<(String, String)> {
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .fetch_all(self.pool())
+                .await
+                .unwrap();
+        let mut rows = Vec::new();
+        for table in tables {
+            let columns: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                    .fetch_all(self.pool())
+                    .await
+                    .unwrap();
+            let all = columns
+                .iter()
+                .map(|c| format!("quote(\"{c}\")"))
+                .collect::<Vec<_>>()
+                .join(" || ',' || ");
+            let texts: Vec<String> = sqlx::query_scalar(&format!("SELECT {all} FROM \"{table}\""))
+                .fetch_all(self.pool())
+                .await
+                .unwrap();
+            rows.extend(texts.into_iter().map(|t| (table.clone(), t)));
+        }
+        rows
+    }
+
+    async fn count_sent(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM webhook_executions WHERE status = 'sent'")
+            .fetch_one(self.pool())
+            .await
+            .unwrap()
+    }
+}
+
+/// A fresh SQLite database in a temporary file, removed when the guard drops.
+pub struct TempSqlite {
+    path: std::path::PathBuf,
+}
+
+impl Drop for TempSqlite {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+        }
+    }
+}
+
+pub async fn sqlite_store() -> (SqliteStore, TempSqlite) {
+    let path = std::env::temp_dir().join(format!("buildamp-test-{}.db", uuid::Uuid::new_v4()));
+    let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("SQLite opens");
+    (store, TempSqlite { path })
+}
+
+/// Runs each named `async fn name<S: Backend>(store: S)` against Postgres (a fresh database per
+/// test, from `#[sqlx::test]`) and SQLite (a fresh file per test): one conformance suite for both.
+#[macro_export]
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[sqlx::test(migrations = false)]
+                async fn $name(pool: sqlx::PgPool) {
+                    super::$name(buildamp::PgStore::from_pool(pool)).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, _file) = $crate::support::sqlite_store().await;
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
 }

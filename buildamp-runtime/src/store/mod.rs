@@ -1,5 +1,6 @@
 //! The queue's storage: the only place that knows SQL. [`Store`] is what the executor and the
-//! runtime need from a backend; [`PgStore`] is the Postgres one.
+//! runtime need from a backend; [`PgStore`] is the Postgres one (production, and many executor
+//! processes), [`SqliteStore`] the embedded one (development, one executor process).
 
 use std::fmt;
 use std::future::Future;
@@ -14,8 +15,10 @@ use uuid::Uuid;
 use crate::trigger::{Enqueued, ExecutionId};
 
 mod postgres;
+mod sqlite;
 
 pub use postgres::{PgStore, PgTransactionQueue};
+pub use sqlite::{SqliteStore, SqliteTransactionQueue};
 
 /// Where an execution stands. Each is a node of the state machine:
 ///

@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::env::Env;
 use crate::trigger::{Enqueue, Enqueued, ExecutionId, NewExecution};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The channel executors listen on.
 const CHANNEL: &str = "buildamp_executions";

@@ -1,7 +1,35 @@
-//! End-to-end delivery: real Postgres (a fresh database per test), a real HTTP receiver on
-//! 127.0.0.1, and a manual clock, so retry timelines are exact and no test sleeps.
+//! The store conformance suite, end to end: every test runs against Postgres and SQLite (a fresh
+//! database each), with a real HTTP receiver on 127.0.0.1 and a manual clock, so retry timelines
+//! are exact and no test sleeps.
 
 mod support;
+
+conformance! {
+    delivers_json_with_auth_headers_and_idempotency_key,
+    exponential_policy_waits_1_then_2_seconds_then_dead_letters,
+    fixed_policy_waits_30_seconds_each_time,
+    explicit_schedule_is_followed_and_its_last_step_repeats,
+    retry_after_is_honoured,
+    other_4xx_dead_letters_at_once,
+    redirects_are_reported_not_followed,
+    a_timeout_is_a_failure_naming_the_limit,
+    responses_are_read_and_stored_within_bounds,
+    a_missing_variable_dead_letters_with_its_name,
+    startup_lists_every_missing_variable,
+    stripe_targets_get_bracketed_form_bodies,
+    multipart_uploads_arrive_byte_exact,
+    get_sends_the_payload_as_a_query_string,
+    a_repeated_idempotency_key_returns_the_first_execution,
+    transactional_enqueue_follows_the_callers_transaction,
+    bulk_dead_letter_retry_delivers_each_exactly_once,
+    a_crashed_executors_rows_are_delivered_by_another_after_the_lease,
+    two_executors_deliver_every_row_exactly_once,
+    no_secret_is_stored_anywhere,
+    delivered_rows_are_pruned_after_the_retention_period,
+    outcome_handlers_get_every_event_at_least_once_across_a_restart,
+    a_handler_can_trigger_a_fallback_webhook,
+    shutdown_releases_deliveries_that_outlast_the_grace_period,
+}
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -12,8 +40,7 @@ use buildamp::{
     Status, Webhook,
 };
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
-use support::{Receiver, Reply, env, runtime_with, t0};
+use support::{Backend, Receiver, Reply, env, runtime_with, t0};
 use tokio_util::sync::CancellationToken;
 
 const API_KEY: &str = "sk_test_SECRET_api_key_123";
@@ -152,13 +179,13 @@ fn test_env(receiver: &Receiver) -> BTreeMap<String, String> {
     ])
 }
 
-async fn setup(pool: PgPool, receiver: &Receiver) -> (Runtime, ManualClock) {
+async fn setup<S: Backend>(store: S, receiver: &Receiver) -> (Runtime<S>, ManualClock) {
     let clock = ManualClock::new(t0());
-    let runtime = runtime_with(pool, test_env(receiver), &clock, |b| b).await;
+    let runtime = runtime_with(store, test_env(receiver), &clock, |b| b).await;
     (runtime, clock)
 }
 
-async fn execution(runtime: &Runtime, id: ExecutionId) -> buildamp::Execution {
+async fn execution<S: Backend>(runtime: &Runtime<S>, id: ExecutionId) -> buildamp::Execution {
     runtime
         .execution(id)
         .await
@@ -168,7 +195,11 @@ async fn execution(runtime: &Runtime, id: ExecutionId) -> buildamp::Execution {
 
 /// Runs attempts, moving the clock to each retry, until the execution leaves the retry loop.
 /// Returns the delays between attempts in seconds.
-async fn retry_timeline(runtime: &Runtime, clock: &ManualClock, id: ExecutionId) -> Vec<f64> {
+async fn retry_timeline<S: Backend>(
+    runtime: &Runtime<S>,
+    clock: &ManualClock,
+    id: ExecutionId,
+) -> Vec<f64> {
     let executor = runtime.executor();
     let mut delays = Vec::new();
     for _ in 0..20 {
@@ -202,15 +233,14 @@ fn within_jitter(delays: &[f64], base: &[f64]) {
     }
 }
 
-#[sqlx::test(migrations = false)]
-async fn delivers_json_with_auth_headers_and_idempotency_key(pool: PgPool) {
+async fn delivers_json_with_auth_headers_and_idempotency_key<S: Backend>(store: S) {
     let receiver = Receiver::start(|_, _| Reply::Full {
         status: 202,
         headers: vec![],
         body: r#"{"message_id":"m-1"}"#.into(),
     })
     .await;
-    let (runtime, clock) = setup(pool, &receiver).await;
+    let (runtime, clock) = setup(store, &receiver).await;
     let correlation = uuid::Uuid::now_v7();
     let queued = email()
         .trigger(&runtime)
@@ -251,10 +281,9 @@ async fn delivers_json_with_auth_headers_and_idempotency_key(pool: PgPool) {
     assert_eq!(attempts[0].response_status, Some(202));
 }
 
-#[sqlx::test(migrations = false)]
-async fn exponential_policy_waits_1_then_2_seconds_then_dead_letters(pool: PgPool) {
+async fn exponential_policy_waits_1_then_2_seconds_then_dead_letters<S: Backend>(store: S) {
     let receiver = Receiver::answering(503).await;
-    let (runtime, clock) = setup(pool, &receiver).await;
+    let (runtime, clock) = setup(store, &receiver).await;
     let id = email().trigger(&runtime).await.unwrap().id;
     let delays = retry_timeline(&runtime, &clock, id).await;
     within_jitter(&delays, &[1.0, 2.0]);
@@ -269,19 +298,17 @@ async fn exponential_policy_waits_1_then_2_seconds_then_dead_letters(pool: PgPoo
     assert!(log.iter().all(|a| a.response_status == Some(503)));
 }
 
-#[sqlx::test(migrations = false)]
-async fn fixed_policy_waits_30_seconds_each_time(pool: PgPool) {
+async fn fixed_policy_waits_30_seconds_each_time<S: Backend>(store: S) {
     let receiver = Receiver::answering(500).await;
-    let (runtime, clock) = setup(pool, &receiver).await;
+    let (runtime, clock) = setup(store, &receiver).await;
     let id = FixedHook { n: 1 }.trigger(&runtime).await.unwrap().id;
     within_jitter(&retry_timeline(&runtime, &clock, id).await, &[30.0, 30.0]);
     assert_eq!(execution(&runtime, id).await.status, Status::DeadLetter);
 }
 
-#[sqlx::test(migrations = false)]
-async fn explicit_schedule_is_followed_and_its_last_step_repeats(pool: PgPool) {
+async fn explicit_schedule_is_followed_and_its_last_step_repeats<S: Backend>(store: S) {
     let receiver = Receiver::answering(502).await;
-    let (runtime, clock) = setup(pool, &receiver).await;
+    let (runtime, clock) = setup(store, &receiver).await;
     let id = ScheduledHook { n: 1 }.trigger(&runtime).await.unwrap().id;
     within_jitter(
         &retry_timeline(&runtime, &clock, id).await,
@@ -290,15 +317,14 @@ async fn explicit_schedule_is_followed_and_its_last_step_repeats(pool: PgPool) {
     assert_eq!(execution(&runtime, id).await.attempts, 5);
 }
 
-#[sqlx::test(migrations = false)]
-async fn retry_after_is_honoured(pool: PgPool) {
+async fn retry_after_is_honoured<S: Backend>(store: S) {
     let receiver = Receiver::start(|_, _| Reply::Full {
         status: 429,
         headers: vec![("retry-after", "120".into())],
         body: String::new(),
     })
     .await;
-    let (runtime, clock) = setup(pool, &receiver).await;
+    let (runtime, clock) = setup(store, &receiver).await;
     let id = email().trigger(&runtime).await.unwrap().id;
     runtime.executor().run_once().await.unwrap();
     let e = execution(&runtime, id).await;
@@ -310,15 +336,14 @@ async fn retry_after_is_honoured(pool: PgPool) {
     assert_eq!(e.error_message.as_deref(), Some("HTTP 429"));
 }
 
-#[sqlx::test(migrations = false)]
-async fn other_4xx_dead_letters_at_once(pool: PgPool) {
+async fn other_4xx_dead_letters_at_once<S: Backend>(store: S) {
     let receiver = Receiver::start(|_, _| Reply::Full {
         status: 422,
         headers: vec![],
         body: r#"{"errors":[{"field":"to"}]}"#.into(),
     })
     .await;
-    let (runtime, _) = setup(pool, &receiver).await;
+    let (runtime, _) = setup(store, &receiver).await;
     let id = email().trigger(&runtime).await.unwrap().id;
     runtime.executor().run_once().await.unwrap();
     let e = execution(&runtime, id).await;
@@ -336,15 +361,14 @@ async fn other_4xx_dead_letters_at_once(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn redirects_are_reported_not_followed(pool: PgPool) {
+async fn redirects_are_reported_not_followed<S: Backend>(store: S) {
     let receiver = Receiver::start(|_, _| Reply::Full {
         status: 301,
         headers: vec![("location", "https://elsewhere.example.com/email".into())],
         body: String::new(),
     })
     .await;
-    let (runtime, _) = setup(pool, &receiver).await;
+    let (runtime, _) = setup(store, &receiver).await;
     let id = email().trigger(&runtime).await.unwrap().id;
     runtime.executor().run_once().await.unwrap();
     let e = execution(&runtime, id).await;
@@ -357,10 +381,9 @@ async fn redirects_are_reported_not_followed(pool: PgPool) {
     assert_eq!(receiver.received().len(), 1);
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_timeout_is_a_failure_naming_the_limit(pool: PgPool) {
+async fn a_timeout_is_a_failure_naming_the_limit<S: Backend>(store: S) {
     let receiver = Receiver::start(|_, _| Reply::Hang).await;
-    let (runtime, _) = setup(pool, &receiver).await;
+    let (runtime, _) = setup(store, &receiver).await;
     let id = Slow { n: 1 }.trigger(&runtime).await.unwrap().id;
     runtime.executor().run_once().await.unwrap();
     let e = execution(&runtime, id).await;
@@ -371,15 +394,14 @@ async fn a_timeout_is_a_failure_naming_the_limit(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn responses_are_read_and_stored_within_bounds(pool: PgPool) {
+async fn responses_are_read_and_stored_within_bounds<S: Backend>(store: S) {
     let receiver = Receiver::start(|_, _| Reply::Full {
         status: 200,
         headers: vec![],
         body: "x".repeat(500_000),
     })
     .await;
-    let (runtime, _) = setup(pool, &receiver).await;
+    let (runtime, _) = setup(store, &receiver).await;
     let id = email().trigger(&runtime).await.unwrap().id;
     runtime.executor().run_once().await.unwrap();
     let e = execution(&runtime, id).await;
@@ -389,10 +411,9 @@ async fn responses_are_read_and_stored_within_bounds(pool: PgPool) {
     assert_eq!(log[0].response_body.as_ref().map(String::len), Some(4096));
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_missing_variable_dead_letters_with_its_name(pool: PgPool) {
+async fn a_missing_variable_dead_letters_with_its_name<S: Backend>(store: S) {
     let receiver = Receiver::answering(200).await;
-    let (runtime, _) = setup(pool, &receiver).await;
+    let (runtime, _) = setup(store, &receiver).await;
     let id = NeedsEnv { n: 1 }.trigger(&runtime).await.unwrap().id;
     runtime.executor().run_once().await.unwrap();
     let e = execution(&runtime, id).await;
@@ -418,10 +439,9 @@ async fn a_missing_variable_dead_letters_with_its_name(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn startup_lists_every_missing_variable(pool: PgPool) {
+async fn startup_lists_every_missing_variable<S: Backend>(store: S) {
     let receiver = Receiver::answering(200).await;
-    let err = Runtime::builder(buildamp::PgStore::from_pool(pool))
+    let err = Runtime::builder(store)
         .env(test_env(&receiver))
         .build()
         .err()
@@ -438,10 +458,9 @@ async fn startup_lists_every_missing_variable(pool: PgPool) {
     assert_eq!(err.problems.len(), 1, "{message}");
 }
 
-#[sqlx::test(migrations = false)]
-async fn stripe_targets_get_bracketed_form_bodies(pool: PgPool) {
+async fn stripe_targets_get_bracketed_form_bodies<S: Backend>(store: S) {
     let receiver = Receiver::answering(200).await;
-    let (runtime, _) = setup(pool, &receiver).await;
+    let (runtime, _) = setup(store, &receiver).await;
     let payment = StripeLike {
         amount: 2000,
         currency: "usd".into(),
@@ -471,10 +490,9 @@ async fn stripe_targets_get_bracketed_form_bodies(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn multipart_uploads_arrive_byte_exact(pool: PgPool) {
+async fn multipart_uploads_arrive_byte_exact<S: Backend>(store: S) {
     let receiver = Receiver::answering(200).await;
-    let (runtime, _) = setup(pool, &receiver).await;
+    let (runtime, _) = setup(store, &receiver).await;
     let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     Upload {
         data: bytes.clone(),
@@ -526,10 +544,9 @@ fn base64_of(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
 
-#[sqlx::test(migrations = false)]
-async fn get_sends_the_payload_as_a_query_string(pool: PgPool) {
+async fn get_sends_the_payload_as_a_query_string<S: Backend>(store: S) {
     let receiver = Receiver::answering(200).await;
-    let (runtime, _) = setup(pool, &receiver).await;
+    let (runtime, _) = setup(store, &receiver).await;
     Search {
         q: "rust & elm".into(),
         page: 2,
@@ -547,10 +564,9 @@ async fn get_sends_the_payload_as_a_query_string(pool: PgPool) {
     assert_eq!(pairs, ["page=2", "q=rust%20%26%20elm", "source=buildamp"]);
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_repeated_idempotency_key_returns_the_first_execution(pool: PgPool) {
+async fn a_repeated_idempotency_key_returns_the_first_execution<S: Backend>(store: S) {
     let receiver = Receiver::answering(200).await;
-    let (runtime, _) = setup(pool, &receiver).await;
+    let (runtime, _) = setup(store, &receiver).await;
     let first = email()
         .trigger(&runtime)
         .idempotency_key("welcome-ada")
@@ -576,43 +592,22 @@ async fn a_repeated_idempotency_key_returns_the_first_execution(pool: PgPool) {
     assert_eq!(receiver.received().len(), 2);
 }
 
-#[sqlx::test(migrations = false)]
-async fn transactional_enqueue_follows_the_callers_transaction(pool: PgPool) {
+async fn transactional_enqueue_follows_the_callers_transaction<S: Backend>(store: S) {
     let receiver = Receiver::answering(200).await;
-    let (runtime, _) = setup(pool.clone(), &receiver).await;
-    sqlx::query("CREATE TABLE orders (id INT PRIMARY KEY)")
-        .execute(&pool)
-        .await
-        .unwrap();
-
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("INSERT INTO orders VALUES (1)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let rolled_back = email().trigger(runtime.transaction(&mut tx)).await.unwrap();
-    tx.rollback().await.unwrap();
-    assert!(runtime.execution(rolled_back.id).await.unwrap().is_none());
-
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("INSERT INTO orders VALUES (2)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let committed = email().trigger(runtime.transaction(&mut tx)).await.unwrap();
-    // Not visible, so not deliverable, before the commit.
+    let (runtime, _) = setup(store, &receiver).await;
+    let rolled_back = S::enqueue_in_transaction(&runtime, &email(), false).await;
+    assert!(runtime.execution(rolled_back).await.unwrap().is_none());
     assert_eq!(runtime.executor().run_once().await.unwrap(), 0);
-    tx.commit().await.unwrap();
 
+    let committed = S::enqueue_in_transaction(&runtime, &email(), true).await;
     assert_eq!(runtime.executor().run_once().await.unwrap(), 1);
-    assert_eq!(execution(&runtime, committed.id).await.status, Status::Sent);
+    assert_eq!(execution(&runtime, committed).await.status, Status::Sent);
     assert_eq!(receiver.received().len(), 1);
 }
 
-#[sqlx::test(migrations = false)]
-async fn bulk_dead_letter_retry_delivers_each_exactly_once(pool: PgPool) {
+async fn bulk_dead_letter_retry_delivers_each_exactly_once<S: Backend>(store: S) {
     let receiver = Receiver::answering(500).await;
-    let (runtime, _) = setup(pool, &receiver).await;
+    let (runtime, _) = setup(store, &receiver).await;
     let payloads: Vec<OnceHook> = (0..20).map(|n| OnceHook { n }).collect();
     let ids: Vec<ExecutionId> = runtime
         .trigger_batch(&payloads, &Default::default())
@@ -662,8 +657,7 @@ async fn bulk_dead_letter_retry_delivers_each_exactly_once(pool: PgPool) {
     assert!(!runtime.retry_dead_letter(ids[0]).await.unwrap());
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_crashed_executors_rows_are_delivered_by_another_after_the_lease(pool: PgPool) {
+async fn a_crashed_executors_rows_are_delivered_by_another_after_the_lease<S: Backend>(store: S) {
     // The first request hangs (the executor "crashes" while it is in flight); later ones succeed.
     let receiver = Receiver::start(|_, n| {
         if n == 0 {
@@ -673,7 +667,7 @@ async fn a_crashed_executors_rows_are_delivered_by_another_after_the_lease(pool:
         }
     })
     .await;
-    let (runtime, clock) = setup(pool, &receiver).await;
+    let (runtime, clock) = setup(store, &receiver).await;
     let id = email().trigger(&runtime).await.unwrap().id;
 
     let crashed = tokio::spawn(runtime.executor().run(CancellationToken::new()));
@@ -699,18 +693,17 @@ async fn a_crashed_executors_rows_are_delivered_by_another_after_the_lease(pool:
     assert_eq!(receiver.count_by("idempotency-key")[&id.to_string()], 2);
 }
 
-#[sqlx::test(migrations = false)]
-async fn two_executors_deliver_every_row_exactly_once(pool: PgPool) {
+async fn two_executors_deliver_every_row_exactly_once<S: Backend>(store: S) {
     let receiver = Receiver::answering(200).await;
     let clock = ManualClock::new(t0());
-    let configure = |b: buildamp::RuntimeBuilder<buildamp::PgStore>| {
+    let configure = |b: buildamp::RuntimeBuilder<S>| {
         let mut config = buildamp::Config::default();
         config.batch_size = 16;
         config.concurrency = 8;
         b.config(config)
     };
-    let first = runtime_with(pool.clone(), test_env(&receiver), &clock, configure).await;
-    let second = runtime_with(pool, test_env(&receiver), &clock, configure).await;
+    let first = runtime_with(store.clone(), test_env(&receiver), &clock, configure).await;
+    let second = runtime_with(store, test_env(&receiver), &clock, configure).await;
     const N: usize = 300;
     let payloads: Vec<Email> = (0..N)
         .map(|n| Email {
@@ -742,19 +735,14 @@ async fn two_executors_deliver_every_row_exactly_once(pool: PgPool) {
         counts.values().all(|c| *c == 1),
         "a row was delivered twice"
     );
-    let sent: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM webhook_executions WHERE status = 'sent'")
-            .fetch_one(first.store().pool())
-            .await
-            .unwrap();
+    let sent = first.store().count_sent().await;
     assert_eq!(sent, N as i64);
 }
 
-#[sqlx::test(migrations = false)]
-async fn no_secret_is_stored_anywhere(pool: PgPool) {
+async fn no_secret_is_stored_anywhere<S: Backend>(store: S) {
     let receiver =
         Receiver::start(|r, _| Reply::Status(if r.path == "/email" { 200 } else { 401 })).await;
-    let (runtime, _) = setup(pool.clone(), &receiver).await;
+    let (runtime, _) = setup(store.clone(), &receiver).await;
     email().trigger(&runtime).await.unwrap();
     StripeLike {
         amount: 1,
@@ -782,38 +770,26 @@ async fn no_secret_is_stored_anywhere(pool: PgPool) {
     );
 
     // Every column of every table, as text.
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert!(tables.contains(&"webhook_executions".to_owned()));
-    for table in tables {
-        let rows: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT to_jsonb(t)::text FROM {table} t"))
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-        for row in rows {
-            for secret in [
-                API_KEY,
-                TENANT_SECRET,
-                UPLOAD_KEY,
-                &base64_of(&format!("{UPLOAD_KEY}:")),
-            ] {
-                assert!(!row.contains(secret), "{table} stores a secret: {row}");
-            }
-            assert!(!row.contains("SECRET"), "{table} stores a secret: {row}");
+    let rows = store.every_row_as_text().await;
+    assert!(rows.iter().any(|(table, _)| table == "webhook_executions"));
+    assert!(rows.iter().any(|(table, _)| table == "webhook_attempts"));
+    for (table, row) in rows {
+        for secret in [
+            API_KEY,
+            TENANT_SECRET,
+            UPLOAD_KEY,
+            &base64_of(&format!("{UPLOAD_KEY}:")),
+        ] {
+            assert!(!row.contains(secret), "{table} stores a secret: {row}");
         }
+        assert!(!row.contains("SECRET"), "{table} stores a secret: {row}");
     }
 }
 
-#[sqlx::test(migrations = false)]
-async fn delivered_rows_are_pruned_after_the_retention_period(pool: PgPool) {
+async fn delivered_rows_are_pruned_after_the_retention_period<S: Backend>(store: S) {
     let receiver =
         Receiver::start(|r, _| Reply::Status(if r.path == "/email" { 200 } else { 400 })).await;
-    let (runtime, clock) = setup(pool, &receiver).await;
+    let (runtime, clock) = setup(store, &receiver).await;
     let sent = email().trigger(&runtime).await.unwrap().id;
     let dead = OnceHook { n: 1 }.trigger(&runtime).await.unwrap().id;
     runtime.executor().run_once().await.unwrap();
@@ -838,8 +814,7 @@ async fn delivered_rows_are_pruned_after_the_retention_period(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn outcome_handlers_get_every_event_at_least_once_across_a_restart(pool: PgPool) {
+async fn outcome_handlers_get_every_event_at_least_once_across_a_restart<S: Backend>(store: S) {
     let receiver =
         Receiver::start(|r, _| Reply::Status(if r.path == "/email" { 202 } else { 400 })).await;
     let clock = ManualClock::new(t0());
@@ -847,7 +822,7 @@ async fn outcome_handlers_get_every_event_at_least_once_across_a_restart(pool: P
 
     // The first process's handler records the event, then fails (as if it crashed before the ack).
     let first_seen = seen.clone();
-    let first = runtime_with(pool.clone(), test_env(&receiver), &clock, |b| {
+    let first = runtime_with(store.clone(), test_env(&receiver), &clock, |b| {
         b.on_outcome(move |event| {
             let seen = first_seen.clone();
             async move {
@@ -872,7 +847,7 @@ async fn outcome_handlers_get_every_event_at_least_once_across_a_restart(pool: P
 
     // A new process with a working handler gets both events again, after their backoff.
     let second_seen = seen.clone();
-    let second = runtime_with(pool, test_env(&receiver), &clock, |b| {
+    let second = runtime_with(store, test_env(&receiver), &clock, |b| {
         b.on_outcome(move |event| {
             let seen = second_seen.clone();
             async move {
@@ -909,14 +884,13 @@ async fn outcome_handlers_get_every_event_at_least_once_across_a_restart(pool: P
     );
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_handler_can_trigger_a_fallback_webhook(pool: PgPool) {
+async fn a_handler_can_trigger_a_fallback_webhook<S: Backend>(store: S) {
     let receiver =
         Receiver::start(|r, _| Reply::Status(if r.path == "/email" { 200 } else { 400 })).await;
     let clock = ManualClock::new(t0());
-    let runtime_cell: Arc<OnceLock<Runtime>> = Arc::default();
+    let runtime_cell: Arc<OnceLock<Runtime<S>>> = Arc::default();
     let cell = runtime_cell.clone();
-    let runtime = runtime_with(pool, test_env(&receiver), &clock, |b| {
+    let runtime = runtime_with(store, test_env(&receiver), &clock, |b| {
         b.on_outcome(move |event| {
             let runtime = cell.get().expect("set after build").clone();
             async move {
@@ -946,8 +920,10 @@ async fn a_handler_can_trigger_a_fallback_webhook(pool: PgPool) {
     assert_eq!(paths, ["/once", "/email"]);
 }
 
+/// Postgres only: SQLite serves one process, so there is no other process to hear from.
 #[sqlx::test(migrations = false)]
-async fn a_started_runtime_wakes_on_another_processes_notify(pool: PgPool) {
+async fn a_started_runtime_wakes_on_another_processes_notify(pool: sqlx::PgPool) {
+    let store = buildamp::PgStore::from_pool(pool);
     let receiver = Receiver::answering(200).await;
     let clock = ManualClock::new(t0());
     let slow_polling = |b: buildamp::RuntimeBuilder<buildamp::PgStore>| {
@@ -955,12 +931,12 @@ async fn a_started_runtime_wakes_on_another_processes_notify(pool: PgPool) {
         config.poll_interval = Duration::from_secs(3600);
         b.config(config)
     };
-    let worker = runtime_with(pool.clone(), test_env(&receiver), &clock, slow_polling).await;
+    let worker = runtime_with(store.clone(), test_env(&receiver), &clock, slow_polling).await;
     // `start` returns once LISTEN is registered; a NOTIFY that comes before the executor waits is
     // kept as a permit, so no sleep is needed here.
     let running = worker.start().await.unwrap();
     // Another process (its own store: no shared in-process signal) triggers.
-    let producer = runtime_with(pool, test_env(&receiver), &clock, |b| b).await;
+    let producer = runtime_with(store, test_env(&receiver), &clock, |b| b).await;
     let id = email().trigger(&producer).await.unwrap().id;
     receiver.wait_for(1).await; // an hour of polling interval: only the NOTIFY can explain this
     let stats = running.shutdown().await.unwrap();
@@ -968,11 +944,10 @@ async fn a_started_runtime_wakes_on_another_processes_notify(pool: PgPool) {
     assert_eq!(execution(&producer, id).await.status, Status::Sent);
 }
 
-#[sqlx::test(migrations = false)]
-async fn shutdown_releases_deliveries_that_outlast_the_grace_period(pool: PgPool) {
+async fn shutdown_releases_deliveries_that_outlast_the_grace_period<S: Backend>(store: S) {
     let receiver = Receiver::start(|_, _| Reply::Hang).await;
     let clock = ManualClock::new(t0());
-    let runtime = runtime_with(pool, test_env(&receiver), &clock, |b| {
+    let runtime = runtime_with(store, test_env(&receiver), &clock, |b| {
         let mut config = buildamp::Config::default();
         config.shutdown_grace = Duration::from_millis(100);
         b.config(config)
