@@ -16,9 +16,10 @@
 //! The sink is the harness's own HTTP server on 127.0.0.1 (answering 204 after D ms), or
 //! `--sink-url`. Every delivery carries its execution id as `Idempotency-Key`, which is how the sink
 //! (or an external one) counts duplicates and losses. It prints one JSON line. The database is
-//! `DATABASE_URL`, else `buildamp_bench` on the local server (created if missing); each run starts
-//! from an empty queue unless `--resume`, which finishes what a killed run left (treating its
-//! claimed rows as abandoned: a bench is the database's only executor).
+//! `DATABASE_URL` (`postgres://…`, created if missing, or `sqlite://path`), else `buildamp_bench`
+//! on the local Postgres server; each run starts from an empty queue unless `--resume`, which
+//! finishes what a killed run left (treating its claimed rows as abandoned: a bench is the
+//! database's only executor).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,7 +31,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use buildamp::store::{Completion, Resolution};
 use buildamp::{
-    BuildAmpWebhook, Clock, Config, Env, PgStore, Runtime, Store, SystemClock, Webhook, error_chain,
+    BuildAmpWebhook, Clock, Config, DatabaseUrl, Env, PgStore, Runtime, SqliteStore, Store,
+    SystemClock, Webhook, error_chain,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -186,6 +188,62 @@ fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
     Some(sorted[i] as f64 / 1000.0)
 }
 
+/// What the harness needs beyond [`Store`]: resetting the queue and counting rows by status.
+trait BenchStore: Store {
+    /// Empties the queue, or (`resume`) marks every claimed row's lease expired.
+    async fn reset(&self, resume: bool) -> Result<(), String>;
+    /// How many executions have one of `statuses` (a SQL list of quoted names).
+    async fn count(&self, statuses: &str) -> Result<u64, String>;
+}
+
+impl BenchStore for PgStore {
+    async fn reset(&self, resume: bool) -> Result<(), String> {
+        let sql = if resume {
+            "UPDATE webhook_executions SET lease_expires_at = now() - interval '1 second' WHERE status = 'sending'"
+        } else {
+            "TRUNCATE webhook_executions, webhook_attempts, webhook_outcomes"
+        };
+        sqlx::query(sql)
+            .execute(self.pool())
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn count(&self, statuses: &str) -> Result<u64, String> {
+        let sql = format!("SELECT count(*) FROM webhook_executions WHERE status IN ({statuses})");
+        let n: i64 = sqlx::query_scalar(&sql)
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(n as u64)
+    }
+}
+
+impl BenchStore for SqliteStore {
+    async fn reset(&self, resume: bool) -> Result<(), String> {
+        let sql = if resume {
+            "UPDATE webhook_executions SET lease_expires_at = 0 WHERE status = 'sending'"
+        } else {
+            "DELETE FROM webhook_outcomes; DELETE FROM webhook_attempts; DELETE FROM webhook_executions;"
+        };
+        sqlx::raw_sql(sql)
+            .execute(self.pool())
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn count(&self, statuses: &str) -> Result<u64, String> {
+        let sql = format!("SELECT count(*) FROM webhook_executions WHERE status IN ({statuses})");
+        let n: i64 = sqlx::query_scalar(&sql)
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(n as u64)
+    }
+}
+
 #[tokio::main]
 async fn main() {
     if let Err(message) = run(parse_args()).await {
@@ -204,21 +262,25 @@ async fn run(args: Args) -> Result<(), String> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(16);
-    let store = PgStore::connect_or_create(&url, pool_size)
-        .await
-        .map_err(|e| error_chain(&e))?;
-    store.migrate().await.map_err(|e| error_chain(&e))?;
-    if args.resume {
-        sqlx::query("UPDATE webhook_executions SET lease_expires_at = now() - interval '1 second' WHERE status = 'sending'")
-            .execute(store.pool())
-            .await
-            .map_err(|e| e.to_string())?;
-    } else {
-        sqlx::query("TRUNCATE webhook_executions, webhook_attempts, webhook_outcomes")
-            .execute(store.pool())
-            .await
-            .map_err(|e| e.to_string())?;
+    match DatabaseUrl::parse(&url).map_err(|e| e.to_string())? {
+        DatabaseUrl::Postgres(url) => {
+            let store = PgStore::connect_or_create(&url, pool_size)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            measure(args, store).await
+        }
+        DatabaseUrl::Sqlite(url) => {
+            let store = SqliteStore::connect(&url)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            measure(args, store).await
+        }
     }
+}
+
+async fn measure<S: BenchStore>(args: Args, store: S) -> Result<(), String> {
+    store.migrate().await.map_err(|e| error_chain(&e))?;
+    store.reset(args.resume).await?;
 
     let sink_state = Arc::new(Sink {
         seen: Mutex::new(HashSet::with_capacity(args.deliveries as usize)),
@@ -265,7 +327,7 @@ async fn run(args: Args) -> Result<(), String> {
         }
         Mode::Drain => {
             let to_deliver = if args.resume {
-                pending(&store).await?
+                store.count("'pending', 'failed', 'sending'").await?
             } else {
                 let started = Instant::now();
                 enqueue_batches(&runtime, n).await?;
@@ -299,11 +361,7 @@ async fn run(args: Args) -> Result<(), String> {
     let requests = sink_state.requests.load(Ordering::Relaxed);
     let mut latencies = std::mem::take(&mut *sink_state.latencies_us.lock().unwrap());
     latencies.sort_unstable();
-    let sent: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM webhook_executions WHERE status = 'sent'")
-            .fetch_one(store.pool())
-            .await
-            .map_err(|e| e.to_string())?;
+    let sent = store.count("'sent'").await?;
     let report = serde_json::json!({
         "mode": match args.mode { Mode::Drain => "drain", Mode::E2e => "e2e", Mode::Queue => "queue", Mode::Sink => "sink" },
         "deliveries": to_deliver,
@@ -317,7 +375,7 @@ async fn run(args: Args) -> Result<(), String> {
         "p99_ms": if own_sink { percentile(&latencies, 0.99).map(round) } else { None },
         "max_rss_mb": round(max_rss_mb()),
         "duplicates": if own_sink { Some(requests - unique) } else { None },
-        "lost": to_deliver.saturating_sub(if own_sink { unique } else { sent as u64 }),
+        "lost": to_deliver.saturating_sub(if own_sink { unique } else { sent }),
         "rows_sent": sent,
     });
     println!("{report}");
@@ -348,18 +406,8 @@ fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-async fn pending(store: &PgStore) -> Result<u64, String> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM webhook_executions WHERE status IN ('pending', 'failed', 'sending')",
-    )
-    .fetch_one(store.pool())
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok(n as u64)
-}
-
 /// Enqueues `n` pings in batches of 5,000 (one statement each).
-async fn enqueue_batches(runtime: &Runtime, n: u64) -> Result<(), String> {
+async fn enqueue_batches<S: Store>(runtime: &Runtime<S>, n: u64) -> Result<(), String> {
     let mut seq = 0;
     while seq < n {
         let end = (seq + 5_000).min(n);
@@ -375,8 +423,8 @@ async fn enqueue_batches(runtime: &Runtime, n: u64) -> Result<(), String> {
 }
 
 /// `n` single triggers: at `rate` per second, or from `callers` concurrent tasks.
-async fn trigger_singles(
-    runtime: &Runtime,
+async fn trigger_singles<S: Store>(
+    runtime: &Runtime<S>,
     n: u64,
     callers: usize,
     rate: Option<u64>,
@@ -432,7 +480,12 @@ async fn trigger_singles(
 
 /// Waits until `n` deliveries arrived (own sink: a signal; external sink: the database), at most
 /// ten minutes.
-async fn wait_delivered(args: &Args, sink: &Sink, store: &PgStore, n: u64) -> Result<(), String> {
+async fn wait_delivered<S: BenchStore>(
+    args: &Args,
+    sink: &Sink,
+    store: &S,
+    n: u64,
+) -> Result<(), String> {
     let deadline = Duration::from_secs(600);
     if args.sink_url.is_none() {
         let mut unique = sink.unique.subscribe();
@@ -448,13 +501,8 @@ async fn wait_delivered(args: &Args, sink: &Sink, store: &PgStore, n: u64) -> Re
     }
     let started = Instant::now();
     loop {
-        let done: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM webhook_executions WHERE status IN ('sent', 'dead_letter')",
-        )
-        .fetch_one(store.pool())
-        .await
-        .map_err(|e| e.to_string())?;
-        if done as u64 >= n {
+        let done = store.count("'sent', 'dead_letter'").await?;
+        if done >= n {
             return Ok(());
         }
         if started.elapsed() > deadline {
@@ -466,9 +514,9 @@ async fn wait_delivered(args: &Args, sink: &Sink, store: &PgStore, n: u64) -> Re
 
 /// The queue alone: enqueue `n` in batches, then claim and complete them with `workers` claimers.
 /// Returns (enqueue rows/s, seconds to drain).
-async fn queue_only(
-    runtime: &Runtime,
-    store: &PgStore,
+async fn queue_only<S: Store>(
+    runtime: &Runtime<S>,
+    store: &S,
     n: u64,
     workers: usize,
 ) -> Result<(f64, f64), String> {

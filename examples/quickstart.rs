@@ -4,8 +4,9 @@
 //! cargo run --example quickstart
 //! ```
 //!
-//! It uses `DATABASE_URL` if set, else the local server (`postgres://postgres@127.0.0.1:5432`),
-//! creating a `buildamp_quickstart` database there. It starts the provider simulator on port 4040
+//! It uses `DATABASE_URL` if set (`postgres://…`, creating the database if the server lacks it,
+//! or `sqlite://path`), else a SQLite file under `./.buildamp/`, so it runs on a machine with no
+//! database server. It starts the provider simulator on port 4040
 //! (where the models' `if_env!("DEVELOPMENT", ...)` URLs point), runs the executor, triggers a
 //! few webhooks, shows their outcomes as they happen, and ends with a summary.
 
@@ -13,8 +14,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use buildamp::{
-    BuildAmpWebhook, Config, Env, ExecutionId, OutcomeKind, PgStore, Runtime, Status, Webhook,
-    error_chain,
+    BuildAmpWebhook, Config, DatabaseUrl, Env, ExecutionId, OutcomeKind, PgStore, Runtime,
+    SqliteStore, Status, Store, Webhook, error_chain,
 };
 use buildamp_models::{
     AutomaticPaymentMethods, EmailAddress, EmailContent, Personalization, SendGridEmail,
@@ -68,8 +69,6 @@ impl Env for Development {
     }
 }
 
-const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/buildamp_quickstart";
-
 #[tokio::main]
 async fn main() {
     if let Err(message) = run().await {
@@ -79,11 +78,28 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_SERVER.to_owned());
-    let store = connect(&url).await?;
     println!("BuildAmp quickstart");
-    println!("  database   {}", redact(&url));
+    let (url, defaulted) =
+        DatabaseUrl::from_env_or_development_default().map_err(|e| e.to_string())?;
+    if defaulted {
+        println!(
+            "  database   SQLite at .buildamp/buildamp.db (DATABASE_URL is not set; set it to postgres://… to use Postgres)"
+        );
+    } else {
+        println!("  database   {}", redact(url.as_str()));
+    }
+    match url {
+        DatabaseUrl::Postgres(url) => quickstart(connect(&url).await?).await,
+        DatabaseUrl::Sqlite(url) => {
+            let store = SqliteStore::connect(&url)
+                .await
+                .map_err(|e| format!("cannot open {url}: {}", error_chain(&e)))?;
+            quickstart(store).await
+        }
+    }
+}
 
+async fn quickstart<S: Store>(store: S) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:4040").await.map_err(|e| {
         format!("cannot start the simulator on 127.0.0.1:4040 ({e}); the models' DEVELOPMENT URLs point there, so stop whatever uses it")
     })?;
@@ -135,7 +151,9 @@ async fn run() -> Result<(), String> {
     summary(&runtime, &ids).await
 }
 
-async fn trigger_all(runtime: &Runtime) -> Result<Vec<ExecutionId>, Box<dyn std::error::Error>> {
+async fn trigger_all<S: Store>(
+    runtime: &Runtime<S>,
+) -> Result<Vec<ExecutionId>, Box<dyn std::error::Error>> {
     let welcome = |name: &str, email: &str| SendGridEmail {
         personalizations: vec![Personalization {
             to: vec![EmailAddress {
@@ -212,7 +230,10 @@ async fn trigger_all(runtime: &Runtime) -> Result<Vec<ExecutionId>, Box<dyn std:
 }
 
 /// Waits until every execution is delivered or dead, showing progress; gives up after a minute.
-async fn wait_until_settled(runtime: &Runtime, ids: &[ExecutionId]) -> Result<(), String> {
+async fn wait_until_settled<S: Store>(
+    runtime: &Runtime<S>,
+    ids: &[ExecutionId],
+) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = String::new();
     loop {
@@ -242,7 +263,10 @@ async fn wait_until_settled(runtime: &Runtime, ids: &[ExecutionId]) -> Result<()
     }
 }
 
-async fn fetch(runtime: &Runtime, id: ExecutionId) -> Result<buildamp::Execution, String> {
+async fn fetch<S: Store>(
+    runtime: &Runtime<S>,
+    id: ExecutionId,
+) -> Result<buildamp::Execution, String> {
     runtime
         .execution(id)
         .await
@@ -250,7 +274,7 @@ async fn fetch(runtime: &Runtime, id: ExecutionId) -> Result<buildamp::Execution
         .ok_or_else(|| format!("execution {id} vanished"))
 }
 
-async fn summary(runtime: &Runtime, ids: &[ExecutionId]) -> Result<(), String> {
+async fn summary<S: Store>(runtime: &Runtime<S>, ids: &[ExecutionId]) -> Result<(), String> {
     println!("\nsummary:");
     println!(
         "  {:<20} {:<12} {:>8}  result",
@@ -286,11 +310,11 @@ async fn summary(runtime: &Runtime, ids: &[ExecutionId]) -> Result<(), String> {
     Ok(())
 }
 
-/// Connects to `url`, creating its database first if the server lacks it.
+/// Connects to the Postgres at `url`, creating its database first if the server lacks it.
 async fn connect(url: &str) -> Result<PgStore, String> {
     PgStore::connect_or_create(url, 8).await.map_err(|e| {
         format!(
-            "cannot use PostgreSQL at {} ({}).\n  The quickstart needs a PostgreSQL server: set DATABASE_URL, or start one on 127.0.0.1:5432 (user postgres).",
+            "cannot use PostgreSQL at {} ({}).\n  Check DATABASE_URL, or unset it to use SQLite under ./.buildamp/.",
             redact(url),
             error_chain(&e)
         )

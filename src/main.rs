@@ -2,12 +2,13 @@
 //!
 //! ```text
 //! buildamp migrate               # create or update the queue's tables at DATABASE_URL
+//!                                # (postgres://… or sqlite://…; unset: .buildamp/buildamp.db)
 //! buildamp simulate --port 4040  # serve /test-webhook/{sendgrid,stripe,slow,rate-limited,error,reject}
 //! ```
 
 use std::process::ExitCode;
 
-use buildamp::{Config, PgStore, Store, error_chain};
+use buildamp::{DatabaseUrl, PgStore, SqliteStore, Store, error_chain};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -23,7 +24,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create or update the queue's tables at DATABASE_URL.
+    /// Create or update the queue's tables at DATABASE_URL (unset: SQLite in .buildamp/).
     Migrate,
     /// Serve local stand-ins for providers at /test-webhook/{service}.
     Simulate {
@@ -54,12 +55,27 @@ async fn main() -> ExitCode {
 }
 
 async fn migrate() -> Result<(), String> {
-    let config = Config::from_env().map_err(|e| e.to_string())?;
-    let url = config.database_url.unwrap_or_default();
-    let store = PgStore::connect(&url, 2)
-        .await
-        .map_err(|e| format!("cannot connect to DATABASE_URL: {}", error_chain(&e)))?;
-    store.migrate().await.map_err(|e| error_chain(&e))?;
+    let (url, defaulted) =
+        DatabaseUrl::from_env_or_development_default().map_err(|e| e.to_string())?;
+    if defaulted {
+        println!("DATABASE_URL is not set: using SQLite at .buildamp/buildamp.db");
+    }
+    let failed =
+        |e: buildamp::StoreError| format!("cannot migrate {}: {}", url.as_str(), error_chain(&e));
+    match &url {
+        DatabaseUrl::Postgres(u) => PgStore::connect(u, 2)
+            .await
+            .map_err(failed)?
+            .migrate()
+            .await
+            .map_err(failed)?,
+        DatabaseUrl::Sqlite(u) => SqliteStore::connect(u)
+            .await
+            .map_err(failed)?
+            .migrate()
+            .await
+            .map_err(failed)?,
+    }
     println!("the BuildAmp tables are up to date");
     Ok(())
 }

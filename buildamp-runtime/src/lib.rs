@@ -40,7 +40,9 @@ pub use executor::{Executor, ExecutorStats, error_chain};
 pub use outcome::{HandlerError, OutcomeEvent, OutcomeKind};
 pub use retry::{Decision, decide};
 pub use runtime::{Running, Runtime, RuntimeBuilder, StartupError};
-pub use store::{DeadLetterFilter, Execution, PgStore, SqliteStore, Status, Store, StoreError};
+pub use store::{
+    DatabaseUrl, DeadLetterFilter, Execution, PgStore, SqliteStore, Status, Store, StoreError,
+};
 pub use target::Target;
 pub use trigger::{
     Enqueue, Enqueued, ExecutionId, NewExecution, RunAt, Trigger, TriggerError, TriggerOptions,

@@ -20,6 +20,58 @@ mod sqlite;
 pub use postgres::{PgStore, PgTransactionQueue};
 pub use sqlite::{SqliteStore, SqliteTransactionQueue};
 
+/// Which backend a database URL names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `postgres://…` or `postgresql://…`: the production store, shared by many executors.
+    Postgres(String),
+    /// `sqlite://path` or `sqlite::memory:`: the embedded store, for one executor process.
+    Sqlite(String),
+}
+
+impl DatabaseUrl {
+    /// Where development tools (the quickstart, the `buildamp` command) keep their queue when
+    /// `DATABASE_URL` is unset. Apps are never given a default: [`crate::Config::from_env`]
+    /// requires `DATABASE_URL`.
+    pub const DEVELOPMENT_DEFAULT: &'static str = "sqlite://.buildamp/buildamp.db";
+
+    /// Reads which backend `url` names.
+    ///
+    /// # Errors
+    /// The URL names neither backend.
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_owned()))
+        } else if url.starts_with("sqlite:") {
+            Ok(DatabaseUrl::Sqlite(url.to_owned()))
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            Err(StoreError::Setup(format!(
+                "DATABASE_URL has scheme `{scheme}`: use postgres://… (production) or sqlite://path (one process)"
+            )))
+        }
+    }
+
+    /// `DATABASE_URL`, or [`DatabaseUrl::DEVELOPMENT_DEFAULT`] when it is unset; the flag says
+    /// which, so a tool can say so once.
+    ///
+    /// # Errors
+    /// `DATABASE_URL` names neither backend.
+    pub fn from_env_or_development_default() -> Result<(Self, bool), StoreError> {
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Ok((Self::parse(&url)?, false)),
+            _ => Ok((Self::parse(Self::DEVELOPMENT_DEFAULT)?, true)),
+        }
+    }
+
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        match self {
+            DatabaseUrl::Postgres(url) | DatabaseUrl::Sqlite(url) => url,
+        }
+    }
+}
+
 /// Where an execution stands. Each is a node of the state machine:
 ///
 /// ```text
@@ -325,6 +377,9 @@ pub enum StoreError {
     /// A stored value made no sense.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The store could not be set up: a URL naming no backend, a path that cannot be created.
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// What the runtime needs from a storage backend. Every backend passes the same conformance suite.
