@@ -18,25 +18,10 @@ use buildamp::{
     SqliteStore, Status, Store, Webhook, error_chain,
 };
 use buildamp_models::{
-    AutomaticPaymentMethods, EmailAddress, EmailContent, Personalization, SendGridEmail,
-    StripePaymentIntent,
+    AutomaticPaymentMethods, CustomAPICall, EmailAddress, EmailContent, Personalization,
+    SendGridEmail, StripePaymentIntent,
 };
 use serde::{Deserialize, Serialize};
-
-/// A CRM whose rate limiter turns the first call away: delivered on the retry, after the
-/// `Retry-After` it asked for.
-#[derive(Serialize, Deserialize, BuildAmpWebhook)]
-#[target(
-    url = "http://localhost:4040/test-webhook/rate-limited",
-    idempotency_header = "Idempotency-Key",
-    server_only = true
-)]
-pub struct CrmContactSync {
-    /// The contact.
-    pub email: String,
-    /// Their plan.
-    pub plan: String,
-}
 
 /// An analytics service that is down: three attempts (1 s, then 2 s apart), then dead letter.
 #[derive(Serialize, Deserialize, BuildAmpWebhook)]
@@ -48,23 +33,17 @@ pub struct AnalyticsEvent {
     pub user: String,
 }
 
-/// A provider that refuses the payload (422): dead letter at once, since retrying cannot help.
-#[derive(Serialize, Deserialize, BuildAmpWebhook)]
-#[target(url = "http://localhost:4040/test-webhook/reject", server_only = true)]
-pub struct LegacyMailer {
-    /// The recipient.
-    pub to: String,
-}
-
-/// The process environment, with `DEVELOPMENT` set so the models target the simulator.
+/// The process environment, with `DEVELOPMENT` set so the models target the simulator, and the
+/// custom service (whose URL the `CustomAPICall` model reads from `CUSTOM_SERVICE_URL`) played by
+/// the simulator's rate-limited service.
 struct Development;
 
 impl Env for Development {
     fn var(&self, name: &str) -> Option<String> {
-        if name == "DEVELOPMENT" {
-            Some("1".into())
-        } else {
-            std::env::var(name).ok()
+        match name {
+            "DEVELOPMENT" => Some("1".into()),
+            "CUSTOM_SERVICE_URL" => Some("http://localhost:4040/test-webhook/rate-limited".into()),
+            _ => std::env::var(name).ok(),
         }
     }
 }
@@ -205,22 +184,24 @@ async fn trigger_all<S: Store>(
             .idempotency_key(format!("order-1001-{order}"))
             .await?
             .id,
-        CrmContactSync {
-            email: "ada@example.com".into(),
-            plan: "pro".into(),
+        // SendGrid refuses the address (HTTP 400): dead letter at once, retrying cannot help.
+        welcome("Nobody", "not-an-address")
+            .trigger(runtime)
+            .await?
+            .id,
+        // The custom service's rate limiter turns the first call away (429, Retry-After): it is
+        // delivered on the retry, after the model's backoff schedule.
+        CustomAPICall {
+            operation: "sync_contact".into(),
+            data: serde_json::json!({"email": "ada@example.com", "plan": "pro"}),
         }
         .trigger(runtime)
         .await?
         .id,
+        // Your own webhooks sit beside the models': this one's service is down.
         AnalyticsEvent {
             name: "signed_up".into(),
             user: "ada".into(),
-        }
-        .trigger(runtime)
-        .await?
-        .id,
-        LegacyMailer {
-            to: "not-an-address".into(),
         }
         .trigger(runtime)
         .await?

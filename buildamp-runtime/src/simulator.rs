@@ -4,10 +4,10 @@
 //!
 //! | service | answers |
 //! | --- | --- |
-//! | `sendgrid` | 202, empty body, an `X-Message-Id` header (as SendGrid does) |
+//! | `sendgrid` | 202, empty body, an `X-Message-Id` header (as SendGrid does); 400 with SendGrid's `{"errors": [...]}` when a recipient address has no `@` |
 //! | `stripe` | 200 with a `payment_intent` object built from the form body |
 //! | `slow` | 200 after `?ms=` milliseconds (default 2000, at most 60000) |
-//! | `rate-limited` | 429 with `Retry-After: 1` the first time it sees an `Idempotency-Key`, then 200 |
+//! | `rate-limited` | 429 with `Retry-After: 1` the first time it sees a request (by `Idempotency-Key`, else by body), then 200 |
 //! | `error` | 500 with a JSON error, always |
 //! | `reject` | 422 with a SendGrid-style `{"errors": [...]}`, always (a permanent failure) |
 //! | anything else | 200 echoing the request, as a generic sink |
@@ -50,10 +50,16 @@ async fn simulate(
     body: Bytes,
 ) -> Response {
     match service.as_str() {
-        "sendgrid" => {
-            let id = uuid::Uuid::new_v4().simple().to_string();
-            (StatusCode::ACCEPTED, [("x-message-id", id)]).into_response()
-        }
+        "sendgrid" => match invalid_recipient(&body) {
+            Some(field) => json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({"errors": [{"message": "Does not contain a valid address.", "field": field, "help": null}]}),
+            ),
+            None => {
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                (StatusCode::ACCEPTED, [("x-message-id", id)]).into_response()
+            }
+        },
         "stripe" => {
             let form: Vec<(String, String)> = body_pairs(&body);
             let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
@@ -74,11 +80,10 @@ async fn simulate(
             json(StatusCode::OK, &serde_json::json!({"waited_ms": ms}))
         }
         "rate-limited" => {
-            let key = headers
-                .get("idempotency-key")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
+            let key = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+                Some(key) => key.to_owned(),
+                None => String::from_utf8_lossy(&body).into_owned(),
+            };
             let first_time = seen.keys.lock().expect("simulator lock").insert(key);
             if first_time {
                 (
@@ -104,6 +109,24 @@ async fn simulate(
             &serde_json::json!({"service": service, "received_bytes": body.len()}),
         ),
     }
+}
+
+/// The path of the first recipient whose address has no `@`, as SendGrid names it.
+fn invalid_recipient(body: &[u8]) -> Option<String> {
+    let mail: serde_json::Value = serde_json::from_slice(body).ok()?;
+    for (p, personalization) in mail["personalizations"].as_array()?.iter().enumerate() {
+        for (t, to) in personalization["to"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if !to["email"].as_str().is_some_and(|e| e.contains('@')) {
+                return Some(format!("personalizations.{p}.to.{t}.email"));
+            }
+        }
+    }
+    None
 }
 
 fn body_pairs(body: &[u8]) -> Vec<(String, String)> {
