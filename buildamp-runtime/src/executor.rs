@@ -178,8 +178,8 @@ impl<S: Store> Executor<S> {
                     (inner.clone(), done_tx.clone(), in_flight.clone());
                 tasks.spawn(async move {
                     let completion = deliver(&inner, &row, &started).await;
-                    // The completer outlives every task; a closed channel means shutdown
-                    // aborted us, and the row is released instead.
+                    // The completer runs until every sender is gone, so this fails only if it
+                    // panicked; the row then comes back after its lease.
                     let _ = done_tx.send(completion).await;
                     in_flight.lock().expect("in-flight lock").remove(&row.id);
                     drop(permit);
@@ -188,9 +188,10 @@ impl<S: Store> Executor<S> {
             if full {
                 continue; // More may be due: claim again at once.
             }
+            // Never spin: a row due now but held by another executor is not ours to claim.
+            let floor = Duration::from_millis(20).min(config.poll_interval);
             let wait = match inner.store.next_due().await {
-                Ok(Some(due)) => until(due, inner.clock.now())
-                    .clamp(Duration::from_millis(20), config.poll_interval),
+                Ok(Some(due)) => until(due, inner.clock.now()).clamp(floor, config.poll_interval),
                 _ => config.poll_interval,
             };
             tokio::select! {

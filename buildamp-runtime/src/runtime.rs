@@ -147,6 +147,9 @@ impl<S: Store> RuntimeBuilder<S> {
     /// [`RuntimeBuilder::allow_missing_env`]) and every target whose timeout outlasts the lease.
     pub fn build(self) -> Result<Runtime<S>, StartupError> {
         let mut problems = Vec::new();
+        if self.config.concurrency == 0 || self.config.batch_size == 0 {
+            problems.push("concurrency and batch_size must be at least 1".to_owned());
+        }
         if let Err(e) = registry::check(&*self.env) {
             if !e.duplicates.is_empty() || !self.allow_missing_env {
                 problems.push(e.to_string());
