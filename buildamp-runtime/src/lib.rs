@@ -28,6 +28,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod env;
+pub mod inbound;
 pub mod registry;
 pub mod simulator;
 pub mod store;
