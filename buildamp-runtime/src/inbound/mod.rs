@@ -1,6 +1,8 @@
-//! Inbound webhooks: verifying that a delivery really comes from its provider.
+//! Inbound webhooks and our own signed callbacks.
 //!
-//! [`verify`] holds one pure function per scheme, proven against the providers' own published
-//! test vectors (`shared/vectors`).
+//! - [`verify`]: one pure function per provider scheme, proven against the providers' own
+//!   published test vectors (`shared/vectors`);
+//! - [`sign`]: signatures for the callbacks we send (Standard Webhooks v1 by default).
 
+pub mod sign;
 pub mod verify;
