@@ -2,7 +2,9 @@
 //!
 //! - [`verify`]: one pure function per provider scheme, proven against the providers' own
 //!   published test vectors (`shared/vectors`);
+//! - [`sns`]: AWS SNS/SES messages, RSA-signed with a certificate fetched (once) from AWS;
 //! - [`sign`]: signatures for the callbacks we send (Standard Webhooks v1 by default).
 
 pub mod sign;
+pub mod sns;
 pub mod verify;

@@ -11,6 +11,8 @@
 //! - Slack: `v0=` + HMAC-SHA256 hex over `v0:timestamp:body`.
 //! - Mailgun: HMAC-SHA256 hex of `timestamp + token`, carried in the body.
 //! - Cloudinary: SHA-1 hex of `body + timestamp + api_secret` (a hash, not an HMAC).
+//! - SendGrid (Event Webhook): ECDSA P-256 with SHA-256 over `timestamp + body`, checked with the
+//!   account's public key (base64 DER), not a shared secret.
 
 use std::time::Duration;
 
@@ -431,6 +433,47 @@ pub fn cloudinary(
     }
 }
 
+/// SendGrid's Event Webhook: `X-Twilio-Email-Event-Webhook-Signature` (base64 DER ECDSA) over
+/// `X-Twilio-Email-Event-Webhook-Timestamp` followed by the body, verified with `public_key`
+/// (base64 of the DER SubjectPublicKeyInfo, as SendGrid's settings show it).
+///
+/// # Errors
+/// Why the delivery is not authentic.
+pub fn sendgrid(
+    public_key: &str,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    use p256::ecdsa::signature::Verifier as _;
+    use p256::pkcs8::DecodePublicKey as _;
+
+    const SIGNATURE: &str = "X-Twilio-Email-Event-Webhook-Signature";
+    const TIMESTAMP: &str = "X-Twilio-Email-Event-Webhook-Timestamp";
+    let timestamp = timestamp.ok_or(VerifyError::Missing(TIMESTAMP))?;
+    let signature = signature.ok_or(VerifyError::Missing(SIGNATURE))?;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(public_key.trim())
+        .map_err(|_| VerifyError::BadKey("the public key is base64 of DER"))?;
+    let key = p256::ecdsa::VerifyingKey::from_public_key_der(&der)
+        .map_err(|_| VerifyError::BadKey("not a P-256 public key (SubjectPublicKeyInfo DER)"))?;
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(signature.trim())
+        .ok()
+        .and_then(|der| p256::ecdsa::Signature::from_der(&der).ok())
+        .ok_or(VerifyError::Malformed {
+            header: SIGNATURE,
+            reason: "not a base64 DER ECDSA signature",
+        })?;
+    fresh(TIMESTAMP, timestamp, now, tolerance)?;
+    let mut message = timestamp.as_bytes().to_vec();
+    message.extend_from_slice(body);
+    key.verify(&message, &signature)
+        .map_err(|_| VerifyError::NoMatch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -753,6 +796,38 @@ mod tests {
             assert!(matches!(
                 cloudinary(secret, Some(ts), Some(sig), body, now + 7200, T),
                 Err(VerifyError::Stale { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn sendgrid_vectors_and_failures() {
+        for v in vectors("sendgrid-event-webhook.json") {
+            let (key, ts, sig, body) = (
+                s(&v, "public_key"),
+                s(&v, "x_twilio_email_event_webhook_timestamp"),
+                s(&v, "x_twilio_email_event_webhook_signature"),
+                s(&v, "payload").as_bytes(),
+            );
+            let now: i64 = ts.parse().unwrap();
+            assert_eq!(sendgrid(key, Some(ts), Some(sig), body, now, T), Ok(()));
+            // The trailing CRLF is part of what SendGrid signed.
+            assert_eq!(
+                sendgrid(key, Some(ts), Some(sig), &body[..body.len() - 2], now, T),
+                Err(VerifyError::NoMatch)
+            );
+            let other = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA==";
+            assert_eq!(
+                sendgrid(other, Some(ts), Some(sig), body, now, T),
+                Err(VerifyError::NoMatch)
+            );
+            assert!(matches!(
+                sendgrid(key, Some(ts), Some(sig), body, now + 301, T),
+                Err(VerifyError::Stale { .. })
+            ));
+            assert!(matches!(
+                sendgrid("bm90IGEga2V5", Some(ts), Some(sig), body, now, T),
+                Err(VerifyError::BadKey(_))
             ));
         }
     }
