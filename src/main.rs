@@ -4,12 +4,15 @@
 //! buildamp migrate               # create or update the queue's tables at DATABASE_URL
 //!                                # (postgres://… or sqlite://…; unset: .buildamp/buildamp.db)
 //! buildamp simulate --port 4040  # serve /test-webhook/{sendgrid,stripe,slow,rate-limited,error,reject}
+//! buildamp verify --scheme stripe --secret whsec_… --header 'Stripe-Signature: t=…' --body-file event.json
 //! ```
 
 use std::process::ExitCode;
 
 use buildamp::{DatabaseUrl, PgStore, SqliteStore, Store, error_chain};
 use clap::{Parser, Subcommand};
+
+mod verify;
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +35,8 @@ enum Command {
         #[arg(long, default_value_t = 4040)]
         port: u16,
     },
+    /// Check a received webhook's signature: prints `valid` (exit 0) or why not (exit 1).
+    Verify(verify::Args),
 }
 
 #[tokio::main]
@@ -44,6 +49,18 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Migrate => migrate().await,
         Command::Simulate { port } => simulate(port).await,
+        Command::Verify(args) => {
+            return match verify::run(args) {
+                Ok(()) => {
+                    println!("valid");
+                    ExitCode::SUCCESS
+                }
+                Err(reason) => {
+                    println!("invalid: {reason}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
