@@ -208,39 +208,54 @@ pub trait Backend: Store {
     fn count_sent(&self) -> impl std::future::Future<Output = i64>;
 }
 
-impl Backend for PgStore {
-    async fn enqueue_in_transaction<W: Webhook>(
-        runtime: &Runtime<Self>,
-        payload: &W,
-        commit: bool,
-    ) -> ExecutionId {
-        let pool = runtime.store().pool();
-        sqlx::query("CREATE TABLE IF NOT EXISTS orders (id INT PRIMARY KEY)")
-            .execute(pool)
-            .await
-            .unwrap();
-        let mut tx = pool.begin().await.unwrap();
-        sqlx::query("INSERT INTO orders VALUES ((SELECT count(*) FROM orders) + 1)")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        let id = payload
-            .trigger(runtime.transaction(&mut tx))
-            .await
-            .unwrap()
-            .id;
-        // Other connections (the executor's) cannot see it before the commit.
-        assert!(
-            runtime.execution(id).await.unwrap().is_none(),
-            "visible before the commit"
-        );
-        if commit {
-            tx.commit().await.unwrap()
-        } else {
-            tx.rollback().await.unwrap()
+/// The parts of [`Backend`] whose SQL both backends share, written once: only the store type
+/// differs (`Runtime::transaction` is a method of each store's runtime).
+macro_rules! shared_backend_methods {
+    () => {
+        async fn enqueue_in_transaction<W: Webhook>(
+            runtime: &Runtime<Self>,
+            payload: &W,
+            commit: bool,
+        ) -> ExecutionId {
+            let pool = runtime.store().pool();
+            sqlx::query("CREATE TABLE IF NOT EXISTS orders (id INT PRIMARY KEY)")
+                .execute(pool)
+                .await
+                .unwrap();
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("INSERT INTO orders VALUES ((SELECT count(*) FROM orders) + 1)")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let id = payload
+                .trigger(runtime.transaction(&mut tx))
+                .await
+                .unwrap()
+                .id;
+            // Other connections (the executor's) cannot see it before the commit.
+            assert!(
+                runtime.execution(id).await.unwrap().is_none(),
+                "visible before the commit"
+            );
+            if commit {
+                tx.commit().await.unwrap()
+            } else {
+                tx.rollback().await.unwrap()
+            }
+            id
         }
-        id
-    }
+
+        async fn count_sent(&self) -> i64 {
+            sqlx::query_scalar("SELECT count(*) FROM webhook_executions WHERE status = 'sent'")
+                .fetch_one(self.pool())
+                .await
+                .unwrap()
+        }
+    };
+}
+
+impl Backend for PgStore {
+    shared_backend_methods!();
 
     async fn every_row_as_text(&self) -> Vec<(String, String)> {
         let tables: Vec<String> = sqlx::query_scalar(
@@ -260,48 +275,10 @@ impl Backend for PgStore {
         }
         rows
     }
-
-    async fn count_sent(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM webhook_executions WHERE status = 'sent'")
-            .fetch_one(self.pool())
-            .await
-            .unwrap()
-    }
 }
 
 impl Backend for SqliteStore {
-    async fn enqueue_in_transaction<W: Webhook>(
-        runtime: &Runtime<Self>,
-        payload: &W,
-        commit: bool,
-    ) -> ExecutionId {
-        let pool = runtime.store().pool();
-        sqlx::query("CREATE TABLE IF NOT EXISTS orders (id INT PRIMARY KEY)")
-            .execute(pool)
-            .await
-            .unwrap();
-        let mut tx = pool.begin().await.unwrap();
-        sqlx::query("INSERT INTO orders VALUES ((SELECT count(*) FROM orders) + 1)")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        let id = payload
-            .trigger(runtime.transaction(&mut tx))
-            .await
-            .unwrap()
-            .id;
-        // Other connections (the executor's) cannot see it before the commit.
-        assert!(
-            runtime.execution(id).await.unwrap().is_none(),
-            "visible before the commit"
-        );
-        if commit {
-            tx.commit().await.unwrap()
-        } else {
-            tx.rollback().await.unwrap()
-        }
-        id
-    }
+    shared_backend_methods!();
 
     async fn every_row_as_text(&self) -> Vec<(String, String)> {
         let tables: Vec<String> =
@@ -328,13 +305,6 @@ impl Backend for SqliteStore {
             rows.extend(texts.into_iter().map(|t| (table.clone(), t)));
         }
         rows
-    }
-
-    async fn count_sent(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM webhook_executions WHERE status = 'sent'")
-            .fetch_one(self.pool())
-            .await
-            .unwrap()
     }
 }
 
