@@ -78,7 +78,7 @@ fn unresolved(source: &UrlSource) -> String {
 
 /// A URL read at run time (`env!`, or a template starting with a placeholder) is checked here.
 fn check_url(url: &str) -> Result<(), String> {
-    match reqwest::Url::parse(url) {
+    match url::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
         Ok(u) => Err(format!(
             "target URL has scheme `{}`: only http and https are delivered",
