@@ -198,8 +198,10 @@ pub fn stripe(
 
 /// Twilio: `X-Twilio-Signature` over `url` and the POST `params` (repeated keys allowed). For a
 /// JSON body, Twilio puts `bodySHA256` in the URL's query and signs the URL alone: pass the body,
-/// and no params. The URL is tried as given, with its default port added or removed, and without
-/// credentials, as Twilio's own libraries do.
+/// and no params. Twilio signs the exact URL configured with it, so pass that one. It is tried as
+/// given, with its default port added or removed (a proxy may change that, and Twilio's libraries
+/// try both too), and, when it carries credentials, also without them. Every form still needs the
+/// auth token, so accepting them weakens nothing.
 ///
 /// # Errors
 /// Why the delivery is not authentic.
@@ -257,8 +259,8 @@ pub fn twilio(
     }
 }
 
-/// The URL forms Twilio may have signed: exactly as given, normalised (which drops a default
-/// port), with the default port added, and without credentials.
+/// The URL forms tried: exactly as given, normalised (which drops a default port), with the
+/// default port added, and without credentials.
 fn url_variants(given: &str, url: &url::Url) -> Vec<String> {
     let mut out = vec![given.to_owned(), url.as_str().to_owned()];
     let default_port = match url.scheme() {
@@ -664,7 +666,7 @@ mod tests {
                 }
             }
         }
-        // A URL with credentials verifies as Twilio signed it, without them.
+        // A URL given with credentials is also tried without them.
         let v = &vectors("twilio.json")[0];
         let with_credentials = "https://user:pass@mycompany.com/myapp.php?foo=1&bar=2";
         assert_eq!(
