@@ -501,3 +501,35 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
     ) -> impl Future<Output = Result<Option<tokio::task::JoinHandle<()>>, StoreError>> + Send;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_names_its_backend_or_says_what_is_accepted() {
+        for url in ["postgres://u@h/db", "postgresql://u@h/db"] {
+            assert_eq!(
+                DatabaseUrl::parse(url).unwrap(),
+                DatabaseUrl::Postgres(url.to_owned())
+            );
+        }
+        for url in ["sqlite://.buildamp/buildamp.db", "sqlite::memory:"] {
+            assert_eq!(
+                DatabaseUrl::parse(url).unwrap(),
+                DatabaseUrl::Sqlite(url.to_owned())
+            );
+        }
+        let err = DatabaseUrl::parse("mysql://u@h/db")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "DATABASE_URL has scheme `mysql`: use postgres://… (production) or sqlite://path (one process)"
+        );
+        assert!(matches!(
+            DatabaseUrl::parse(DatabaseUrl::DEVELOPMENT_DEFAULT),
+            Ok(DatabaseUrl::Sqlite(_))
+        ));
+    }
+}
