@@ -7,6 +7,8 @@
 //! - `webhooks/email_webhooks.rs`: SendGrid, Mailgun, Postmark;
 //! - `webhooks/payment_webhooks.rs`: Stripe, PayPal, Square;
 //! - `webhooks/file_webhooks.rs`: Cloudinary, ImageKit, a video transcoding service;
+//! - `webhooks/messaging_webhooks.rs`: Twilio SMS, Resend email (with `external_id`, so their
+//!   status events map back to executions);
 //! - `webhooks/custom_webhooks.rs`: a call to a service of your own.
 //!
 //! Development targets: the models with `if_env!("DEVELOPMENT", ...)` send to the local simulator
@@ -17,4 +19,5 @@ pub mod webhooks;
 pub use webhooks::custom_webhooks::*;
 pub use webhooks::email_webhooks::*;
 pub use webhooks::file_webhooks::*;
+pub use webhooks::messaging_webhooks::*;
 pub use webhooks::payment_webhooks::*;

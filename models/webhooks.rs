@@ -3,4 +3,5 @@
 pub mod custom_webhooks;
 pub mod email_webhooks;
 pub mod file_webhooks;
+pub mod messaging_webhooks;
 pub mod payment_webhooks;

@@ -7,8 +7,8 @@ use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 
 use crate::ir::{
-    Auth, BodyEncoding, Choice, Exposure, Method, Part, RetryPolicy, Target, Template, UrlSource,
-    Webhook,
+    Auth, BodyEncoding, Choice, Exposure, ExternalId, Method, Part, RetryPolicy, Target, Template,
+    UrlSource, Webhook,
 };
 
 /// Expands a checked webhook.
@@ -97,6 +97,10 @@ fn target(t: &Target, file_fields: &[&str]) -> TokenStream {
         quote!(::buildamp::__private::target::RateLimit { count: #count, per: #per })
     }));
     let idempotency_header = option(t.idempotency_header.as_ref().map(|h| quote!(#h)));
+    let external_id = option(t.external_id.as_ref().map(|e| match e {
+        ExternalId::Json(p) => quote!(::buildamp::__private::target::ExternalId::Json(#p)),
+        ExternalId::Header(h) => quote!(::buildamp::__private::target::ExternalId::Header(#h)),
+    }));
     let server_only = t.exposure == Exposure::ServerOnly;
     quote! {
         ::buildamp::__private::target::Target {
@@ -113,6 +117,7 @@ fn target(t: &Target, file_fields: &[&str]) -> TokenStream {
             max_concurrency: #max_concurrency,
             rate_limit: #rate_limit,
             idempotency_header: #idempotency_header,
+            external_id: #external_id,
             server_only: #server_only,
         }
     }

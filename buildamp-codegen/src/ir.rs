@@ -66,8 +66,20 @@ pub struct Target {
     pub rate_limit: Option<RateLimit>,
     /// A header that carries the execution id, so the receiver can deduplicate retries.
     pub idempotency_header: Option<String>,
+    /// Where the provider's id for a delivered message is in its response, so inbound status
+    /// events can be mapped back to the execution.
+    pub external_id: Option<ExternalId>,
     /// Whether the frontend may trigger this webhook.
     pub exposure: Exposure,
+}
+
+/// Where a provider's id is in a successful response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExternalId {
+    /// A JSON pointer (RFC 6901) into the response body, like `/id`.
+    Json(String),
+    /// A response header.
+    Header(String),
 }
 
 /// A value that is fixed, or chosen at run time by whether an environment variable is set.

@@ -11,13 +11,14 @@ use crate::attr::{Entry, Value, parse_entries};
 use crate::ctxt::Ctxt;
 use crate::duration::{parse_duration, parse_rate};
 use crate::ir::{
-    Auth, BodyEncoding, Choice, Exposure, Field, Header, Method, RetryPolicy, Target, UrlSource,
+    Auth, BodyEncoding, Choice, Exposure, ExternalId, Field, Header, Method, RetryPolicy, Target,
+    UrlSource,
 };
 use crate::suggest::did_you_mean;
 use crate::template::{is_env_name, is_header_name, parse_auth, parse_template, parse_url};
 
 /// Every key `#[target(...)]` accepts.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 16] = [
     "url",
     "method",
     "auth",
@@ -33,6 +34,7 @@ pub const KEYS: [&str; 15] = [
     "file_upload",
     "server_only",
     "idempotency_header",
+    "external_id",
 ];
 
 const RETRY_POLICIES: [&str; 3] = ["exponential", "fixed", "none"];
@@ -129,6 +131,9 @@ pub(crate) fn parse_target(
                 None
             }
         });
+    let external_id = get("external_id")
+        .and_then(|e| string(cx, e, "\"json:/id\""))
+        .and_then(|s| spanned(cx, &s, parse_external_id(&s.value())));
 
     // Rules that span several keys.
     let method_sends_query = method.is_some_and(Method::sends_query);
@@ -203,6 +208,7 @@ pub(crate) fn parse_target(
         max_concurrency,
         rate_limit,
         idempotency_header,
+        external_id,
         exposure: if server_only {
             Exposure::ServerOnly
         } else {
@@ -613,4 +619,26 @@ fn check_header_names(
             }
         }
     }
+}
+
+/// `external_id = "json:/id"` or `"header:X-Message-Id"`: where a provider's id for what we sent
+/// is in its response.
+fn parse_external_id(value: &str) -> Result<ExternalId, String> {
+    if let Some(pointer) = value.strip_prefix("json:") {
+        if pointer.starts_with('/') {
+            return Ok(ExternalId::Json(pointer.to_owned()));
+        }
+        return Err(format!(
+            "`{value}`: after `json:` comes a JSON pointer starting with `/`, like `json:/id` or `json:/data/0/id`"
+        ));
+    }
+    if let Some(name) = value.strip_prefix("header:") {
+        if is_header_name(name) {
+            return Ok(ExternalId::Header(name.to_owned()));
+        }
+        return Err(format!("`{name}` is not a valid header name"));
+    }
+    Err(format!(
+        "`{value}` does not say where the provider's id is: use `\"json:/id\"` (a JSON pointer into the response body) or `\"header:X-Message-Id\"` (a response header)"
+    ))
 }

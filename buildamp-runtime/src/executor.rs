@@ -312,10 +312,16 @@ async fn deliver<S: Store>(inner: &Inner<S>, row: &Claimed, started: &AtomicBool
             (Some(result), decision)
         }
     };
-    let (response_status, response_body) = match result {
-        Some(AttemptResult::Response { status, body, .. }) => (Some(i32::from(status)), Some(body)),
-        _ => (None, None),
+    let (response_status, response_body, external_id) = match result {
+        Some(AttemptResult::Response {
+            status,
+            body,
+            external_id,
+            ..
+        }) => (Some(i32::from(status)), Some(body), external_id),
+        _ => (None, None, None),
     };
+    let external_id = external_id.filter(|_| decision.resolution == Resolution::Sent);
     Completion {
         id: row.id,
         attempt: row.attempt,
@@ -323,6 +329,7 @@ async fn deliver<S: Store>(inner: &Inner<S>, row: &Claimed, started: &AtomicBool
         response_status,
         response_body,
         error_message: decision.error,
+        external_id,
         started_at,
         duration_ms: i32::try_from(timer.elapsed().as_millis()).unwrap_or(i32::MAX),
     }

@@ -408,23 +408,23 @@ impl<S: Store> Runtime<S> {
             .await
     }
 
-    /// Deletes delivered rows older than the retention period, in batches. Returns how many.
+    /// Deletes delivered rows (with their external ids) and inbound event records older than the
+    /// retention period, in batches. Returns how many executions it deleted.
     ///
     /// # Errors
     /// The store failed.
     pub async fn prune(&self) -> Result<u64, StoreError> {
         let config = &self.inner.config;
+        let store = &self.inner.store;
         let before = self.inner.clock.now()
             - chrono::Duration::from_std(config.retention).unwrap_or(chrono::Duration::MAX);
+        let batch = config.prune_batch;
+        while store.prune_inbound(before, batch).await? == batch as u64 {}
         let mut total = 0;
         loop {
-            let n = self
-                .inner
-                .store
-                .prune_delivered(before, config.prune_batch)
-                .await?;
+            let n = store.prune_delivered(before, batch).await?;
             total += n;
-            if n < config.prune_batch as u64 {
+            if n < batch as u64 {
                 return Ok(total);
             }
         }

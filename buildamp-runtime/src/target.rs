@@ -38,8 +38,20 @@ pub struct Target {
     pub rate_limit: Option<RateLimit>,
     /// A header carrying the execution id, so the receiver can deduplicate retries.
     pub idempotency_header: Option<&'static str>,
+    /// Where the provider's id for a delivered message is in its response: recorded in
+    /// `message_external_ids`, so the provider's status events map back to the execution.
+    pub external_id: Option<ExternalId>,
     /// Never exposed to the frontend: no Elm trigger, refused by the HTTP API.
     pub server_only: bool,
+}
+
+/// Where a provider's id is in a successful response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExternalId {
+    /// A JSON pointer (RFC 6901) into the response body, like `/id` or `/sid`.
+    Json(&'static str),
+    /// A response header.
+    Header(&'static str),
 }
 
 impl Target {
@@ -391,6 +403,7 @@ pub(crate) mod tests {
             max_concurrency: None,
             rate_limit: None,
             idempotency_header: None,
+            external_id: None,
             server_only: false,
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use buildamp::Webhook;
 use buildamp::target as rt;
 use buildamp_codegen::ir::{
-    Auth, BodyEncoding, Choice, Exposure, Method, RetryPolicy, Target, UrlSource,
+    Auth, BodyEncoding, Choice, Exposure, ExternalId, Method, RetryPolicy, Target, UrlSource,
 };
 
 fn models() -> Vec<(String, String, Target)> {
@@ -63,7 +63,7 @@ const EXPONENTIAL: RetryPolicy = RetryPolicy::Exponential {
 };
 
 #[test]
-fn all_ten_integrations_are_declared_in_their_files() {
+fn every_integration_is_declared_in_its_file() {
     let mut found: Vec<(String, String)> = models().into_iter().map(|(n, f, _)| (f, n)).collect();
     found.sort();
     let expected = [
@@ -74,6 +74,8 @@ fn all_ten_integrations_are_declared_in_their_files() {
         ("file_webhooks.rs", "CloudinaryUpload"),
         ("file_webhooks.rs", "ImageKitUpload"),
         ("file_webhooks.rs", "VideoTranscode"),
+        ("messaging_webhooks.rs", "ResendEmail"),
+        ("messaging_webhooks.rs", "TwilioSms"),
         ("payment_webhooks.rs", "PayPalOrder"),
         ("payment_webhooks.rs", "SquarePayment"),
         ("payment_webhooks.rs", "StripePaymentIntent"),
@@ -279,6 +281,34 @@ fn custom_call_reads_its_url_at_run_time_and_stays_server_only() {
         Some((100, Duration::from_secs(60)))
     );
     assert_eq!(t.exposure, Exposure::ServerOnly);
+}
+
+#[test]
+fn twilio_and_resend_say_where_their_message_id_is() {
+    let (_, t) = target("TwilioSms");
+    assert_eq!(
+        url(&t),
+        (
+            "https://api.twilio.com/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json",
+            vec!["TWILIO_ACCOUNT_SID"]
+        )
+    );
+    assert_eq!(
+        auth_vars(auth(&t)),
+        ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]
+    );
+    assert!(matches!(auth(&t), Auth::Basic(_)));
+    assert_eq!(t.encoding, BodyEncoding::Form);
+    assert_eq!(t.external_id, Some(ExternalId::Json("/sid".into())));
+    let (_, t) = target("ResendEmail");
+    assert!(matches!(auth(&t), Auth::Bearer(_)));
+    assert_eq!(delivery(&t).0, BodyEncoding::Json);
+    assert_eq!(t.external_id, Some(ExternalId::Json("/id".into())));
+    assert_eq!(t.idempotency_header.as_deref(), Some("Idempotency-Key"));
+    assert_eq!(
+        buildamp_models::TwilioSms::target().external_id,
+        Some(rt::ExternalId::Json("/sid"))
+    );
 }
 
 #[test]

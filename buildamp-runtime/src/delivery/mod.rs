@@ -12,7 +12,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::env::Env;
 use crate::store::Claimed;
-use crate::target::{Auth, BodyEncoding, Method, Target};
+use crate::target::{Auth, BodyEncoding, ExternalId, Method, Target};
 
 /// Limits on what is read back from a target.
 #[derive(Clone, Copy, Debug)]
@@ -45,6 +45,9 @@ pub enum AttemptResult {
         retry_after: Option<DateTime<Utc>>,
         /// Where a redirect pointed (redirects are not followed).
         location: Option<String>,
+        /// The provider's id for what was sent, from a 2xx response, where the target's
+        /// `external_id` says it is.
+        external_id: Option<String>,
     },
     /// No response: a network error or timeout. Worth retrying.
     Unreachable(String),
@@ -91,7 +94,7 @@ impl Deliverer {
             Err(reason) => return AttemptResult::Invalid(reason),
         };
         match request.send().await {
-            Ok(response) => self.read(response, now).await,
+            Ok(response) => self.read(response, target, now).await,
             Err(error) => AttemptResult::Unreachable(describe(&error, target.timeout)),
         }
     }
@@ -186,7 +189,12 @@ impl Deliverer {
         Ok(request.headers(headers).timeout(target.timeout))
     }
 
-    async fn read(&self, mut response: reqwest::Response, now: DateTime<Utc>) -> AttemptResult {
+    async fn read(
+        &self,
+        mut response: reqwest::Response,
+        target: &Target,
+        now: DateTime<Utc>,
+    ) -> AttemptResult {
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -198,6 +206,15 @@ impl Deliverer {
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let success = response.status().is_success();
+        let mut external_id = match (target.external_id, success) {
+            (Some(ExternalId::Header(name)), true) => response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            _ => None,
+        };
         let mut body = Vec::new();
         // Read only up to the limit: a huge or endless body must not exhaust memory. A read error
         // after the status arrived keeps what was read; the status decides the outcome.
@@ -207,12 +224,26 @@ impl Deliverer {
                 Ok(None) | Err(_) => break,
             }
         }
+        if let (Some(ExternalId::Json(pointer)), true) = (target.external_id, success) {
+            external_id = json_id(&body, pointer);
+        }
         AttemptResult::Response {
             status,
             body: truncate(&body, self.limits.stored_bytes),
             retry_after,
             location,
+            external_id,
         }
+    }
+}
+
+/// The string or number at `pointer` in a JSON `body`, if there is one.
+fn json_id(body: &[u8], pointer: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    match value.pointer(pointer)? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 

@@ -135,11 +135,7 @@ pub fn standard(
     let id = id.ok_or(VerifyError::Missing("webhook-id"))?;
     let timestamp = timestamp.ok_or(VerifyError::Missing("webhook-timestamp"))?;
     let signatures = signatures.ok_or(VerifyError::Missing("webhook-signature"))?;
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
-        .map_err(|_| {
-            VerifyError::BadKey("a Standard Webhooks secret is `whsec_` followed by base64")
-        })?;
+    let key = standard_key(secret)?;
     fresh("webhook-timestamp", timestamp, now, tolerance)?;
     let mut mac = hmac256(&key);
     mac.update(format!("{id}.{timestamp}.").as_bytes());
@@ -156,6 +152,19 @@ pub fn standard(
         });
     }
     any_matches(mac, v1)
+}
+
+/// The HMAC key of a Standard Webhooks secret: the base64 after `whsec_` (the prefix is
+/// optional). Checking a configured secret with it at start-up finds a mangled one early.
+///
+/// # Errors
+/// [`VerifyError::BadKey`] when it is not base64.
+pub fn standard_key(secret: &str) -> Result<Vec<u8>, VerifyError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+        .map_err(|_| {
+            VerifyError::BadKey("a Standard Webhooks secret is `whsec_` followed by base64")
+        })
 }
 
 /// Stripe: `Stripe-Signature: t=…,v1=…[,v1=…]`.

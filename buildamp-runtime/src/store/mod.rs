@@ -211,10 +211,26 @@ pub struct Completion {
     pub response_body: Option<String>,
     /// What went wrong, when something did.
     pub error_message: Option<String>,
+    /// The provider's id for what was delivered (`Sent` only), recorded in
+    /// `message_external_ids`.
+    pub external_id: Option<String>,
     /// When the attempt started.
     pub started_at: DateTime<Utc>,
     /// How long it took.
     pub duration_ms: i32,
+}
+
+/// An inbound event, as recorded for deduplication.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboundRecord {
+    /// Who sent it: `twilio`, `resend`.
+    pub provider: String,
+    /// The provider's id for this event (a repeat carries the same one).
+    pub event_id: String,
+    /// What it reported, like `delivered` or `email.bounced`.
+    pub kind: String,
+    /// The execution it is about.
+    pub execution_id: Option<ExecutionId>,
 }
 
 /// A claimed row given back at shutdown.
@@ -491,6 +507,40 @@ pub trait Store: Clone + Send + Sync + 'static {
         id: i64,
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The execution a provider's id belongs to (`message_external_ids`, the database strategy).
+    fn find_external_id(
+        &self,
+        external_id: &str,
+    ) -> impl Future<Output = Result<Option<ExecutionId>, StoreError>> + Send;
+
+    /// The execution an id embedded in a provider's metadata names (the embedded strategy): the
+    /// execution with that id, or else the newest with that correlation id.
+    fn find_embedded_id(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<ExecutionId>, StoreError>> + Send;
+
+    /// Records an inbound event as processed; `false` when it was recorded already (a repeat).
+    fn record_inbound(
+        &self,
+        event: &InboundRecord,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Forgets an inbound event (its processing failed, so the provider's retry is processed).
+    fn forget_inbound(
+        &self,
+        provider: &str,
+        event_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes up to `limit` inbound event records received before `before`.
+    fn prune_inbound(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Signalled when work may have arrived (a hint: executors poll as well).
     fn work_signal(&self) -> Arc<Notify>;

@@ -12,8 +12,8 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::{
-    Attempt, AttemptBudgets, Claimed, Completion, DeadLetterFilter, Execution, NewRow, OutcomeRow,
-    Release, Resolution, Status, Store, StoreError,
+    Attempt, AttemptBudgets, Claimed, Completion, DeadLetterFilter, Execution, InboundRecord,
+    NewRow, OutcomeRow, Release, Resolution, Status, Store, StoreError,
 };
 use crate::clock::Clock;
 use crate::env::Env;
@@ -382,6 +382,7 @@ impl Store for PgStore {
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
+        let mut external_ids = Vec::with_capacity(n);
         for c in completions {
             ids.push(c.id.0);
             attempts.push(c.attempt);
@@ -397,13 +398,14 @@ impl Store for PgStore {
             errors.push(c.error_message.as_deref());
             started.push(c.started_at);
             durations.push(c.duration_ms);
+            external_ids.push(c.external_id.as_deref());
         }
         let updated: i64 = sqlx::query_scalar(
             "WITH input AS (
                  SELECT * FROM UNNEST($2::uuid[], $3::int4[], $4::text[], $5::int4[], $6::text[],
-                     $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int4[])
+                     $7::text[], $8::timestamptz[], $9::timestamptz[], $10::int4[], $12::text[])
                      AS t(id, attempt, status, response_status, response_body, error_message,
-                          retry_at, started_at, duration_ms)
+                          retry_at, started_at, duration_ms, external_id)
              ), updated AS (
                  UPDATE webhook_executions e
                  SET status = i.status, response_status = i.response_status,
@@ -428,6 +430,13 @@ impl Store for PgStore {
                      u.webhook_type, u.correlation_id, u.response_status, u.response_body,
                      u.error_message, $1, $1
                  FROM updated u WHERE $11 AND u.status IN ('sent', 'dead_letter')
+             ), mapped AS (
+                 INSERT INTO message_external_ids (external_id, execution_id, webhook_type,
+                     created_at)
+                 SELECT i.external_id, u.id, u.webhook_type, $1
+                 FROM input i JOIN updated u ON u.id = i.id
+                 WHERE i.external_id IS NOT NULL AND u.status = 'sent'
+                 ON CONFLICT (external_id) DO NOTHING
              )
              SELECT count(*) FROM updated",
         )
@@ -442,6 +451,7 @@ impl Store for PgStore {
         .bind(&started)
         .bind(&durations)
         .bind(outcomes)
+        .bind(&external_ids)
         .fetch_one(&self.transitions)
         .await?;
         Ok(u64::try_from(updated).unwrap_or(0))
@@ -607,6 +617,72 @@ impl Store for PgStore {
                  SELECT id FROM webhook_executions
                  WHERE status = 'sent' AND sent_at < $1
                  ORDER BY sent_at LIMIT $2)",
+        )
+        .bind(before)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn find_external_id(&self, external_id: &str) -> Result<Option<ExecutionId>, StoreError> {
+        let id: Option<Uuid> = sqlx::query_scalar(
+            "SELECT execution_id FROM message_external_ids WHERE external_id = $1",
+        )
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id.map(ExecutionId))
+    }
+
+    async fn find_embedded_id(&self, id: Uuid) -> Result<Option<ExecutionId>, StoreError> {
+        let found: Option<Uuid> = sqlx::query_scalar(
+            "(SELECT id FROM webhook_executions WHERE id = $1)
+             UNION ALL
+             (SELECT id FROM webhook_executions WHERE correlation_id = $1
+              ORDER BY created_at DESC, id DESC LIMIT 1)
+             LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.map(ExecutionId))
+    }
+
+    async fn record_inbound(
+        &self,
+        event: &InboundRecord,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO inbound_events (provider, event_id, kind, execution_id, received_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (provider, event_id) DO NOTHING",
+        )
+        .bind(&event.provider)
+        .bind(&event.event_id)
+        .bind(&event.kind)
+        .bind(event.execution_id.map(|id| id.0))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn forget_inbound(&self, provider: &str, event_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM inbound_events WHERE provider = $1 AND event_id = $2")
+            .bind(provider)
+            .bind(event_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn prune_inbound(&self, before: DateTime<Utc>, limit: usize) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM inbound_events WHERE (provider, event_id) IN (
+                 SELECT provider, event_id FROM inbound_events WHERE received_at < $1
+                 ORDER BY received_at LIMIT $2)",
         )
         .bind(before)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))

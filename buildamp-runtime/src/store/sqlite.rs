@@ -20,8 +20,8 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::{
-    Attempt, AttemptBudgets, Claimed, Completion, DeadLetterFilter, Execution, NewRow, OutcomeRow,
-    Release, Resolution, Status, Store, StoreError,
+    Attempt, AttemptBudgets, Claimed, Completion, DeadLetterFilter, Execution, InboundRecord,
+    NewRow, OutcomeRow, Release, Resolution, Status, Store, StoreError,
 };
 use crate::clock::Clock;
 use crate::env::Env;
@@ -340,6 +340,7 @@ impl Store for SqliteStore {
                     "retry_at": retry_at, "response_status": c.response_status,
                     "response_body": c.response_body, "error_message": c.error_message,
                     "started_at": micros(c.started_at), "duration_ms": c.duration_ms,
+                    "external_id": c.external_id,
                 })
             })
             .collect();
@@ -377,7 +378,24 @@ impl Store for SqliteStore {
                      value ->> 'error_message', value ->> 'response_body'
                  FROM json_each(?1)",
             )
-            .bind(serde_json::Value::from(logged).to_string())
+            .bind(serde_json::to_string(&logged).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mapped: Vec<&serde_json::Value> = logged
+            .iter()
+            .filter(|i| i["status"] == "sent" && !i["external_id"].is_null())
+            .collect();
+        if !mapped.is_empty() {
+            sqlx::query(
+                "INSERT INTO message_external_ids (external_id, execution_id, webhook_type, created_at)
+                 SELECT i.value ->> 'external_id', e.id, e.webhook_type, ?1
+                 FROM json_each(?2) AS i JOIN webhook_executions e ON e.id = i.value ->> 'id'
+                 WHERE true
+                 ON CONFLICT (external_id) DO NOTHING",
+            )
+            .bind(micros(now))
+            .bind(serde_json::to_string(&mapped).map_err(|e| StoreError::Corrupt(e.to_string()))?)
             .execute(&mut *tx)
             .await?;
         }
@@ -557,6 +575,72 @@ impl Store for SqliteStore {
             "DELETE FROM webhook_executions WHERE id IN (
                  SELECT id FROM webhook_executions WHERE status = 'sent' AND sent_at < ?1
                  ORDER BY sent_at LIMIT ?2)",
+        )
+        .bind(micros(before))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn find_external_id(&self, external_id: &str) -> Result<Option<ExecutionId>, StoreError> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT execution_id FROM message_external_ids WHERE external_id = ?1",
+        )
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        id.map(|id| uuid(&id).map(ExecutionId)).transpose()
+    }
+
+    async fn find_embedded_id(&self, id: Uuid) -> Result<Option<ExecutionId>, StoreError> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM (
+                 SELECT id, 0 AS rank, 0 AS created_at FROM webhook_executions WHERE id = ?1
+                 UNION ALL
+                 SELECT id, 1, created_at FROM webhook_executions WHERE correlation_id = ?1)
+             ORDER BY rank, created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        found.map(|id| uuid(&id).map(ExecutionId)).transpose()
+    }
+
+    async fn record_inbound(
+        &self,
+        event: &InboundRecord,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO inbound_events (provider, event_id, kind, execution_id, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (provider, event_id) DO NOTHING",
+        )
+        .bind(&event.provider)
+        .bind(&event.event_id)
+        .bind(&event.kind)
+        .bind(event.execution_id.map(|id| id.to_string()))
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn forget_inbound(&self, provider: &str, event_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM inbound_events WHERE provider = ?1 AND event_id = ?2")
+            .bind(provider)
+            .bind(event_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn prune_inbound(&self, before: DateTime<Utc>, limit: usize) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM inbound_events WHERE rowid IN (
+                 SELECT rowid FROM inbound_events WHERE received_at < ?1
+                 ORDER BY received_at LIMIT ?2)",
         )
         .bind(micros(before))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))

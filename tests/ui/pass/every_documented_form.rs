@@ -122,6 +122,7 @@ pub struct PutItem {
     max_concurrency = 10,
     rate_limit = "100/min",
     idempotency_header = "Idempotency-Key",
+    external_id = "header:X-Item-Id",
     server_only = true,
     headers = { "X-Tenant" = "{TENANT_ID}", "X-API-Version" = "2024-01-01" },
 )]

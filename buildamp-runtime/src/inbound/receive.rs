@@ -1,0 +1,709 @@
+//! Receiving providers' status events about what we sent: `POST /webhooks/twilio` (SMS status
+//! callbacks), `POST /webhooks/resend` (email events) and `GET /webhooks/health`.
+//!
+//! Each request is handled in this order, and stops at the first failure:
+//!
+//! 1. **Verify** the signature (`401`, nothing processed): Twilio's `X-Twilio-Signature` over the
+//!    public URL and the form fields; Resend's `svix-*` headers (Standard Webhooks).
+//! 2. **Parse** the body (`400`, naming the field).
+//! 3. **Map** the provider's message id to our execution (`404` when it names none). The embedded
+//!    strategy comes first: our id carried by the provider (the `buildamp_id` query parameter of a
+//!    Twilio `StatusCallback` URL; a Resend tag or `X-BuildAmp-Id` header), which is an execution
+//!    id or a correlation id. Then the database strategy: `message_external_ids`, written when a
+//!    target with `external_id = "json:/sid"` (say) was delivered.
+//! 4. **Deduplicate** (`inbound_events`): a repeat of an event already processed is acknowledged
+//!    (`200`) and not processed again. The event id is Resend's `svix-id`, and Twilio's
+//!    `I-Twilio-Idempotency-Token` (or, without one, the message id and status).
+//! 5. **Handle**: every registered [`InboundHandler`] gets the typed [`InboundEvent`]. If one
+//!    fails, the event is forgotten again and the answer is `500`, so the provider's retry is
+//!    processed.
+//!
+//! Success is `200 {"success": true}`; failures are `{"success": false, "error": "..."}`, whose
+//! message never holds a secret or an expected signature.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::verify::{self, DEFAULT_TOLERANCE};
+use crate::clock::{Clock, SystemClock};
+use crate::env::Env;
+use crate::outcome::HandlerError;
+use crate::store::{InboundRecord, Store, StoreError};
+use crate::trigger::ExecutionId;
+
+/// The variable that turns signature verification off (`false`), for local development only.
+pub const VERIFY_VAR: &str = "VERIFY_WEBHOOK_SIGNATURES";
+/// The Twilio auth token, which signs Twilio's requests.
+pub const TWILIO_TOKEN_VAR: &str = "TWILIO_AUTH_TOKEN";
+/// The Resend webhook signing secret (`whsec_...`).
+pub const RESEND_SECRET_VAR: &str = "RESEND_WEBHOOK_SECRET";
+/// The public base URL providers call (`https://api.example.com`): Twilio signs the URL it
+/// requested, which a proxy in front of the app hides from it.
+pub const PUBLIC_URL_VAR: &str = "BUILDAMP_PUBLIC_URL";
+/// The name of our id where a provider carries it: a query parameter of Twilio's
+/// `StatusCallback`, or a Resend tag.
+pub const EMBEDDED_ID: &str = "buildamp_id";
+/// The header carrying our id in an email (Resend reports the email's headers).
+pub const EMBEDDED_ID_HEADER: &str = "X-BuildAmp-Id";
+
+/// A provider whose status events are received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Provider {
+    /// Twilio SMS status callbacks.
+    Twilio,
+    /// Resend email events.
+    Resend,
+}
+
+impl Provider {
+    /// The provider's name, as in routes and the `inbound_events` table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Twilio => "twilio",
+            Provider::Resend => "resend",
+        }
+    }
+}
+
+/// A secret read from the environment. Its `Debug` never shows it.
+#[derive(Clone)]
+struct Secret(String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// The inbound endpoints' settings, checked at start-up.
+#[derive(Clone, Debug)]
+pub struct InboundConfig {
+    providers: Vec<Provider>,
+    verify: bool,
+    twilio_token: Option<Secret>,
+    resend_secret: Option<Secret>,
+    public_url: Option<String>,
+    tolerance: Duration,
+}
+
+/// Why the inbound endpoints cannot start: every problem, named.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "inbound webhooks are not configured: {}",
+    problems.join("; ")
+)]
+pub struct InboundConfigError {
+    /// Each problem, naming its variable.
+    pub problems: Vec<String>,
+}
+
+impl InboundConfig {
+    /// Reads the settings for `providers` from `env`: [`TWILIO_TOKEN_VAR`] and [`PUBLIC_URL_VAR`]
+    /// for Twilio, [`RESEND_SECRET_VAR`] for Resend, each required while signatures are verified.
+    /// [`VERIFY_VAR`]` = false` turns verification off: allowed, with a loud warning (see
+    /// [`InboundConfig::warning`]), and never to be used in production.
+    ///
+    /// # Errors
+    /// Every missing or malformed variable, named.
+    pub fn from_env(
+        env: &(impl Env + ?Sized),
+        providers: &[Provider],
+    ) -> Result<Self, InboundConfigError> {
+        let mut problems = Vec::new();
+        let verify = match env.var(VERIFY_VAR).as_deref().map(str::trim) {
+            None | Some("") => true,
+            Some(v)
+                if ["true", "1", "yes", "on"]
+                    .iter()
+                    .any(|t| v.eq_ignore_ascii_case(t)) =>
+            {
+                true
+            }
+            Some(v)
+                if ["false", "0", "no", "off"]
+                    .iter()
+                    .any(|f| v.eq_ignore_ascii_case(f)) =>
+            {
+                false
+            }
+            Some(_) => {
+                problems.push(format!("{VERIFY_VAR} must be `true` or `false`"));
+                true
+            }
+        };
+        let mut required = |name: &'static str, wanted: bool| -> Option<String> {
+            let value = env.var(name).filter(|v| !v.trim().is_empty());
+            if value.is_none() && wanted && verify {
+                problems.push(format!("set {name}"));
+            }
+            value
+        };
+        let twilio = providers.contains(&Provider::Twilio);
+        let resend = providers.contains(&Provider::Resend);
+        let twilio_token = required(TWILIO_TOKEN_VAR, twilio).map(Secret);
+        let resend_secret = required(RESEND_SECRET_VAR, resend).map(Secret);
+        let public_url = required(PUBLIC_URL_VAR, twilio);
+        if let Some(url) = &public_url
+            && !matches!(url::Url::parse(url), Ok(u) if u.scheme() == "https" || u.scheme() == "http")
+        {
+            problems.push(format!(
+                "{PUBLIC_URL_VAR} must be an absolute http(s) URL, like https://api.example.com"
+            ));
+        }
+        if let Some(secret) = &resend_secret
+            && verify
+            && verify::standard_key(&secret.0).is_err()
+        {
+            problems.push(format!(
+                "{RESEND_SECRET_VAR} must be the signing secret Resend shows (`whsec_` and base64)"
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(InboundConfigError { problems });
+        }
+        let config = InboundConfig {
+            providers: providers.to_vec(),
+            verify,
+            twilio_token,
+            resend_secret,
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            tolerance: DEFAULT_TOLERANCE,
+        };
+        if let Some(warning) = config.warning() {
+            tracing::warn!("{warning}");
+        }
+        Ok(config)
+    }
+
+    /// How far a Resend timestamp may be from now (default five minutes).
+    pub fn tolerance(mut self, tolerance: Duration) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Whether signatures are verified.
+    pub fn verifies_signatures(&self) -> bool {
+        self.verify
+    }
+
+    /// The warning logged at start-up when verification is off.
+    pub fn warning(&self) -> Option<String> {
+        (!self.verify).then(|| {
+            format!(
+                "!!! {VERIFY_VAR}=false: inbound webhook signatures are NOT verified. Anyone who \
+                 can reach /webhooks/* can forge provider events. Use this only on a development \
+                 machine, never in production. !!!"
+            )
+        })
+    }
+}
+
+/// A provider's status event about something we sent, as the app's handlers get it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InboundEvent {
+    /// Who sent it.
+    pub provider: Provider,
+    /// The provider's id for this event (a repeat carries the same one).
+    pub event_id: String,
+    /// The provider's id for the message (Twilio's `MessageSid`, Resend's email id).
+    pub external_id: String,
+    /// Our execution that sent the message.
+    pub execution: ExecutionId,
+    /// What happened.
+    pub kind: InboundKind,
+}
+
+/// What a provider reported.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum InboundKind {
+    /// A Twilio SMS status callback.
+    Sms(SmsStatus),
+    /// A Resend email event.
+    Email(EmailEvent),
+}
+
+/// A Twilio message status callback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmsStatus {
+    /// `MessageStatus` (or `SmsStatus`).
+    pub status: SmsState,
+    /// `To`.
+    pub to: Option<String>,
+    /// `From`.
+    pub from: Option<String>,
+    /// `ErrorCode`, when it failed.
+    pub error_code: Option<String>,
+    /// `ErrorMessage`, when Twilio gave one.
+    pub error_message: Option<String>,
+}
+
+/// A Twilio message status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum SmsState {
+    Accepted,
+    Scheduled,
+    Canceled,
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+    Delivered,
+    Undelivered,
+    Receiving,
+    Received,
+    Read,
+    PartiallyDelivered,
+    /// A status this version does not know yet, as Twilio spelled it.
+    Other(String),
+}
+
+impl SmsState {
+    fn parse(s: &str) -> SmsState {
+        match s {
+            "accepted" => SmsState::Accepted,
+            "scheduled" => SmsState::Scheduled,
+            "canceled" => SmsState::Canceled,
+            "queued" => SmsState::Queued,
+            "sending" => SmsState::Sending,
+            "sent" => SmsState::Sent,
+            "failed" => SmsState::Failed,
+            "delivered" => SmsState::Delivered,
+            "undelivered" => SmsState::Undelivered,
+            "receiving" => SmsState::Receiving,
+            "received" => SmsState::Received,
+            "read" => SmsState::Read,
+            "partially_delivered" => SmsState::PartiallyDelivered,
+            other => SmsState::Other(other.to_owned()),
+        }
+    }
+}
+
+/// A Resend email event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmailEvent {
+    /// `type`.
+    pub kind: EmailEventKind,
+    /// `created_at` of the event.
+    pub created_at: Option<String>,
+    /// `data.from`.
+    pub from: Option<String>,
+    /// `data.to`.
+    pub to: Vec<String>,
+    /// `data.subject`.
+    pub subject: Option<String>,
+    /// `data.bounce.message` (`email.bounced`) or `data.failed.reason` (`email.failed`).
+    pub reason: Option<String>,
+    /// `data.click.link` (`email.clicked`).
+    pub link: Option<String>,
+    /// The whole `data` object, for fields not lifted out above.
+    pub data: Value,
+}
+
+/// A Resend email event type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum EmailEventKind {
+    Sent,
+    Scheduled,
+    Delivered,
+    DeliveryDelayed,
+    Complained,
+    Bounced,
+    Opened,
+    Clicked,
+    Failed,
+    /// A type this version does not know yet, as Resend spelled it (`email.` included).
+    Other(String),
+}
+
+impl EmailEventKind {
+    fn parse(s: &str) -> EmailEventKind {
+        match s {
+            "email.sent" => EmailEventKind::Sent,
+            "email.scheduled" => EmailEventKind::Scheduled,
+            "email.delivered" => EmailEventKind::Delivered,
+            "email.delivery_delayed" => EmailEventKind::DeliveryDelayed,
+            "email.complained" => EmailEventKind::Complained,
+            "email.bounced" => EmailEventKind::Bounced,
+            "email.opened" => EmailEventKind::Opened,
+            "email.clicked" => EmailEventKind::Clicked,
+            "email.failed" => EmailEventKind::Failed,
+            other => EmailEventKind::Other(other.to_owned()),
+        }
+    }
+}
+
+type Handler = Arc<
+    dyn Fn(InboundEvent) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The inbound endpoints, ready to mount: `Inbound::new(store, config).on_event(..).router()`.
+pub struct Inbound<S> {
+    store: S,
+    config: InboundConfig,
+    handlers: Vec<Handler>,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S: Store> Inbound<S> {
+    /// Endpoints over `store` (the runtime's: `runtime.store().clone()`), with no handler yet.
+    pub fn new(store: S, config: InboundConfig) -> Self {
+        Inbound {
+            store,
+            config,
+            handlers: Vec::new(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Adds a handler for every event. Handlers run in the order added; one failure answers `500`
+    /// and the provider's retry is processed again by all of them, so they must tolerate repeats.
+    pub fn on_event<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(InboundEvent) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        self.handlers
+            .push(Arc::new(move |event| Box::pin(handler(event))));
+        self
+    }
+
+    /// The clock that judges Resend timestamps (tests use a manual one).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The routes: `GET /webhooks/health`, and `POST /webhooks/twilio` and `/webhooks/resend` for
+    /// the configured providers.
+    pub fn router(self) -> Router {
+        let shared = Arc::new(self);
+        let mut router = Router::new().route("/webhooks/health", get(health::<S>));
+        if shared.config.providers.contains(&Provider::Twilio) {
+            router = router.route("/webhooks/twilio", post(twilio::<S>));
+        }
+        if shared.config.providers.contains(&Provider::Resend) {
+            router = router.route("/webhooks/resend", post(resend::<S>));
+        }
+        router.with_state(shared)
+    }
+}
+
+/// A failed request's answer.
+struct Reject(StatusCode, String);
+
+impl IntoResponse for Reject {
+    fn into_response(self) -> Response {
+        let body = json!({"success": false, "error": self.1});
+        (self.0, axum::Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for Reject {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(error = %crate::error_chain(&error), "inbound webhook: database error");
+        Reject(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "processing error".to_owned(),
+        )
+    }
+}
+
+fn unauthorized(error: &verify::VerifyError) -> Reject {
+    Reject(
+        StatusCode::UNAUTHORIZED,
+        format!("invalid signature: {error}"),
+    )
+}
+
+fn bad_request(message: impl Into<String>) -> Reject {
+    Reject(StatusCode::BAD_REQUEST, message.into())
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn health<S: Store>(State(inbound): State<Arc<Inbound<S>>>) -> Response {
+    let healthy = inbound.store.next_due().await.is_ok();
+    let endpoints: serde_json::Map<String, Value> = inbound
+        .config
+        .providers
+        .iter()
+        .map(|p| {
+            (
+                p.as_str().to_owned(),
+                json!(format!("/webhooks/{}", p.as_str())),
+            )
+        })
+        .collect();
+    let body = json!({
+        "status": if healthy { "healthy" } else { "unhealthy" },
+        "service": "webhook_handlers",
+        "endpoints": endpoints,
+        "signature_verification": if inbound.config.verify { "enabled" } else { "disabled" },
+        "timestamp": inbound.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn twilio<S: Store>(
+    State(inbound): State<Arc<Inbound<S>>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Reject> {
+    let form = header(&headers, header::CONTENT_TYPE.as_str())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    if inbound.config.verify {
+        let token = inbound.config.twilio_token.as_ref().map_or("", |s| &s.0);
+        let base = inbound.config.public_url.as_deref().unwrap_or_default();
+        let url = format!("{base}{uri}");
+        verify::twilio(
+            token,
+            &url,
+            &params,
+            None,
+            header(&headers, "x-twilio-signature"),
+        )
+        .map_err(|e| unauthorized(&e))?;
+    }
+    if !form {
+        return Err(bad_request(
+            "expected an application/x-www-form-urlencoded body",
+        ));
+    }
+    let field = |names: &[&str]| {
+        names.iter().find_map(|name| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty())
+        })
+    };
+    let sid = field(&["MessageSid", "SmsSid"])
+        .ok_or_else(|| bad_request("missing `MessageSid` (or `SmsSid`)"))?;
+    let status = field(&["MessageStatus", "SmsStatus"])
+        .ok_or_else(|| bad_request("missing `MessageStatus` (or `SmsStatus`)"))?;
+    let embedded = uri
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == EMBEDDED_ID)
+                .map(|(_, v)| v.into_owned())
+        })
+        .map(|v| embedded_id(&v))
+        .transpose()?;
+    let execution = find_execution(&inbound.store, embedded, &sid).await?;
+    let event_id = match header(&headers, "i-twilio-idempotency-token") {
+        Some(token) if !token.is_empty() => token.to_owned(),
+        _ => format!("{sid}:{status}"),
+    };
+    let event = InboundEvent {
+        provider: Provider::Twilio,
+        event_id,
+        external_id: sid,
+        execution,
+        kind: InboundKind::Sms(SmsStatus {
+            status: SmsState::parse(&status),
+            to: field(&["To"]),
+            from: field(&["From"]),
+            error_code: field(&["ErrorCode"]),
+            error_message: field(&["ErrorMessage"]),
+        }),
+    };
+    process(&inbound, event, &status).await
+}
+
+async fn resend<S: Store>(
+    State(inbound): State<Arc<Inbound<S>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Reject> {
+    let either =
+        |svix: &str, standard: &str| header(&headers, svix).or_else(|| header(&headers, standard));
+    let id = either("svix-id", "webhook-id");
+    if inbound.config.verify {
+        let secret = inbound.config.resend_secret.as_ref().map_or("", |s| &s.0);
+        verify::standard(
+            secret,
+            id,
+            either("svix-timestamp", "webhook-timestamp"),
+            either("svix-signature", "webhook-signature"),
+            &body,
+            inbound.clock.now().timestamp(),
+            inbound.config.tolerance,
+        )
+        .map_err(|e| unauthorized(&e))?;
+    }
+    let payload: Value = serde_json::from_slice(&body)
+        .map_err(|e| bad_request(format!("the body is not JSON: {e}")))?;
+    let kind = payload["type"]
+        .as_str()
+        .ok_or_else(|| bad_request("missing `type`"))?
+        .to_owned();
+    let data = payload
+        .get("data")
+        .filter(|d| d.is_object())
+        .ok_or_else(|| bad_request("missing `data` (an object)"))?;
+    if !kind.starts_with("email.") {
+        // Contact and domain events are not about a message we sent: acknowledged, not routed.
+        return Ok(success(false));
+    }
+    let email_id = ["email_id", "id"]
+        .iter()
+        .find_map(|k| data[*k].as_str().filter(|s| !s.is_empty()))
+        .ok_or_else(|| bad_request("missing `data.email_id`"))?
+        .to_owned();
+    let embedded = resend_embedded(data).map(|v| embedded_id(&v)).transpose()?;
+    let execution = find_execution(&inbound.store, embedded, &email_id).await?;
+    let event_id = match id {
+        Some(id) if !id.is_empty() => id.to_owned(),
+        _ => format!(
+            "{email_id}:{kind}:{}",
+            payload["created_at"].as_str().unwrap_or_default()
+        ),
+    };
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let to = match &data["to"] {
+        Value::Array(list) => list.iter().filter_map(text).collect(),
+        Value::String(one) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    let event = InboundEvent {
+        provider: Provider::Resend,
+        event_id,
+        external_id: email_id,
+        execution,
+        kind: InboundKind::Email(EmailEvent {
+            kind: EmailEventKind::parse(&kind),
+            created_at: text(&payload["created_at"]),
+            from: text(&data["from"]),
+            to,
+            subject: text(&data["subject"]),
+            reason: text(&data["bounce"]["message"]).or_else(|| text(&data["failed"]["reason"])),
+            link: text(&data["click"]["link"]),
+            data: data.clone(),
+        }),
+    };
+    process(&inbound, event, &kind).await
+}
+
+/// Our id in a Resend event: a `buildamp_id` tag (an object of names to values, or a list of
+/// `{name, value}`), or an `X-BuildAmp-Id` header.
+fn resend_embedded(data: &Value) -> Option<String> {
+    let named = |list: &Value, name: &str| {
+        list.as_array()?.iter().find_map(|entry| {
+            entry["name"]
+                .as_str()
+                .filter(|n| n.eq_ignore_ascii_case(name))
+                .and(entry["value"].as_str())
+                .map(str::to_owned)
+        })
+    };
+    data["tags"][EMBEDDED_ID]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| named(&data["tags"], EMBEDDED_ID))
+        .or_else(|| named(&data["headers"], EMBEDDED_ID_HEADER))
+}
+
+fn embedded_id(value: &str) -> Result<Uuid, Reject> {
+    Uuid::parse_str(value).map_err(|_| {
+        bad_request(format!(
+            "`{EMBEDDED_ID}` is not an execution or correlation id"
+        ))
+    })
+}
+
+/// The execution a message belongs to: the embedded id first, then `message_external_ids`.
+async fn find_execution<S: Store>(
+    store: &S,
+    embedded: Option<Uuid>,
+    external_id: &str,
+) -> Result<ExecutionId, Reject> {
+    if let Some(id) = embedded
+        && let Some(found) = store.find_embedded_id(id).await?
+    {
+        return Ok(found);
+    }
+    if let Some(found) = store.find_external_id(external_id).await? {
+        return Ok(found);
+    }
+    Err(Reject(
+        StatusCode::NOT_FOUND,
+        format!("unknown message id `{external_id}`"),
+    ))
+}
+
+/// Records the event (a repeat stops here), then hands it to every handler.
+async fn process<S: Store>(
+    inbound: &Inbound<S>,
+    event: InboundEvent,
+    kind: &str,
+) -> Result<Response, Reject> {
+    let record = InboundRecord {
+        provider: event.provider.as_str().to_owned(),
+        event_id: event.event_id.clone(),
+        kind: kind.to_owned(),
+        execution_id: Some(event.execution),
+    };
+    if !inbound
+        .store
+        .record_inbound(&record, inbound.clock.now())
+        .await?
+    {
+        return Ok(success(true));
+    }
+    for handler in &inbound.handlers {
+        if let Err(error) = handler(event.clone()).await {
+            tracing::error!(
+                provider = record.provider,
+                event_id = record.event_id,
+                error = %error,
+                "inbound webhook handler failed; the provider's retry will be processed"
+            );
+            inbound
+                .store
+                .forget_inbound(&record.provider, &record.event_id)
+                .await?;
+            return Err(Reject(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "processing error".to_owned(),
+            ));
+        }
+    }
+    Ok(success(false))
+}
+
+fn success(duplicate: bool) -> Response {
+    let body = if duplicate {
+        json!({"success": true, "duplicate": true})
+    } else {
+        json!({"success": true})
+    };
+    (StatusCode::OK, axum::Json(body)).into_response()
+}

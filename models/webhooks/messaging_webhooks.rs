@@ -1,0 +1,77 @@
+//! Messaging providers whose status events come back to us (`buildamp::inbound::receive`): each
+//! target says where the provider's id for a sent message is (`external_id`), so a delivery
+//! recorded as sent maps the provider's later events (delivered, bounced, ...) to its execution.
+
+use std::collections::BTreeMap;
+
+use buildamp::BuildAmpWebhook;
+use serde::{Deserialize, Serialize};
+
+/// Twilio Messages (`POST /2010-04-01/Accounts/{AccountSid}/Messages.json`): PascalCase form
+/// fields, Basic `AccountSid:AuthToken`; answers 201 with the message, whose `sid` identifies it in
+/// Twilio's status callbacks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
+#[target(
+    url = "https://api.twilio.com/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json",
+    method = "POST",
+    auth = "Basic {TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}",
+    content_type = "application/x-www-form-urlencoded",
+    timeout = "15s",
+    retry_policy = "exponential",
+    external_id = "json:/sid"
+)]
+#[serde(rename_all = "PascalCase")]
+pub struct TwilioSms {
+    /// The recipient, in E.164 (`+15558675310`).
+    pub to: String,
+    /// A Twilio number of ours, in E.164.
+    pub from: String,
+    /// The text (up to 1,600 characters).
+    pub body: String,
+    /// Where Twilio posts status events: our `/webhooks/twilio`, optionally with
+    /// `?buildamp_id=<correlation id>` (the embedded strategy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback: Option<String>,
+}
+
+/// Resend send email (`POST /emails`): JSON, Bearer key; answers 200 with `{"id": ...}`, the id
+/// Resend's webhook events carry as `data.email_id`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
+#[target(
+    url = "https://api.resend.com/emails",
+    method = "POST",
+    auth = "Bearer {RESEND_API_KEY}",
+    timeout = "30s",
+    retry_policy = "exponential",
+    idempotency_header = "Idempotency-Key",
+    external_id = "json:/id"
+)]
+pub struct ResendEmail {
+    /// The sender, `Name <address>` or an address on a verified domain.
+    pub from: String,
+    /// Recipients (at most 50).
+    pub to: Vec<String>,
+    /// The subject.
+    pub subject: String,
+    /// The HTML body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// The plain-text body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Extra email headers (`X-BuildAmp-Id` here embeds our id).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Tags, reported back in Resend's events (`buildamp_id` embeds our id).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<ResendTag>,
+}
+
+/// A Resend tag: ASCII letters, digits, `_` and `-` only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResendTag {
+    /// The tag's name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
