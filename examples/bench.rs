@@ -546,6 +546,7 @@ async fn queue_only<S: Store>(
                         response_status: Some(204),
                         response_body: None,
                         error_message: None,
+                        external_id: None,
                         started_at: now,
                         duration_ms: 0,
                     })

@@ -476,6 +476,11 @@ async fn twilio<S: Store>(
 ) -> Result<Response, Reject> {
     let form = header(&headers, header::CONTENT_TYPE.as_str())
         .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return Err(bad_request(
+            "expected an application/x-www-form-urlencoded body",
+        ));
+    }
     let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     if inbound.config.verify {
         let token = inbound.config.twilio_token.as_ref().map_or("", |s| &s.0);
@@ -489,11 +494,6 @@ async fn twilio<S: Store>(
             header(&headers, "x-twilio-signature"),
         )
         .map_err(|e| unauthorized(&e))?;
-    }
-    if !form {
-        return Err(bad_request(
-            "expected an application/x-www-form-urlencoded body",
-        ));
     }
     let field = |names: &[&str]| {
         names.iter().find_map(|name| {
