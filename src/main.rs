@@ -5,6 +5,7 @@
 //!                                # (postgres://… or sqlite://…; unset: .buildamp/buildamp.db)
 //! buildamp simulate --port 4040  # serve /test-webhook/{sendgrid,stripe,slow,rate-limited,error,reject}
 //! buildamp verify --scheme stripe --secret whsec_… --header 'Stripe-Signature: t=…' --body-file event.json
+//! buildamp gen --models models --out frontend/src   # writes frontend/src/BuildAmp/Webhooks.elm
 //! ```
 
 use std::process::ExitCode;
@@ -37,6 +38,15 @@ enum Command {
     },
     /// Check a received webhook's signature: prints `valid` (exit 0) or why not (exit 1).
     Verify(verify::Args),
+    /// Generate the Elm module `BuildAmp.Webhooks` from the model files.
+    Gen {
+        /// The models folder (every `*.rs` under it, except tests/, examples/, benches/).
+        #[arg(long, default_value = "models")]
+        models: std::path::PathBuf,
+        /// The Elm source folder: the module goes to `<out>/BuildAmp/Webhooks.elm`.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -49,6 +59,9 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Migrate => migrate().await,
         Command::Simulate { port } => simulate(port).await,
+        Command::Gen { models, out } => buildamp_codegen::elm::write(&models, &out)
+            .map(|path| println!("wrote {}", path.display()))
+            .map_err(|e| e.to_string()),
         Command::Verify(args) => {
             return match verify::run(args) {
                 Ok(()) => {

@@ -12,7 +12,8 @@
 //!   key, then the rules spanning several keys (with `template`, `duration` for the values);
 //! - [`ir`]: the result, in normalised values (`Method::Post`, `Duration`, parsed templates);
 //! - `expand`: the Rust tokens of the derive;
-//! - [`models`]: reading model files from disk.
+//! - [`models`]: reading model files from disk;
+//! - [`elm`]: the Elm client module, generated from the model files.
 //!
 //! Errors are collected in a context (`ctxt`) and reported all at once, each at the narrowest
 //! token, lowercase, with keys in backticks and the fix in the message.
@@ -20,6 +21,7 @@
 mod attr;
 mod ctxt;
 mod duration;
+pub mod elm;
 mod expand;
 pub mod ir;
 mod model;
