@@ -278,18 +278,18 @@ pub fn build(files: &[(String, PathBuf)]) -> Result<Schema, Vec<Refusal>> {
 
     let mut decls = BTreeMap::new();
     let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut queue: Vec<(String, String)> = triggers
+    let mut queue: Vec<(String, String, String)> = triggers
         .iter()
-        .map(|t| (t.payload.clone(), String::new()))
+        .map(|t| (t.payload.clone(), String::new(), String::new()))
         .collect();
     let mut seen = BTreeSet::new();
-    while let Some((name, used_by)) = queue.pop() {
+    while let Some((name, used_by, used_in)) = queue.pop() {
         if !seen.insert(name.clone()) {
             continue;
         }
         let Some(places) = declared.get(&name) else {
             problems.push(Refusal {
-                file: String::new(),
+                file: used_in,
                 item: used_by,
                 message: format!(
                     "uses `{name}`, which no model file declares: declare it (deriving Serialize and Deserialize) in a file under the models folder"
@@ -324,7 +324,7 @@ pub fn build(files: &[(String, PathBuf)]) -> Result<Schema, Vec<Refusal>> {
             let mut refs = BTreeSet::new();
             body_refs(&decl.body, &mut refs);
             for r in &refs {
-                queue.push((r.clone(), name.clone()));
+                queue.push((r.clone(), name.clone(), source.shown.clone()));
             }
             uses.insert(name.clone(), refs);
             decls.insert(name.clone(), decl);
@@ -527,7 +527,7 @@ fn convert(cx: &mut Cx<'_>, input: &DeriveInput, elm: String) -> Option<Decl> {
             for v in variants {
                 let item = format!("{name}::{}", v.ident);
                 if v.attrs.skip_deserializing() || v.attrs.skip_serializing() {
-                    cx.refuse(&item, "is skipped by serde in one direction only or both: the Elm type would offer a value serde refuses; remove the variant or the `skip`");
+                    cx.refuse(&item, "is skipped by serde (`skip`, `skip_serializing` or `skip_deserializing`), so the Elm type would hold a value serde refuses or never sends: remove the `skip`, or the variant");
                     continue;
                 }
                 if v.attrs.other() || v.attrs.untagged() {
@@ -827,17 +827,25 @@ fn ty_of(cx: &mut Cx<'_>, item: &str, ty: &Type) -> Option<Ty> {
             };
             let key = ty_of(cx, item, k)?;
             if key != Ty::String {
-                cx.refuse(item, format!("is a map keyed by `{}`: JSON object keys are strings and Elm's `Dict` here is keyed by `String`. Key it by `String`", quote::quote!(#k)));
+                cx.refuse(item, format!("is a map keyed by `{}`: JSON object keys are strings and Elm's `Dict` here is keyed by `String`. Key it by `String`", rust_type(k)));
                 return None;
             }
             Ty::Dict(Box::new(ty_of(cx, item, v)?))
         }
         _ if !args.is_empty() => {
-            cx.refuse(item, format!("uses the generic type `{}`, which the generator does not map: use a concrete model type", quote::quote!(#ty)));
+            cx.refuse(item, format!("uses the generic type `{}`, which the generator does not map: use a concrete model type", rust_type(ty)));
             return None;
         }
         _ => Ty::Named(name),
     })
+}
+
+/// A type as written, without the token spacing of `quote`.
+fn rust_type(ty: &Type) -> String {
+    quote::quote!(#ty)
+        .to_string()
+        .replace(' ', "")
+        .replace(',', ", ")
 }
 
 fn ty_refs(ty: &Ty, out: &mut BTreeSet<String>) {
