@@ -13,6 +13,7 @@
 //! - `executor`: claims, delivers and records in batches; `limits`: per-target limits;
 //! - `outcome`: `WebhookSuccess` / `WebhookFailed` events for the app's handlers;
 //! - [`Runtime`]: the handle that ties them together; [`Config`]: its settings;
+//! - [`api`]: the HTTP API the generated Elm client calls (with the app's authorizer);
 //! - [`simulator`]: local stand-ins for providers, for development.
 
 mod executor;
@@ -24,6 +25,7 @@ mod runtime;
 mod trigger;
 mod webhook;
 
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod delivery;
@@ -42,7 +44,8 @@ pub use outcome::{HandlerError, OutcomeEvent, OutcomeKind};
 pub use retry::{Decision, decide};
 pub use runtime::{Running, Runtime, RuntimeBuilder, StartupError};
 pub use store::{
-    DatabaseUrl, DeadLetterFilter, Execution, PgStore, SqliteStore, Status, Store, StoreError,
+    DatabaseUrl, DeadLetterFilter, Execution, ExecutionFilter, PgStore, SqliteStore, Status, Store,
+    StoreError,
 };
 pub use target::Target;
 pub use trigger::{

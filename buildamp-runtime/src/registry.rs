@@ -1,12 +1,28 @@
 //! Every webhook type in the program, found at run time with no hand-written list: each
 //! `#[derive(BuildAmpWebhook)]` submits a [`Registration`] at link time (through `inventory`).
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::env::Env;
 use crate::target::Target;
+use crate::trigger::{NewExecution, TriggerError, TriggerOptions};
 use crate::webhook::Webhook;
+
+/// A payload decoded from JSON into its webhook's Rust type, behind `Any`.
+pub type AnyPayload = Box<dyn Any + Send + Sync>;
+
+/// Why a JSON payload is not a valid value of its webhook's type: serde's message, and the path
+/// of the field it is about (`personalizations[0].to`; empty for the payload as a whole).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PayloadError {
+    /// The field's path.
+    pub path: String,
+    /// serde's message.
+    pub message: String,
+}
 
 /// One registered webhook type.
 #[derive(Debug)]
@@ -14,6 +30,34 @@ pub struct Registration {
     name: &'static str,
     target: fn() -> &'static Target,
     type_name: fn() -> &'static str,
+    decode: fn(&[u8]) -> Result<AnyPayload, PayloadError>,
+    execution: fn(&AnyPayload, TriggerOptions) -> Result<NewExecution, TriggerError>,
+}
+
+fn decode<W: Webhook>(json: &[u8]) -> Result<AnyPayload, PayloadError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let payload: W = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        PayloadError {
+            path: if path == "." { String::new() } else { path },
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    deserializer.end().map_err(|e| PayloadError {
+        path: String::new(),
+        message: e.to_string(),
+    })?;
+    Ok(Box::new(payload))
+}
+
+fn execution<W: Webhook>(
+    payload: &AnyPayload,
+    options: TriggerOptions,
+) -> Result<NewExecution, TriggerError> {
+    let payload = payload
+        .downcast_ref::<W>()
+        .expect("a payload decoded by its own registration");
+    NewExecution::of(payload, options)
 }
 
 impl Registration {
@@ -23,7 +67,33 @@ impl Registration {
             name: W::NAME,
             target: W::target,
             type_name: std::any::type_name::<W>,
+            decode: decode::<W>,
+            execution: execution::<W>,
         }
+    }
+
+    /// Decodes a JSON payload into the webhook's type (what the HTTP API does with a request
+    /// body), checking it as serde does.
+    ///
+    /// # Errors
+    /// serde's reason, with the path of the field it is about.
+    pub fn decode(&self, json: &[u8]) -> Result<AnyPayload, PayloadError> {
+        (self.decode)(json)
+    }
+
+    /// The execution of a payload [`Registration::decode`] returned.
+    ///
+    /// # Errors
+    /// The payload cannot be serialized again.
+    ///
+    /// # Panics
+    /// When `payload` was decoded by another registration.
+    pub fn execution(
+        &self,
+        payload: &AnyPayload,
+        options: TriggerOptions,
+    ) -> Result<NewExecution, TriggerError> {
+        (self.execution)(payload, options)
     }
 
     /// The webhook's name.

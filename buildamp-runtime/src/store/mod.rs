@@ -220,6 +220,20 @@ pub struct Completion {
     pub duration_ms: i32,
 }
 
+/// Which executions to list, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExecutionFilter {
+    /// Only this webhook.
+    pub webhook_type: Option<String>,
+    /// Only in this state.
+    pub status: Option<Status>,
+    /// Only with this correlation id.
+    pub correlation_id: Option<Uuid>,
+    /// At most this many (the store caps it at 500).
+    pub limit: usize,
+}
+
 /// An inbound event, as recorded for deduplication.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InboundRecord {
@@ -456,6 +470,12 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         id: ExecutionId,
     ) -> impl Future<Output = Result<Option<Execution>, StoreError>> + Send;
+
+    /// Executions matching `filter`, newest first.
+    fn executions(
+        &self,
+        filter: &ExecutionFilter,
+    ) -> impl Future<Output = Result<Vec<Execution>, StoreError>> + Send;
 
     /// An execution's attempt log, oldest first.
     fn attempts(

@@ -20,8 +20,8 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::{
-    Attempt, AttemptBudgets, Claimed, Completion, DeadLetterFilter, Execution, InboundRecord,
-    NewRow, OutcomeRow, Release, Resolution, Status, Store, StoreError,
+    Attempt, AttemptBudgets, Claimed, Completion, DeadLetterFilter, Execution, ExecutionFilter,
+    InboundRecord, NewRow, OutcomeRow, Release, Resolution, Status, Store, StoreError,
 };
 use crate::clock::Clock;
 use crate::env::Env;
@@ -491,6 +491,23 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(execution).transpose()
+    }
+
+    async fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM webhook_executions
+             WHERE (?1 IS NULL OR webhook_type = ?1)
+               AND (?2 IS NULL OR status = ?2)
+               AND (?3 IS NULL OR correlation_id = ?3)
+             ORDER BY created_at DESC, id DESC LIMIT ?4"
+        ))
+        .bind(filter.webhook_type.as_deref())
+        .bind(filter.status.map(Status::as_str))
+        .bind(filter.correlation_id.map(|c| c.to_string()))
+        .bind(i64::try_from(filter.limit.min(500)).unwrap_or(500))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(execution).collect()
     }
 
     async fn attempts(&self, id: ExecutionId) -> Result<Vec<Attempt>, StoreError> {

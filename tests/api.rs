@@ -1,0 +1,431 @@
+//! The HTTP API the Elm client calls, over real HTTP on 127.0.0.1, against Postgres and SQLite:
+//! status codes, the authorizer, the size limit, idempotency and correlation headers, the
+//! execution's JSON (what `BuildAmp.Webhooks.decodeExecution` reads), and the event stream.
+
+mod support;
+
+conformance! {
+    a_trigger_is_accepted_and_can_be_read_back,
+    unknown_and_server_only_webhooks_are_404,
+    a_bad_payload_is_422_with_the_field_path,
+    size_limit_and_content_type_are_enforced,
+    the_authorizer_can_refuse_triggers_and_reads,
+    idempotency_key_and_correlation_id_are_honoured,
+    the_event_stream_reports_pending_then_sent,
+}
+
+use std::time::Duration;
+
+use buildamp::api::{self, ApiConfig, Authorizer, ReadRequest, Refused, TriggerRequest};
+use buildamp::{BuildAmpWebhook, ManualClock, Runtime};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use support::{Backend, Receiver, env, runtime_with, t0};
+
+/// A frontend webhook with a nested payload.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "{RECEIVER}/notify", auth = "Bearer {NOTIFY_KEY}")]
+pub struct Notify {
+    /// Who gets it.
+    pub to: Vec<Recipient>,
+    /// What it says.
+    pub message: String,
+}
+
+/// A recipient.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recipient {
+    /// The address.
+    pub email: String,
+    /// How many times to send.
+    pub copies: u8,
+}
+
+/// A webhook the frontend may not trigger.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "{RECEIVER}/internal", server_only = true)]
+pub struct InternalOnly {
+    /// Anything.
+    pub x: u32,
+}
+
+/// Signed-in callers (`X-Session`) may trigger, except messages containing "forbidden", and may
+/// read only their own executions (correlation id = their session).
+struct Sessions;
+
+impl Authorizer for Sessions {
+    async fn authorize_trigger(&self, request: &TriggerRequest<'_>) -> Result<(), Refused> {
+        if request.headers.get("x-session").is_none() {
+            return Err(Refused("sign in first".into()));
+        }
+        if let Some(notify) = request.payload::<Notify>()
+            && notify.message.contains("forbidden")
+        {
+            return Err(Refused("you may not send that message".into()));
+        }
+        Ok(())
+    }
+
+    async fn authorize_read(&self, request: &ReadRequest<'_>) -> Result<(), Refused> {
+        let session = request
+            .headers
+            .get("x-session")
+            .and_then(|v| v.to_str().ok());
+        match (session, request.execution.correlation_id) {
+            (Some(s), Some(c)) if s == c.to_string() => Ok(()),
+            _ => Err(Refused("not your execution".into())),
+        }
+    }
+}
+
+const SESSION: &str = "0190a4c2-7d4e-7000-8000-000000000001";
+
+struct App<S: Backend> {
+    runtime: Runtime<S>,
+    base: String,
+    http: reqwest::Client,
+    _receiver: Receiver,
+}
+
+async fn app_with<S: Backend>(store: S, config: ApiConfig) -> App<S> {
+    let receiver = Receiver::answering(200).await;
+    let clock = ManualClock::new(t0());
+    let runtime = runtime_with(
+        store,
+        env(&[("RECEIVER", &receiver.base), ("NOTIFY_KEY", "nk_SECRET")]),
+        &clock,
+        |b| b,
+    )
+    .await;
+    let router = api::router_with(runtime.clone(), Sessions, config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    App {
+        runtime,
+        base,
+        http: reqwest::Client::new(),
+        _receiver: receiver,
+    }
+}
+
+async fn app<S: Backend>(store: S) -> App<S> {
+    app_with(store, ApiConfig::default()).await
+}
+
+fn notify() -> Value {
+    json!({"to": [{"email": "ada@example.com", "copies": 1}], "message": "hello"})
+}
+
+impl<S: Backend> App<S> {
+    fn post(&self, name: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}/buildamp/webhooks/{name}", self.base))
+            .header("Content-Type", "application/json")
+            .header("X-Session", SESSION)
+            .header("X-Correlation-Id", SESSION)
+    }
+
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("X-Session", SESSION)
+    }
+}
+
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&body)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned())),
+    )
+}
+
+async fn a_trigger_is_accepted_and_can_be_read_back<S: Backend>(store: S) {
+    let app = app(store).await;
+    let (code, created) = send(app.post("Notify").body(notify().to_string())).await;
+    assert_eq!(code, 202, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    // Exactly the fields `decodeExecution` reads.
+    assert_eq!(
+        created,
+        json!({
+            "id": id,
+            "webhook": "Notify",
+            "status": {"state": "pending"},
+            "attempts": 0,
+            "max_attempts": 3,
+            "correlation_id": SESSION,
+            "created_at": t0().timestamp_millis(),
+            "updated_at": t0().timestamp_millis(),
+            "payload": notify(),
+        })
+    );
+    let (code, read) = send(app.get(&format!("/buildamp/executions/{id}"))).await;
+    assert_eq!((code, &read), (200, &created));
+
+    app.runtime.executor().run_once().await.unwrap();
+    let (_, read) = send(app.get(&format!("/buildamp/executions/{id}"))).await;
+    assert_eq!(
+        read["status"],
+        json!({"state": "sent", "response": {"status": 200, "body": ""}})
+    );
+    let (code, listed) = send(app.get("/buildamp/executions?webhook=Notify&status=sent")).await;
+    assert_eq!(code, 200);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], id.as_str());
+    let (_, none) = send(app.get("/buildamp/executions?status=dead_letter")).await;
+    assert_eq!(none, json!([]));
+    let (code, _) = send(app.get("/buildamp/executions?status=lost")).await;
+    assert_eq!(code, 400);
+    let (code, _) = send(app.get(&format!("/buildamp/executions/{}", uuid::Uuid::now_v7()))).await;
+    assert_eq!(code, 404);
+    let (code, _) = send(app.get("/buildamp/executions/not-a-uuid")).await;
+    assert_eq!(code, 404);
+    // The secret was resolved at send time, and is nowhere in what the API returns.
+    assert!(!read.to_string().contains("nk_SECRET"));
+}
+
+async fn unknown_and_server_only_webhooks_are_404<S: Backend>(store: S) {
+    let app = app(store).await;
+    let (code, body) = send(app.post("Nope").body("{}")).await;
+    assert_eq!(
+        (code, body),
+        (
+            404,
+            json!({"error": "no webhook `Nope` is exposed to the frontend"})
+        )
+    );
+    let (code, body) = send(app.post("InternalOnly").body(r#"{"x": 1}"#)).await;
+    assert_eq!(
+        (code, body),
+        (
+            404,
+            json!({"error": "no webhook `InternalOnly` is exposed to the frontend"})
+        )
+    );
+    let (_, listed) = send(app.get("/buildamp/executions")).await;
+    assert_eq!(listed, json!([]), "nothing was enqueued");
+}
+
+async fn a_bad_payload_is_422_with_the_field_path<S: Backend>(store: S) {
+    let app = app(store).await;
+    let cases = [
+        (
+            json!({"to": [{"email": "a@b.c", "copies": 300}], "message": "m"}),
+            "to[0].copies",
+            "invalid value: integer `300`, expected u8",
+        ),
+        (
+            json!({"to": [{"copies": 1}], "message": "m"}),
+            "to[0]",
+            "missing field `email`",
+        ),
+        (json!({"to": []}), "", "missing field `message`"),
+        (
+            json!({"to": "ada", "message": "m"}),
+            "to",
+            "invalid type: string \"ada\", expected a sequence",
+        ),
+    ];
+    for (payload, path, message) in cases {
+        let (code, body) = send(app.post("Notify").body(payload.to_string())).await;
+        assert_eq!(code, 422, "{payload}");
+        assert_eq!(body["path"], path, "{payload}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().starts_with(message),
+            "{payload}: {body}"
+        );
+    }
+    let (code, body) = send(app.post("Notify").body("{not json")).await;
+    assert_eq!(code, 422, "{body}");
+    let (_, listed) = send(app.get("/buildamp/executions")).await;
+    assert_eq!(listed, json!([]), "nothing was enqueued");
+}
+
+async fn size_limit_and_content_type_are_enforced<S: Backend>(store: S) {
+    let app = app_with(
+        store,
+        ApiConfig {
+            body_limit: 1024,
+            ..ApiConfig::default()
+        },
+    )
+    .await;
+    let big = json!({"to": [], "message": "x".repeat(2000)});
+    let (code, body) = send(app.post("Notify").body(big.to_string())).await;
+    assert_eq!(
+        (code, body),
+        (
+            413,
+            json!({"error": "the payload is larger than the 1024-byte limit"})
+        )
+    );
+    let (code, _) = send(
+        app.http
+            .post(format!("{}/buildamp/webhooks/Notify", app.base))
+            .header("Content-Type", "text/plain")
+            .header("X-Session", SESSION)
+            .body(notify().to_string()),
+    )
+    .await;
+    assert_eq!(code, 415);
+    let (code, _) = send(app.post("Notify").body(notify().to_string())).await;
+    assert_eq!(code, 202, "a payload within the limit passes");
+}
+
+async fn the_authorizer_can_refuse_triggers_and_reads<S: Backend>(store: S) {
+    let app = app(store).await;
+    let (code, body) = send(
+        app.http
+            .post(format!("{}/buildamp/webhooks/Notify", app.base))
+            .header("Content-Type", "application/json")
+            .body(notify().to_string()),
+    )
+    .await;
+    assert_eq!((code, body), (403, json!({"error": "sign in first"})));
+    let forbidden = json!({"to": [], "message": "a forbidden word"});
+    let (code, body) = send(app.post("Notify").body(forbidden.to_string())).await;
+    assert_eq!(
+        (code, body),
+        (403, json!({"error": "you may not send that message"}))
+    );
+    let (_, listed) = send(app.get("/buildamp/executions")).await;
+    assert_eq!(listed, json!([]), "refused triggers enqueue nothing");
+
+    let (_, created) = send(app.post("Notify").body(notify().to_string())).await;
+    let id = created["id"].as_str().unwrap();
+    let (code, body) = send(
+        app.http
+            .get(format!("{}/buildamp/executions/{id}", app.base))
+            .header("X-Session", "someone-else"),
+    )
+    .await;
+    assert_eq!((code, body), (403, json!({"error": "not your execution"})));
+    let (_, others) = send(
+        app.http
+            .get(format!("{}/buildamp/executions", app.base))
+            .header("X-Session", "someone-else"),
+    )
+    .await;
+    assert_eq!(others, json!([]), "the list shows only readable executions");
+    let (code, _) = send(
+        app.http
+            .get(format!("{}/buildamp/executions/{id}/events", app.base))
+            .header("X-Session", "someone-else"),
+    )
+    .await;
+    assert_eq!(code, 403);
+}
+
+async fn idempotency_key_and_correlation_id_are_honoured<S: Backend>(store: S) {
+    let app = app(store).await;
+    let first = send(
+        app.post("Notify")
+            .header("Idempotency-Key", "order-42")
+            .body(notify().to_string()),
+    )
+    .await;
+    let again = send(
+        app.post("Notify")
+            .header("Idempotency-Key", "order-42")
+            .body(notify().to_string()),
+    )
+    .await;
+    assert_eq!(first.0, 202);
+    assert_eq!(again.0, 200);
+    assert_eq!(first.1["id"], again.1["id"]);
+    assert_eq!(first.1["correlation_id"], SESSION);
+    let (code, body) = send(
+        app.http
+            .post(format!("{}/buildamp/webhooks/Notify", app.base))
+            .header("Content-Type", "application/json")
+            .header("X-Session", SESSION)
+            .header("X-Correlation-Id", "not-a-uuid")
+            .body(notify().to_string()),
+    )
+    .await;
+    assert_eq!(
+        (code, body),
+        (400, json!({"error": "`X-Correlation-Id` must be a UUID"}))
+    );
+    let (_, listed) =
+        send(app.get(&format!("/buildamp/executions?correlation_id={SESSION}"))).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
+/// Reads server-sent events until `n` `status` events arrived or the stream ended.
+async fn next_events(
+    response: &mut reqwest::Response,
+    buffer: &mut String,
+    n: usize,
+) -> Vec<Value> {
+    let mut events = Vec::new();
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
+                assert!(block.contains("event: status"), "{block}");
+                events.push(serde_json::from_str(data).unwrap());
+            }
+            if events.len() == n {
+                return events;
+            }
+        }
+        match response.chunk().await.unwrap() {
+            Some(chunk) => buffer.push_str(&String::from_utf8_lossy(&chunk)),
+            None => return events,
+        }
+    }
+}
+
+async fn the_event_stream_reports_pending_then_sent<S: Backend>(store: S) {
+    let app = app_with(
+        store,
+        ApiConfig {
+            poll_interval: Duration::from_millis(10),
+            ..ApiConfig::default()
+        },
+    )
+    .await;
+    let (_, created) = send(app.post("Notify").body(notify().to_string())).await;
+    let id = created["id"].as_str().unwrap();
+    let mut stream = app
+        .get(&format!("/buildamp/executions/{id}/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(
+        stream.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let mut buffer = String::new();
+    let [pending] = next_events(&mut stream, &mut buffer, 1)
+        .await
+        .try_into()
+        .unwrap();
+    assert_eq!(pending["status"], json!({"state": "pending"}));
+
+    app.runtime.executor().run_once().await.unwrap();
+    // The stream may catch the attempt in flight (`sending`) before it reports `sent`, then ends.
+    let rest = next_events(&mut stream, &mut buffer, usize::MAX).await;
+    let states: Vec<&str> = rest
+        .iter()
+        .map(|e| e["status"]["state"].as_str().unwrap())
+        .collect();
+    assert!(
+        states == ["sent"] || states == ["sending", "sent"],
+        "{states:?}"
+    );
+    let sent = rest.last().unwrap();
+    assert_eq!(sent["id"], id);
+    assert_eq!(sent["attempts"], 1);
+    assert!(
+        stream.chunk().await.unwrap().is_none(),
+        "the stream ends after a final state"
+    );
+}
