@@ -144,6 +144,9 @@ fn every_module_is_formatted_as_elm_format_formats_it() {
             files.push(expected);
         }
     }
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/elm-app/src");
+    files.push(example.join("Main.elm"));
+    files.push(example.join(elm::MODULE_PATH));
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
     let models_module = dir.join("Models.elm");
     std::fs::write(&models_module, elm::generate(&models).unwrap()).unwrap();
@@ -160,5 +163,16 @@ fn every_module_is_formatted_as_elm_format_formats_it() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(files.len() >= 16);
+    assert!(files.len() >= 18);
+}
+
+#[test]
+fn the_example_apps_committed_module_is_what_the_models_generate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let committed =
+        std::fs::read_to_string(root.join("examples/elm-app/src").join(elm::MODULE_PATH)).unwrap();
+    assert!(
+        committed == elm::generate(&root.join("models")).unwrap(),
+        "examples/elm-app/src/BuildAmp/Webhooks.elm is stale: run `cargo run -- gen --models models --out examples/elm-app/src`"
+    );
 }

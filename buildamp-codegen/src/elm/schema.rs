@@ -275,6 +275,17 @@ pub fn build(files: &[(String, PathBuf)]) -> Result<Schema, Vec<Refusal>> {
         .collect();
     triggers.sort_by(|a, b| a.name.cmp(&b.name));
     let webhook_names: BTreeSet<String> = triggers.iter().map(|t| t.name.clone()).collect();
+    for t in &triggers {
+        if let Some(base) = t.name.strip_suffix("With")
+            && webhook_names.contains(base)
+        {
+            problems.push(Refusal {
+                file: String::new(),
+                item: t.name.clone(),
+                message: format!("its trigger `trigger{}` would clash with `{base}`'s `trigger{base}With`: rename one of the webhooks", t.name),
+            });
+        }
+    }
 
     let mut decls = BTreeMap::new();
     let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
