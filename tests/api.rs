@@ -429,3 +429,64 @@ async fn the_event_stream_reports_pending_then_sent<S: Backend>(store: S) {
         "the stream ends after a final state"
     );
 }
+
+/// The generated Elm decodes the execution by these keys and states: every key the API writes
+/// (and every state) must appear in the module's decoders.
+#[test]
+fn the_elm_module_reads_every_key_the_api_writes() {
+    use buildamp::api::{ExecutionView, ResponseView, StatusView};
+    let module = buildamp_codegen::elm::generate(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
+    )
+    .unwrap();
+    let view = ExecutionView {
+        id: "i".into(),
+        webhook: "W".into(),
+        status: StatusView::Pending,
+        attempts: 0,
+        max_attempts: 1,
+        correlation_id: None,
+        created_at: 0,
+        updated_at: 0,
+        payload: Value::Null,
+    };
+    let json = serde_json::to_value(&view).unwrap();
+    for key in json.as_object().unwrap().keys() {
+        assert!(
+            module.contains(&format!("Decode.field \"{key}\""))
+                || module.contains(&format!("optionalField \"{key}\"")),
+            "the Elm module does not read `{key}`"
+        );
+    }
+    let states = [
+        StatusView::Pending,
+        StatusView::Sending,
+        StatusView::Sent {
+            response: ResponseView {
+                status: 200,
+                body: String::new(),
+            },
+        },
+        StatusView::Failed {
+            error: String::new(),
+            attempts: 1,
+        },
+        StatusView::DeadLetter {
+            reason: String::new(),
+        },
+    ];
+    for state in states {
+        let json = serde_json::to_value(&state).unwrap();
+        let tag = json["state"].as_str().unwrap();
+        assert!(
+            module.contains(&format!("        \"{tag}\" ->")),
+            "state `{tag}`"
+        );
+        for key in json.as_object().unwrap().keys().filter(|k| *k != "state") {
+            assert!(
+                module.contains(&format!("Decode.field \"{key}\"")),
+                "the Elm module does not read `{key}` of `{tag}`"
+            );
+        }
+    }
+}
