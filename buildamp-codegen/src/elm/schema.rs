@@ -213,8 +213,9 @@ const RESERVED: [&str; 17] = [
     "exposing", "as", "port", "infix", "alias", "effect",
 ];
 
-/// Names the module itself declares (types and constructors): a model type may not take them.
-pub const TAKEN: [&str; 17] = [
+/// Names the module declares (types, constructors, and types whose `encode`/`decode` functions
+/// would be its helpers'), and Elm's default imports: a model type may not take them.
+pub const TAKEN: [&str; 39] = [
     "Execution",
     "ExecutionId",
     "WebhookStatus",
@@ -231,7 +232,29 @@ pub const TAKEN: [&str; 17] = [
     "NetworkError",
     "BadStatus",
     "BadBody",
+    "Tuple2",
+    "Tuple3",
+    "Unit",
     "Dict",
+    "Maybe",
+    "Just",
+    "Nothing",
+    "List",
+    "Result",
+    "Ok",
+    "Err",
+    "String",
+    "Char",
+    "Int",
+    "Float",
+    "Bool",
+    "True",
+    "False",
+    "Cmd",
+    "Sub",
+    "Never",
+    "Order",
+    "Program",
 ];
 
 /// A parsed model file.
