@@ -252,20 +252,32 @@ pub struct SmsStatus {
 
 /// A Twilio message status.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub enum SmsState {
+    /// `accepted`: a Messaging Service took it.
     Accepted,
+    /// `scheduled`: to be sent later.
     Scheduled,
+    /// `canceled`: a scheduled message was canceled.
     Canceled,
+    /// `queued`: waiting to be sent.
     Queued,
+    /// `sending`: being sent to the carrier.
     Sending,
+    /// `sent`: the carrier accepted it.
     Sent,
+    /// `failed`: it could not be sent (see `error_code`).
     Failed,
+    /// `delivered`: the handset received it.
     Delivered,
+    /// `undelivered`: the carrier could not deliver it.
     Undelivered,
+    /// `receiving`: an inbound message is arriving.
     Receiving,
+    /// `received`: an inbound message arrived.
     Received,
+    /// `read`: the recipient read it (WhatsApp and RCS).
     Read,
+    /// `partially_delivered`: some parts arrived.
     PartiallyDelivered,
     /// A status this version does not know yet, as Twilio spelled it.
     Other(String),
@@ -315,16 +327,24 @@ pub struct EmailEvent {
 
 /// A Resend email event type.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub enum EmailEventKind {
+    /// `email.sent`: Resend accepted it.
     Sent,
+    /// `email.scheduled`: to be sent later.
     Scheduled,
+    /// `email.delivered`: the recipient's server accepted it.
     Delivered,
+    /// `email.delivery_delayed`: delivery is being retried.
     DeliveryDelayed,
+    /// `email.complained`: marked as spam.
     Complained,
+    /// `email.bounced`: the recipient's server refused it.
     Bounced,
+    /// `email.opened`: the recipient opened it.
     Opened,
+    /// `email.clicked`: the recipient clicked a link.
     Clicked,
+    /// `email.failed`: it could not be sent.
     Failed,
     /// A type this version does not know yet, as Resend spelled it (`email.` included).
     Other(String),
