@@ -201,7 +201,7 @@ impl BenchStore for PgStore {
         let sql = if resume {
             "UPDATE webhook_executions SET lease_expires_at = now() - interval '1 second' WHERE status = 'sending'"
         } else {
-            "TRUNCATE webhook_executions, webhook_attempts, webhook_outcomes"
+            "TRUNCATE webhook_executions, webhook_attempts, webhook_outcomes, message_external_ids, inbound_events"
         };
         sqlx::query(sql)
             .execute(self.pool())
@@ -225,7 +225,7 @@ impl BenchStore for SqliteStore {
         let sql = if resume {
             "UPDATE webhook_executions SET lease_expires_at = 0 WHERE status = 'sending'"
         } else {
-            "DELETE FROM webhook_outcomes; DELETE FROM webhook_attempts; DELETE FROM webhook_executions;"
+            "DELETE FROM webhook_outcomes; DELETE FROM webhook_attempts; DELETE FROM message_external_ids; DELETE FROM inbound_events; DELETE FROM webhook_executions;"
         };
         sqlx::raw_sql(sql)
             .execute(self.pool())

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_derive_internals::ast::{Container, Data, Style};
-use serde_derive_internals::attr::{Default as SerdeDefault, TagType};
+use serde_derive_internals::attr::TagType;
 use syn::{DeriveInput, GenericArgument, Item, PathArguments, Type};
 
 use crate::ir::{Exposure, Webhook};
@@ -692,9 +692,6 @@ fn fields_of(
                 }
             },
         };
-        if !matches!(a.default(), SerdeDefault::None) && !may_be_absent {
-            // `default` only affects reading: the encoder always writes the field. Nothing to do.
-        }
         let elm = elm_field(&rust);
         if let Some(other) = out.iter().find(|o| o.elm == elm) {
             cx.refuse(
