@@ -309,6 +309,22 @@ async fn deliver<S: Store>(inner: &Inner<S>, row: &Claimed, started: &AtomicBool
                 inner.clock.now(),
                 jitter,
             );
+            if let (Some(wanted), Resolution::Sent) = (target.external_id, &decision.resolution)
+                && matches!(
+                    result,
+                    AttemptResult::Response {
+                        external_id: None,
+                        ..
+                    }
+                )
+            {
+                tracing::warn!(
+                    webhook = row.webhook_type,
+                    execution = %row.id,
+                    external_id = ?wanted,
+                    "delivered, but the answer held no provider id where `external_id` says: its status events cannot be mapped by id"
+                );
+            }
             (Some(result), decision)
         }
     };
