@@ -699,6 +699,19 @@ fn configuration_names_every_missing_variable() {
     assert_eq!(error.problems.len(), 2, "{error}");
     assert!(!error.to_string().contains("not base64!"), "{error}");
 
+    let error = InboundConfig::from_env(
+        &env(&[
+            ("TWILIO_AUTH_TOKEN", "t"),
+            ("BUILDAMP_PUBLIC_URL", "api.example.com/hooks"),
+        ]),
+        &[Provider::Twilio],
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.problems,
+        ["BUILDAMP_PUBLIC_URL must be an absolute http(s) URL, like https://api.example.com"]
+    );
+
     // Only Resend configured: Twilio's variables are not required.
     let config = InboundConfig::from_env(
         &env(&[("RESEND_WEBHOOK_SECRET", RESEND_SECRET)]),

@@ -60,7 +60,7 @@ pub(crate) fn module(schema: &Schema) -> String {
         blocks.extend(printer.decoder_decl(decl));
     }
     for t in &schema.triggers {
-        let payload = &schema.decls[&t.payload].elm;
+        let payload = &schema.decls[&t.name].elm;
         let name = &t.name;
         blocks.push(render(&FunctionView {
             name: format!("trigger{name}"),

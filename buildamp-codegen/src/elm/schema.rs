@@ -161,13 +161,11 @@ pub struct Decl {
     pub recursive: bool,
 }
 
-/// A frontend webhook: its name and payload type.
+/// A frontend webhook. Its payload's Rust type has the same name (a key of [`Schema::decls`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trigger {
     /// The webhook's name (the route's `{Name}`).
     pub name: String,
-    /// Its payload's Rust type name (a key of [`Schema::decls`]).
-    pub payload: String,
 }
 
 /// Everything the module is generated from.
@@ -293,7 +291,6 @@ pub fn build(files: &[(String, PathBuf)]) -> Result<Schema, Vec<Refusal>> {
         .filter(|w| w.target.exposure == Exposure::Frontend)
         .map(|w| Trigger {
             name: w.name.clone(),
-            payload: w.name.clone(),
         })
         .collect();
     triggers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -302,8 +299,13 @@ pub fn build(files: &[(String, PathBuf)]) -> Result<Schema, Vec<Refusal>> {
         if let Some(base) = t.name.strip_suffix("With")
             && webhook_names.contains(base)
         {
+            let file = sources
+                .iter()
+                .find(|s| s.webhooks.iter().any(|w| w.name == t.name))
+                .map(|s| s.shown.clone())
+                .unwrap_or_default();
             problems.push(Refusal {
-                file: String::new(),
+                file,
                 item: t.name.clone(),
                 message: format!("its trigger `trigger{}` would clash with `{base}`'s `trigger{base}With`: rename one of the webhooks", t.name),
             });
@@ -314,7 +316,7 @@ pub fn build(files: &[(String, PathBuf)]) -> Result<Schema, Vec<Refusal>> {
     let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut queue: Vec<(String, String, String)> = triggers
         .iter()
-        .map(|t| (t.payload.clone(), String::new(), String::new()))
+        .map(|t| (t.name.clone(), String::new(), String::new()))
         .collect();
     let mut seen = BTreeSet::new();
     while let Some((name, used_by, used_in)) = queue.pop() {
