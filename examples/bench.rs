@@ -29,7 +29,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use buildamp::store::{Completion, Resolution};
+use buildamp::queue::{self, AttemptResult, Event, Progress, RetryRules};
+use buildamp::store::{AttemptReport, Move};
 use buildamp::{
     BuildAmpWebhook, Clock, Config, DatabaseUrl, Env, PgStore, Runtime, SqliteStore, Store,
     SystemClock, Webhook, error_chain,
@@ -537,21 +538,37 @@ async fn queue_only<S: Store>(
                 if rows.is_empty() {
                     return Ok::<(), buildamp::StoreError>(());
                 }
-                let done: Vec<Completion> = rows
+                let ok = AttemptResult::Response {
+                    status: 204,
+                    body: String::new(),
+                    retry_after: None,
+                    location: None,
+                    external_id: None,
+                };
+                let done: Vec<Move> = rows
                     .iter()
-                    .map(|r| Completion {
-                        id: r.id,
-                        attempt: r.attempt,
-                        resolution: Resolution::Sent,
-                        response_status: Some(204),
-                        response_body: None,
-                        error_message: None,
-                        external_id: None,
-                        started_at: now,
-                        duration_ms: 0,
+                    .map(|r| {
+                        let progress = Progress {
+                            attempts: r.attempt,
+                            max_attempts: r.max_attempts,
+                        };
+                        let event = Event::Attempted(&ok);
+                        Move {
+                            id: r.id,
+                            attempt: r.attempt,
+                            from: event.from_status(),
+                            to: queue::decide(progress, event, RetryRules::DEFAULT, now, 0.0),
+                            report: Some(AttemptReport {
+                                started_at: now,
+                                duration_ms: 0,
+                                response_status: Some(204),
+                                response_body: None,
+                                external_id: None,
+                            }),
+                        }
                     })
                     .collect();
-                store.complete(SystemClock.now(), &done, false).await?;
+                store.record(SystemClock.now(), &done).await?;
             }
         });
     }

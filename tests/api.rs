@@ -11,10 +11,14 @@ conformance! {
     size_limit_and_content_type_are_enforced,
     the_authorizer_can_refuse_triggers_and_reads,
     idempotency_key_and_correlation_id_are_honoured,
+    an_idempotency_key_is_scoped_to_its_webhook_and_never_shows_another_callers_execution,
+    an_unknown_caller_learns_nothing_before_it_is_refused,
     the_event_stream_reports_pending_then_sent,
 }
 
 use std::time::Duration;
+
+use axum::http::HeaderMap;
 
 use buildamp::api::{self, ApiConfig, Authorizer, ReadRequest, Refused, TriggerRequest};
 use buildamp::{BuildAmpWebhook, ManualClock, Runtime};
@@ -41,6 +45,14 @@ pub struct Recipient {
     pub copies: u8,
 }
 
+/// A second frontend webhook, for keys scoped per webhook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "{RECEIVER}/ping")]
+pub struct Ping {
+    /// Anything.
+    pub note: String,
+}
+
 /// A webhook the frontend may not trigger.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
 #[target(url = "{RECEIVER}/internal", server_only = true)]
@@ -54,10 +66,14 @@ pub struct InternalOnly {
 struct Sessions;
 
 impl Authorizer for Sessions {
-    async fn authorize_trigger(&self, request: &TriggerRequest<'_>) -> Result<(), Refused> {
-        if request.headers.get("x-session").is_none() {
-            return Err(Refused("sign in first".into()));
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<(), Refused> {
+        match headers.get("x-session") {
+            Some(_) => Ok(()),
+            None => Err(Refused("sign in first".into())),
         }
+    }
+
+    async fn authorize_trigger(&self, request: &TriggerRequest<'_>) -> Result<(), Refused> {
         if let Some(notify) = request.payload::<Notify>()
             && notify.message.contains("forbidden")
         {
@@ -273,6 +289,23 @@ async fn size_limit_and_content_type_are_enforced<S: Backend>(store: S) {
     )
     .await;
     assert_eq!(code, 415);
+    // The media type must be exactly JSON (parameters allowed).
+    for (content_type, expected) in [
+        ("application/jsonfoo", 415),
+        ("application/json-patch+json", 415),
+        ("APPLICATION/JSON; charset=utf-8", 202),
+    ] {
+        let (code, _) = send(
+            app.http
+                .post(format!("{}/buildamp/webhooks/Notify", app.base))
+                .header("Content-Type", content_type)
+                .header("X-Session", SESSION)
+                .header("X-Correlation-Id", SESSION)
+                .body(notify().to_string()),
+        )
+        .await;
+        assert_eq!(code, expected, "{content_type}");
+    }
     let (code, _) = send(app.post("Notify").body(notify().to_string())).await;
     assert_eq!(code, 202, "a payload within the limit passes");
 }
@@ -286,7 +319,7 @@ async fn the_authorizer_can_refuse_triggers_and_reads<S: Backend>(store: S) {
             .body(notify().to_string()),
     )
     .await;
-    assert_eq!((code, body), (403, json!({"error": "sign in first"})));
+    assert_eq!((code, body), (401, json!({"error": "sign in first"})));
     let forbidden = json!({"to": [], "message": "a forbidden word"});
     let (code, body) = send(app.post("Notify").body(forbidden.to_string())).await;
     assert_eq!(
@@ -355,6 +388,85 @@ async fn idempotency_key_and_correlation_id_are_honoured<S: Backend>(store: S) {
     let (_, listed) =
         send(app.get(&format!("/buildamp/executions?correlation_id={SESSION}"))).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
+async fn an_idempotency_key_is_scoped_to_its_webhook_and_never_shows_another_callers_execution<
+    S: Backend,
+>(
+    store: S,
+) {
+    let app = app(store).await;
+    let keyed = |name: &str, body: Value| {
+        app.post(name)
+            .header("Idempotency-Key", "shared-key")
+            .body(body.to_string())
+    };
+    let (code, notify_first) = send(keyed("Notify", notify())).await;
+    assert_eq!(code, 202);
+    // The same key for another webhook is another execution, not the Notify one (whose payload
+    // this caller did not send).
+    let (code, ping) = send(keyed("Ping", json!({"note": "hi"}))).await;
+    assert_eq!(code, 202);
+    assert_ne!(ping["id"], notify_first["id"]);
+    assert_eq!(ping["webhook"], "Ping");
+    // Another caller repeating a key it cannot read gets no execution, and no payload.
+    let (code, body) = send(
+        app.http
+            .post(format!("{}/buildamp/webhooks/Notify", app.base))
+            .header("Content-Type", "application/json")
+            .header("X-Session", "someone-else")
+            .header("Idempotency-Key", "shared-key")
+            .body(notify().to_string()),
+    )
+    .await;
+    assert_eq!(
+        (code, body),
+        (
+            409,
+            json!({"error": "this `Idempotency-Key` was used already for this webhook: choose another"})
+        )
+    );
+    // The caller who may read it gets it back.
+    let (code, again) = send(keyed("Notify", notify())).await;
+    assert_eq!((code, &again["id"]), (200, &notify_first["id"]));
+}
+
+async fn an_unknown_caller_learns_nothing_before_it_is_refused<S: Backend>(store: S) {
+    let app = app(store).await;
+    let anonymous = |method: reqwest::Method, path: &str| {
+        app.http
+            .request(method, format!("{}{path}", app.base))
+            .header("Content-Type", "application/json")
+    };
+    let refused = (401, json!({"error": "sign in first"}));
+    // Neither which webhooks exist (404), nor their schema (422), nor the limits (413, 415).
+    for (path, body) in [
+        ("/buildamp/webhooks/Nope", notify().to_string()),
+        ("/buildamp/webhooks/InternalOnly", "{}".to_owned()),
+        ("/buildamp/webhooks/Notify", "{\"to\": 3}".to_owned()),
+        ("/buildamp/webhooks/Notify", "x".repeat(300 * 1024)),
+    ] {
+        let answer = send(anonymous(reqwest::Method::POST, path).body(body)).await;
+        assert_eq!(answer, refused, "{path}");
+    }
+    let answer = send(
+        app.http
+            .post(format!("{}/buildamp/webhooks/Notify", app.base))
+            .header("Content-Type", "text/plain")
+            .body("hello"),
+    )
+    .await;
+    assert_eq!(answer, refused);
+    // Nor which executions exist.
+    for path in [
+        "/buildamp/executions".to_owned(),
+        "/buildamp/executions/not-an-id".to_owned(),
+        format!("/buildamp/executions/{}", uuid::Uuid::now_v7()),
+        format!("/buildamp/executions/{}/events", uuid::Uuid::now_v7()),
+    ] {
+        let answer = send(anonymous(reqwest::Method::GET, &path)).await;
+        assert_eq!(answer, refused, "{path}");
+    }
 }
 
 /// Reads server-sent events until `n` `status` events arrived or the stream ended.

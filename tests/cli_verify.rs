@@ -3,7 +3,10 @@
 use std::process::Command;
 
 fn vectors(name: &str) -> Vec<serde_json::Value> {
-    let path = format!("{}/../shared/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/buildamp-runtime/tests/vectors/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
     serde_json::from_str(&text).unwrap()
 }
@@ -77,7 +80,10 @@ fn twilio_vector_with_url_and_params() {
 
 #[test]
 fn sns_vector_with_the_certificate_from_a_file() {
-    let dir = format!("{}/../shared/vectors", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!(
+        "{}/buildamp-runtime/tests/vectors",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let message = vectors("aws-sns.json")[1]["message"].to_string();
     let cert = format!("@{dir}/aws-sns-cert.pem");
     let args = [

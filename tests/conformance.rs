@@ -29,6 +29,9 @@ conformance! {
     outcome_handlers_get_every_event_at_least_once_across_a_restart,
     a_handler_can_trigger_a_fallback_webhook,
     shutdown_releases_deliveries_that_outlast_the_grace_period,
+    if_env_takes_url_and_auth_from_the_branch_chosen_when_triggered,
+    outcome_events_are_recorded_by_an_executor_without_handlers,
+    the_rescuer_runs_as_a_service_that_signals_each_pass,
 }
 
 use std::collections::BTreeMap;
@@ -160,6 +163,17 @@ pub struct NeedsEnv {
 #[target(url = "https://{UNSET_DOMAIN}/hook")]
 pub struct NeedsDomain {
     /// A number.
+    pub n: u32,
+}
+
+/// A target that switches URL and credentials on `DEVELOPMENT`, as the docs' simulator setup does.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(
+    url = if_env!("DEVELOPMENT", "{RECEIVER}/dev", "{RECEIVER}/prod"),
+    auth = if_env!("DEVELOPMENT", "Bearer {DEV_KEY}", "Bearer {PROD_KEY}")
+)]
+pub struct Branchy {
+    /// Anything.
     pub n: u32,
 }
 
@@ -685,7 +699,18 @@ async fn a_crashed_executors_rows_are_delivered_by_another_after_the_lease<S: Ba
     let e = execution(&runtime, id).await;
     assert_eq!(e.status, Status::Failed);
     assert!(e.error_message.unwrap().contains("lease expired"));
+    // The lost attempt counts as a failure: due again after the target's backoff (1 s, plus up to
+    // 20 % jitter), not at once, so a target that kills executors is not hammered.
+    let now = clock.now();
+    assert!(
+        e.next_retry_at >= now + chrono::Duration::seconds(1)
+            && e.next_retry_at <= now + chrono::Duration::milliseconds(1200),
+        "due at {}, rescued at {now}",
+        e.next_retry_at
+    );
+    assert_eq!(runtime.executor().run_once().await.unwrap(), 0);
 
+    clock.advance(Duration::from_millis(1200));
     assert_eq!(runtime.executor().run_once().await.unwrap(), 1);
     let e = execution(&runtime, id).await;
     assert_eq!((e.status, e.attempts), (Status::Sent, 2));
@@ -972,4 +997,95 @@ async fn shutdown_releases_deliveries_that_outlast_the_grace_period<S: Backend>(
     receiver.script(|_, _| Reply::Status(200));
     assert_eq!(runtime.executor().run_once().await.unwrap(), 1);
     assert_eq!(execution(&runtime, id).await.status, Status::Sent);
+}
+
+async fn if_env_takes_url_and_auth_from_the_branch_chosen_when_triggered<S: Backend>(store: S) {
+    let receiver = Receiver::answering(200).await;
+    let clock = ManualClock::new(t0());
+    let vars = |development: bool| {
+        let mut vars = test_env(&receiver);
+        vars.insert("DEV_KEY".into(), "dev_key".into());
+        vars.insert("PROD_KEY".into(), "prod_SECRET_key".into());
+        if development {
+            vars.insert("DEVELOPMENT".into(), "1".into());
+        }
+        vars
+    };
+    // The process that triggers and the executor disagree about `DEVELOPMENT`, both ways.
+    for (trigger_in_development, expected_path, expected_auth) in [
+        (true, "/dev", "Bearer dev_key"),
+        (false, "/prod", "Bearer prod_SECRET_key"),
+    ] {
+        let triggering =
+            runtime_with(store.clone(), vars(trigger_in_development), &clock, |b| b).await;
+        let executing =
+            runtime_with(store.clone(), vars(!trigger_in_development), &clock, |b| b).await;
+        Branchy { n: 1 }.trigger(&triggering).await.unwrap();
+        assert_eq!(executing.executor().run_once().await.unwrap(), 1);
+        let request = receiver.received().pop().unwrap();
+        assert_eq!(
+            (request.path.as_str(), request.header("authorization")),
+            (expected_path, Some(expected_auth)),
+            "the credentials go where the URL went"
+        );
+    }
+}
+
+async fn outcome_events_are_recorded_by_an_executor_without_handlers<S: Backend>(store: S) {
+    let receiver = Receiver::answering(200).await;
+    let clock = ManualClock::new(t0());
+    // This process delivers and has no handlers; another process handles outcomes.
+    let delivering = runtime_with(store.clone(), test_env(&receiver), &clock, |b| b).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let handled = seen.clone();
+    let handling = runtime_with(store, test_env(&receiver), &clock, |b| {
+        b.on_outcome(move |event| {
+            let handled = handled.clone();
+            async move {
+                handled
+                    .lock()
+                    .unwrap()
+                    .push((event.kind, event.execution_id));
+                Ok(())
+            }
+        })
+    })
+    .await;
+    let id = email().trigger(&delivering).await.unwrap().id;
+    assert_eq!(delivering.executor().run_once().await.unwrap(), 1);
+    assert_eq!(handling.dispatch_outcomes().await.unwrap(), 1);
+    assert_eq!(*seen.lock().unwrap(), [(OutcomeKind::WebhookSuccess, id)]);
+}
+
+async fn the_rescuer_runs_as_a_service_that_signals_each_pass<S: Backend>(store: S) {
+    let receiver = Receiver::start(|_, n| {
+        if n == 0 {
+            Reply::Hang
+        } else {
+            Reply::Status(200)
+        }
+    })
+    .await;
+    let (runtime, clock) = setup(store, &receiver).await;
+    let id = email().trigger(&runtime).await.unwrap().id;
+    let crashed = tokio::spawn(runtime.executor().run(CancellationToken::new()));
+    receiver.wait_for(1).await;
+    crashed.abort();
+    let _ = crashed.await;
+    clock.advance(Duration::from_secs(601));
+
+    // Started, the rescuer makes a pass at once and says so; the test waits on that signal.
+    let running = runtime.start().await.unwrap();
+    let names: Vec<&str> = running.services().iter().map(|s| s.name()).collect();
+    assert_eq!(
+        names,
+        ["rescuer", "pruner"],
+        "no outcome handlers, no dispatcher"
+    );
+    let mut passes = running.services()[0].passes();
+    passes.wait_for(|n| *n >= 1).await.unwrap();
+    let e = execution(&runtime, id).await;
+    assert_eq!(e.status, Status::Failed);
+    assert!(e.error_message.unwrap().contains("lease expired"));
+    running.shutdown().await.unwrap();
 }

@@ -1,7 +1,8 @@
 //! The inbound endpoints over real HTTP on 127.0.0.1, against Postgres and SQLite: a webhook is
 //! delivered to a receiver that answers with a provider id, then the provider's signed status
 //! events come back to `/webhooks/twilio` and `/webhooks/resend`, are mapped to the execution,
-//! deduplicated and handed to the app's handler.
+//! recorded durably, deduplicated on what the provider signed and handed to the app's handler
+//! (again by the dispatcher when a handler failed or its request was cut off).
 
 mod support;
 
@@ -13,7 +14,8 @@ conformance! {
     resend_events_are_typed_mapped_and_deduplicated,
     resend_rejects_wrong_secret_stale_tampered_and_malformed,
     resend_embedded_tag_maps_to_the_correlation_id,
-    a_failing_handler_answers_500_and_the_retry_is_processed,
+    a_failing_handler_gets_the_event_again_from_the_dispatcher,
+    an_event_whose_request_is_cut_off_mid_handler_is_handed_over_after_its_lease,
     health_reports_the_endpoints_and_the_database,
     retention_prunes_inbound_records_with_the_executions,
 }
@@ -22,7 +24,8 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use buildamp::inbound::receive::{
-    EmailEventKind, Inbound, InboundConfig, InboundEvent, InboundKind, Provider, SmsState,
+    EmailEventKind, Inbound, InboundConfig, InboundDispatcher, InboundEvent, InboundKind, Provider,
+    SmsState,
 };
 use buildamp::inbound::sign;
 use buildamp::{BuildAmpWebhook, ExecutionId, ManualClock, Runtime, Webhook};
@@ -63,6 +66,11 @@ struct App<S: Backend> {
     base: String,
     events: Arc<Mutex<Vec<InboundEvent>>>,
     failures_left: Arc<Mutex<usize>>,
+    /// Handler calls that never return (as if the provider hung up mid-handler).
+    hangs_left: Arc<Mutex<usize>>,
+    /// Signalled each time the handler is entered.
+    entered: tokio::sync::watch::Sender<usize>,
+    dispatcher: InboundDispatcher<S>,
     receiver: Receiver,
     clock: ManualClock,
     http: reqwest::Client,
@@ -100,28 +108,50 @@ async fn app<S: Backend>(store: S) -> App<S> {
     .expect("configured");
     let events = Arc::new(Mutex::new(Vec::new()));
     let failures_left = Arc::new(Mutex::new(0));
-    let (seen, failing) = (events.clone(), failures_left.clone());
-    let router = Inbound::new(runtime.store().clone(), config)
+    let hangs_left = Arc::new(Mutex::new(0usize));
+    let entered = tokio::sync::watch::channel(0).0;
+    let (seen, failing, hanging, entering) = (
+        events.clone(),
+        failures_left.clone(),
+        hangs_left.clone(),
+        entered.clone(),
+    );
+    let (router, dispatcher) = Inbound::new(runtime.store().clone(), config)
         .clock(clock.clone())
         .on_event(move |event| {
-            let (seen, failing) = (seen.clone(), failing.clone());
+            let (seen, failing, hanging) = (seen.clone(), failing.clone(), hanging.clone());
+            entering.send_modify(|n| *n += 1);
             async move {
-                let mut left = failing.lock().unwrap();
-                if *left > 0 {
-                    *left -= 1;
-                    return Err("the app's database is down".into());
+                let hang = {
+                    let mut left = hanging.lock().unwrap();
+                    let hang = *left > 0;
+                    *left = (*left).saturating_sub(1);
+                    hang
+                };
+                if hang {
+                    std::future::pending::<()>().await;
+                }
+                {
+                    let mut left = failing.lock().unwrap();
+                    if *left > 0 {
+                        *left -= 1;
+                        return Err("the app's database is down".into());
+                    }
                 }
                 seen.lock().unwrap().push(event);
                 Ok(())
             }
         })
-        .router();
+        .build();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     App {
         runtime,
         base,
         events,
         failures_left,
+        hangs_left,
+        entered,
+        dispatcher,
         receiver,
         clock,
         http: reqwest::Client::new(),
@@ -154,8 +184,16 @@ impl<S: Backend> App<S> {
         (id, sid)
     }
 
-    /// Posts a Twilio status callback for `sid` to `path_and_query`, signed with `token` (the
-    /// signature computed here from Twilio's documented algorithm, not by the code under test).
+    /// A signed Twilio status callback to `/webhooks/twilio`, not yet sent.
+    fn twilio_request(&self, fields: &[(String, String)], token: &str) -> reqwest::RequestBuilder {
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.twilio_builder("/webhooks/twilio", &fields, token, None)
+    }
+
+    /// Posts a Twilio status callback for `sid` to `path_and_query`, signed with `token`.
     async fn twilio(
         &self,
         path_and_query: &str,
@@ -163,6 +201,18 @@ impl<S: Backend> App<S> {
         token: &str,
         idempotency: Option<&str>,
     ) -> (u16, Value) {
+        answer(self.twilio_builder(path_and_query, fields, token, idempotency)).await
+    }
+
+    /// A Twilio status callback signed with `token` (the signature computed here from Twilio's
+    /// documented algorithm, not by the code under test).
+    fn twilio_builder(
+        &self,
+        path_and_query: &str,
+        fields: &[(&str, &str)],
+        token: &str,
+        idempotency: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let url = format!("{}{path_and_query}", self.base);
         let mut sorted: Vec<&(&str, &str)> = fields.iter().collect();
         sorted.sort_by_key(|(k, _)| *k);
@@ -186,7 +236,7 @@ impl<S: Backend> App<S> {
         if let Some(token) = idempotency {
             request = request.header("I-Twilio-Idempotency-Token", token);
         }
-        answer(request).await
+        request
     }
 
     /// Posts a Resend event, signed as Svix signs (`svix-*` headers) with `secret` at `timestamp`.
@@ -260,20 +310,30 @@ async fn twilio_status_maps_by_external_id_and_a_repeat_is_processed_once<S: Bac
         .twilio("/webhooks/twilio", &fields, TWILIO_TOKEN, Some("tok-1"))
         .await;
     assert_eq!(repeat, (200, json!({"success": true, "duplicate": true})));
+    // The idempotency token is not signed: a captured request replayed with fresh tokens (or
+    // none) is the same signed request, so it is still a repeat.
+    for token in [Some("tok-2"), Some("forged"), None] {
+        let replay = app
+            .twilio("/webhooks/twilio", &fields, TWILIO_TOKEN, token)
+            .await;
+        assert_eq!(replay, (200, json!({"success": true, "duplicate": true})));
+    }
 
     let [event] = app.events().try_into().expect("processed exactly once");
     assert_eq!(event.provider, Provider::Twilio);
     assert_eq!(event.execution, execution);
     assert_eq!(event.external_id, sid);
-    assert_eq!(event.event_id, "tok-1");
+    // The id is the SHA-256 of what Twilio signed (the URL and the sorted fields).
+    assert_eq!(event.event_id.len(), 64);
+    assert!(event.event_id.bytes().all(|b| b.is_ascii_hexdigit()));
     let status = sms(&event);
     assert_eq!(status.status, SmsState::Undelivered);
     assert_eq!(status.to.as_deref(), Some("+15558675310"));
     assert_eq!(status.error_code.as_deref(), Some("30003"));
     assert_eq!(status.error_message.as_deref(), Some("Unreachable handset"));
 
-    // Without an idempotency token, the message and status identify the event; the legacy
-    // `SmsSid`/`SmsStatus` names are read too.
+    // Another status of the same message is another event; the legacy `SmsSid`/`SmsStatus`
+    // names are read too.
     let legacy = [("SmsSid", sid.as_str()), ("SmsStatus", "delivered")];
     for _ in 0..2 {
         let (code, _) = app
@@ -284,7 +344,7 @@ async fn twilio_status_maps_by_external_id_and_a_repeat_is_processed_once<S: Bac
     let events = app.events();
     assert_eq!(events.len(), 2);
     assert_eq!(sms(&events[1]).status, SmsState::Delivered);
-    assert_eq!(events[1].event_id, format!("{sid}:delivered"));
+    assert_ne!(events[1].event_id, events[0].event_id);
     assert_eq!(app.inbound_rows().await, 2);
 }
 
@@ -297,8 +357,10 @@ async fn twilio_rejects_bad_signatures_and_processes_nothing<S: Backend>(store: 
         .twilio("/webhooks/twilio", &fields, "wrong_token", None)
         .await;
     assert_eq!(code, 401);
-    assert_eq!(body["success"], false);
-    assert_eq!(body["error"], "invalid signature: no signature matches");
+    assert_eq!(
+        body,
+        json!({"error": "invalid signature: no signature matches"})
+    );
     assert!(!body.to_string().contains(TWILIO_TOKEN));
 
     // Signed for one URL, sent to another (the query is part of what Twilio signs).
@@ -386,10 +448,7 @@ async fn twilio_rejects_malformed_forms_and_unknown_ids<S: Backend>(store: S) {
         .await;
     assert_eq!(
         (code, body),
-        (
-            404,
-            json!({"success": false, "error": "unknown message id `SM_not_ours`"})
-        )
+        (404, json!({"error": "unknown message id `SM_not_ours`"}))
     );
     assert!(app.events().is_empty());
     assert_eq!(app.inbound_rows().await, 0);
@@ -603,26 +662,66 @@ async fn resend_embedded_tag_maps_to_the_correlation_id<S: Backend>(store: S) {
     assert!(events.iter().all(|e| e.execution == queued.id));
 }
 
-async fn a_failing_handler_answers_500_and_the_retry_is_processed<S: Backend>(store: S) {
+async fn a_failing_handler_gets_the_event_again_from_the_dispatcher<S: Backend>(store: S) {
     let app = app(store).await;
     let (execution, sid) = app.sent_sms().await;
     *app.failures_left.lock().unwrap() = 1;
     let fields = status_fields(&sid, "delivered");
 
+    // Recorded before the answer: the provider is told it arrived, whatever the handler did.
     let (code, body) = app
         .twilio("/webhooks/twilio", &fields, TWILIO_TOKEN, Some("t"))
         .await;
-    assert_eq!(
-        (code, body),
-        (500, json!({"success": false, "error": "processing error"}))
-    );
-    assert_eq!(app.inbound_rows().await, 0, "the failed event is forgotten");
-    let (code, _) = app
+    assert_eq!((code, body), (200, json!({"success": true})));
+    assert!(app.events().is_empty());
+    assert_eq!(app.inbound_rows().await, 1, "the event is kept");
+    // The provider's own retry is a repeat: the event is ours to hand over now.
+    let (code, body) = app
         .twilio("/webhooks/twilio", &fields, TWILIO_TOKEN, Some("t"))
         .await;
-    assert_eq!(code, 200);
+    assert_eq!((code, body["duplicate"].clone()), (200, json!(true)));
+    // Not before its back-off (2 s after the first failure), then once.
+    assert_eq!(app.dispatcher.dispatch_once().await.unwrap(), 0);
+    app.clock.advance(std::time::Duration::from_secs(2));
+    assert_eq!(app.dispatcher.dispatch_once().await.unwrap(), 1);
     let [event] = app.events().try_into().unwrap();
     assert_eq!(event.execution, execution);
+    assert_eq!(sms(&event).status, SmsState::Delivered);
+    // Handled: never handed over again.
+    app.clock.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(app.dispatcher.dispatch_once().await.unwrap(), 0);
+    assert_eq!(app.events().len(), 1);
+}
+
+async fn an_event_whose_request_is_cut_off_mid_handler_is_handed_over_after_its_lease<
+    S: Backend,
+>(
+    store: S,
+) {
+    let app = app(store).await;
+    let (execution, sid) = app.sent_sms().await;
+    *app.hangs_left.lock().unwrap() = 1;
+    let fields: Vec<(String, String)> = status_fields(&sid, "delivered")
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    // The provider sends, the handler starts, and the provider hangs up (its timeout; or the
+    // process is killed): the request's future is dropped mid-handler.
+    let mut entered = app.entered.subscribe();
+    let signed = app.twilio_request(&fields, TWILIO_TOKEN);
+    let request = tokio::spawn(async move { signed.send().await.map(drop) });
+    entered.wait_for(|n| *n >= 1).await.unwrap();
+    request.abort();
+    assert!(app.events().is_empty());
+    // Recorded, and leased to that request: nobody hands it over before the lease ends...
+    assert_eq!(app.inbound_rows().await, 1);
+    assert_eq!(app.dispatcher.dispatch_once().await.unwrap(), 0);
+    // ...and then the dispatcher does, once.
+    app.clock.advance(std::time::Duration::from_secs(61));
+    assert_eq!(app.dispatcher.dispatch_once().await.unwrap(), 1);
+    let [event] = app.events().try_into().unwrap();
+    assert_eq!(event.execution, execution);
+    assert_eq!(app.dispatcher.dispatch_once().await.unwrap(), 0);
 }
 
 async fn health_reports_the_endpoints_and_the_database<S: Backend>(store: S) {

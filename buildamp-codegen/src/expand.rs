@@ -88,7 +88,11 @@ fn target(t: &Target, file_fields: &[&str]) -> TokenStream {
     };
     let timeout = duration(t.timeout);
     let retry = retry(&t.retry);
-    let max_attempts = t.max_attempts;
+    // The default budget is the runtime's, defined once there.
+    let max_attempts = match t.max_attempts {
+        Some(n) => quote!(#n),
+        None => quote!(::buildamp::__private::DEFAULT_MAX_ATTEMPTS),
+    };
     let retry_on = &t.retry_on;
     let max_concurrency = option(t.max_concurrency.map(|n| quote!(#n)));
     let rate_limit = option(t.rate_limit.map(|r| {

@@ -56,8 +56,9 @@ pub struct Target {
     pub timeout: Duration,
     /// When to try again after a retryable failure.
     pub retry: RetryPolicy,
-    /// Attempts in all, the first included (default 3).
-    pub max_attempts: u32,
+    /// Attempts in all, the first included; `None` leaves it to the runtime's default
+    /// (`buildamp_runtime::queue::DEFAULT_MAX_ATTEMPTS`, defined only there).
+    pub max_attempts: Option<u32>,
     /// Status codes retried in addition to 408, 429 and 5xx.
     pub retry_on: Vec<u16>,
     /// At most this many deliveries in flight to this target at once.

@@ -34,7 +34,7 @@ mod template;
 use proc_macro2::TokenStream;
 
 pub use models::parse;
-pub use target::{DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, KEYS};
+pub use target::{DEFAULT_TIMEOUT, KEYS};
 
 /// Expands `#[derive(BuildAmpWebhook)]` on `input`.
 ///

@@ -45,9 +45,6 @@ const CLIENT_HEADERS: [&str; 4] = ["Host", "Content-Length", "Transfer-Encoding"
 /// The default per-attempt timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The default number of attempts, the first included.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
-
 /// Parses and checks one `#[target(...)]`. `fields` is `None` when the input had no named fields
 /// (an error already reported), so field-based rules are skipped rather than misfired.
 pub(crate) fn parse_target(
@@ -178,11 +175,11 @@ pub(crate) fn parse_target(
         (Some(n), RetryPolicy::None) if n > 1 => {
             let span = get("max_attempts").map_or_else(Span::call_site, |e| e.value.span());
             cx.error_at(span, format!("`retry_policy = \"none\"` makes one attempt, but `max_attempts = {n}`: remove one of them"));
-            1
+            Some(1)
         }
-        (Some(n), _) => n,
-        (None, RetryPolicy::None) => 1,
-        (None, _) => DEFAULT_MAX_ATTEMPTS,
+        (Some(n), _) => Some(n),
+        (None, RetryPolicy::None) => Some(1),
+        (None, _) => None,
     };
     check_header_names(
         cx,

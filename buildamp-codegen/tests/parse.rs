@@ -57,7 +57,7 @@ fn a_valid_model_normalises_every_value() {
             Duration::from_secs(10)
         ])
     );
-    assert_eq!(webhook.target.max_attempts, 4);
+    assert_eq!(webhook.target.max_attempts, Some(4));
 }
 
 #[test]

@@ -53,3 +53,20 @@ impl Clock for ManualClock {
         *self.now.lock().expect("clock lock")
     }
 }
+
+/// Retry jitter: uniform samples in `[0, 1)`, seedable so that timelines are reproducible.
+pub(crate) struct Jitter(Mutex<fastrand::Rng>);
+
+impl Jitter {
+    /// Seeded with `seed`, or randomly.
+    pub(crate) fn new(seed: Option<u64>) -> Self {
+        Jitter(Mutex::new(
+            seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed),
+        ))
+    }
+
+    /// The next sample.
+    pub(crate) fn sample(&self) -> f64 {
+        self.0.lock().expect("jitter lock").f64()
+    }
+}

@@ -4,34 +4,41 @@
 //! Use it through the `buildamp` crate, which re-exports it with the derive.
 //!
 //! # Layout
-//! - [`target`]: a webhook's static target configuration, with the rules that read it (env
-//!   resolution, backoff); [`env`]: where variables come from;
-//! - [`Webhook`]: the trait the derive implements; [`registry`]: every webhook type, by name;
-//! - `trigger`: `payload.trigger(queue)`, the typed way into the queue ([`Enqueue`]);
-//! - [`store`]: the queue's storage, the only module that knows SQL ([`PgStore`]);
-//! - [`delivery`]: one HTTP attempt, the only module that knows reqwest; `retry`: what follows it;
-//! - `executor`: claims, delivers and records in batches; `limits`: per-target limits;
-//! - `outcome`: `WebhookSuccess` / `WebhookFailed` events for the app's handlers;
-//! - [`Runtime`]: the handle that ties them together; [`Config`]: its settings;
-//! - [`api`]: the HTTP API the generated Elm client calls (with the app's authorizer);
-//! - [`simulator`]: local stand-ins for providers, for development.
+//! The modules follow a webhook's flow; lower ones never name upper ones.
+//!
+//! - Foundations: [`clock`] (injectable time), [`env`] (where variables come from), [`config`]
+//!   (the runtime's settings), [`error`] (errors as log lines, handler errors), [`target`] (a
+//!   webhook's static target, as the derive wrote it);
+//! - [`queue`]: the state machine: [`Status`], and [`queue::decide`], the one pure function that
+//!   decides every move of an execution;
+//! - [`store`]: the only SQL, one trait per concern ([`ExecutionStore`], [`OutcomeStore`],
+//!   [`InboundStore`]) and one file per concern per backend ([`PgStore`], [`SqliteStore`]); it
+//!   writes what the queue decided;
+//! - [`outbound`]: `trigger` → `registry` → `prepare` → `enqueue` → `executor` → `delivery` (the
+//!   only module that knows reqwest) → `limits`;
+//! - [`maintenance`]: the rescuer, the pruner and the outcome dispatcher, as named services;
+//! - [`signing`]: our signatures and the providers' (the only module that knows HMAC, ECDSA and
+//!   RSA), with SNS certificates;
+//! - [`inbound`]: providers' status events: verified, mapped to executions, recorded durably,
+//!   handed to the app's handlers;
+//! - [`http`]: the HTTP API the generated Elm client calls, and the error body every route uses;
+//! - [`Runtime`] (`runtime.rs`): the handle that wires the parts, with no decisions of its own;
+//! - `simulator` (feature `simulator`, for the `buildamp` command and the examples): local
+//!   stand-ins for providers, a development tool.
 
-mod executor;
-mod limits;
-mod outcome;
-mod prepare;
-mod retry;
 mod runtime;
-mod trigger;
-mod webhook;
 
-pub mod api;
 pub mod clock;
 pub mod config;
-pub mod delivery;
 pub mod env;
+pub mod error;
+pub mod http;
 pub mod inbound;
-pub mod registry;
+pub mod maintenance;
+pub mod outbound;
+pub mod queue;
+pub mod signing;
+#[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod store;
 pub mod target;
@@ -39,24 +46,27 @@ pub mod target;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError};
 pub use env::{Env, ProcessEnv};
-pub use executor::{Executor, ExecutorStats, error_chain};
-pub use outcome::{HandlerError, OutcomeEvent, OutcomeKind};
-pub use retry::{Decision, decide};
+pub use error::{HandlerError, error_chain};
+pub use http::api;
+pub use maintenance::OutcomeEvent;
+pub use outbound::executor::{Executor, ExecutorStats};
+pub use outbound::trigger::{
+    Enqueue, NewExecution, RunAt, Trigger, TriggerError, TriggerOptions, Webhook,
+};
+pub use outbound::{delivery, registry};
+pub use queue::{ExecutionId, OutcomeKind, Status};
 pub use runtime::{Running, Runtime, RuntimeBuilder, StartupError};
 pub use store::{
-    DatabaseUrl, DeadLetterFilter, Execution, ExecutionFilter, PgStore, SqliteStore, Status, Store,
-    StoreError,
+    DatabaseUrl, DeadLetterFilter, Enqueued, Execution, ExecutionFilter, ExecutionStore,
+    InboundStore, OutcomeStore, PgStore, SqliteStore, Store, StoreError,
 };
 pub use target::Target;
-pub use trigger::{
-    Enqueue, Enqueued, ExecutionId, NewExecution, RunAt, Trigger, TriggerError, TriggerOptions,
-};
-pub use webhook::Webhook;
 
 /// What the derive's expansion names by absolute path. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::registry::Registration;
+    pub use crate::outbound::registry::Registration;
+    pub use crate::queue::DEFAULT_MAX_ATTEMPTS;
     pub use crate::target;
     pub use inventory;
 }

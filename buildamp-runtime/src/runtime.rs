@@ -1,46 +1,31 @@
 //! The runtime: one handle for triggering, running the executor and its maintenance, and managing
 //! executions.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, Jitter, SystemClock};
 use crate::config::Config;
-use crate::delivery::{Deliverer, ResponseLimits};
 use crate::env::{Env, ProcessEnv};
-use crate::executor::{Executor, ExecutorStats, error_chain};
-use crate::limits::TargetLimits;
-use crate::outcome::{self, Handler, HandlerError, OutcomeEvent};
-use crate::prepare;
-use crate::registry;
-use crate::store::{
-    Attempt, DeadLetterFilter, Execution, PgStore, PgTransactionQueue, SqliteStore,
-    SqliteTransactionQueue, Store, StoreError,
+use crate::error::HandlerError;
+use crate::maintenance::{
+    self, Handler, OutcomeDispatcher, OutcomeEvent, Pruner, PrunerConfig, Rescuer, RescuerConfig,
 };
-use crate::trigger::{Enqueue, Enqueued, ExecutionId, NewExecution, TriggerError, TriggerOptions};
-use crate::webhook::Webhook;
-
-/// Everything a runtime's parts share.
-pub(crate) struct Inner<S> {
-    pub(crate) store: S,
-    pub(crate) env: Arc<dyn Env + Send + Sync>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) config: Config,
-    pub(crate) deliverer: Deliverer,
-    pub(crate) limits: TargetLimits,
-    pub(crate) handlers: Vec<Handler>,
-    pub(crate) rng: Mutex<fastrand::Rng>,
-}
-
-impl<S> Inner<S> {
-    /// Outcome events are recorded only when someone handles them.
-    pub(crate) fn outcomes(&self) -> bool {
-        !self.handlers.is_empty()
-    }
-}
+use crate::outbound::delivery::{Deliverer, ResponseLimits};
+use crate::outbound::enqueue::{PgTransactionQueue, SqliteTransactionQueue};
+use crate::outbound::executor::{Context, Executor, ExecutorStats};
+use crate::outbound::limits::TargetLimits;
+use crate::outbound::prepare;
+use crate::outbound::registry;
+use crate::outbound::trigger::{Enqueue, NewExecution, TriggerError, TriggerOptions, Webhook};
+use crate::queue::{self, Event, ExecutionId, Progress};
+use crate::store::{
+    Attempt, Candidate, DeadLetterFilter, Enqueued, Execution, Move, PgStore, SqliteStore, Store,
+    StoreError,
+};
 
 /// The BuildAmp runtime over a store. Cheap to clone.
 ///
@@ -59,13 +44,15 @@ impl<S> Inner<S> {
 /// # }
 /// ```
 pub struct Runtime<S: Store = PgStore> {
-    inner: Arc<Inner<S>>,
+    inner: Arc<Context<S>>,
+    handlers: Arc<[Handler]>,
 }
 
 impl<S: Store> Clone for Runtime<S> {
     fn clone(&self) -> Self {
         Runtime {
             inner: self.inner.clone(),
+            handlers: self.handlers.clone(),
         }
     }
 }
@@ -175,28 +162,27 @@ impl<S: Store> RuntimeBuilder<S> {
         }
         let idle = self.config.concurrency.max(1);
         Ok(Runtime {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Context {
                 store: self.store,
                 env: self.env,
                 clock: self.clock,
                 deliverer: Deliverer::new(self.limits, idle),
                 config: self.config,
                 limits: TargetLimits::default(),
-                handlers: self.handlers,
-                rng: Mutex::new(
-                    self.jitter_seed
-                        .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed),
-                ),
+                jitter: Arc::new(Jitter::new(self.jitter_seed)),
             }),
+            handlers: self.handlers.into(),
         })
     }
 }
 
-/// A started runtime: the executor and its maintenance tasks.
+/// A started runtime: the executor and its maintenance services.
 pub struct Running {
     shutdown: CancellationToken,
     executor: JoinHandle<Result<ExecutorStats, StoreError>>,
-    maintenance: Vec<JoinHandle<()>>,
+    /// Stopped in this order, after the executor.
+    services: Vec<maintenance::Running>,
+    listener: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -205,16 +191,26 @@ impl Running {
         self.shutdown.clone()
     }
 
-    /// Stops claiming, lets in-flight deliveries finish within the grace period, releases the
-    /// rest, and stops the maintenance tasks.
+    /// The started maintenance services (the outcome dispatcher when handlers are registered,
+    /// the rescuer, the pruner), for their pass signals.
+    pub fn services(&self) -> &[maintenance::Running] {
+        &self.services
+    }
+
+    /// Stops claiming, lets in-flight deliveries finish within the grace period and releases the
+    /// rest; then stops the outcome dispatcher, the rescuer and the pruner, each after its pass
+    /// under way; then the change listener.
     ///
     /// # Errors
     /// Releasing rows failed; they come back after their lease instead.
     pub async fn shutdown(self) -> Result<ExecutorStats, StoreError> {
         self.shutdown.cancel();
         let stats = self.executor.await.expect("the executor task panicked");
-        for task in self.maintenance {
-            task.abort();
+        for service in self.services {
+            service.stop().await;
+        }
+        if let Some(listener) = self.listener {
+            listener.abort();
         }
         stats
     }
@@ -259,66 +255,58 @@ impl<S: Store> Runtime<S> {
     /// # Errors
     /// The store's change listener could not start.
     pub async fn start(&self) -> Result<Running, StoreError> {
+        let listener = self.inner.store.listen().await?;
+        let mut services = Vec::new();
+        if !self.handlers.is_empty() {
+            services.push(maintenance::start(self.outcome_dispatcher()));
+        }
+        services.push(maintenance::start(self.rescuer()));
+        services.push(maintenance::start(self.pruner()));
         let shutdown = CancellationToken::new();
-        let mut maintenance = Vec::new();
-        if let Some(listener) = self.inner.store.listen().await? {
-            maintenance.push(listener);
-        }
-        let config = &self.inner.config;
-        maintenance.push(self.every(
-            config.rescue_interval,
-            &shutdown,
-            "rescuing expired leases",
-            |rt| async move { rt.rescue().await.map(drop) },
-        ));
-        maintenance.push(self.every(
-            config.rescue_interval.max(Duration::from_secs(60)),
-            &shutdown,
-            "pruning delivered rows",
-            |rt| async move { rt.prune().await.map(drop) },
-        ));
-        if self.inner.outcomes() {
-            maintenance.push(self.every(
-                config.poll_interval,
-                &shutdown,
-                "dispatching outcome events",
-                |rt| async move {
-                    while rt.dispatch_outcomes().await? > 0 {}
-                    Ok(())
-                },
-            ));
-        }
         let executor = tokio::spawn(self.executor().run(shutdown.clone()));
         Ok(Running {
             shutdown,
             executor,
-            maintenance,
+            services,
+            listener,
         })
     }
 
-    fn every<F, Fut>(
-        &self,
-        period: Duration,
-        shutdown: &CancellationToken,
-        what: &'static str,
-        job: F,
-    ) -> JoinHandle<()>
-    where
-        F: Fn(Runtime<S>) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = Result<(), StoreError>> + Send,
-    {
-        let (runtime, shutdown) = (self.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            loop {
-                if let Err(error) = job(runtime.clone()).await {
-                    tracing::warn!(error = %error_chain(&error), "{what} failed; will try again");
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(period) => {}
-                    () = shutdown.cancelled() => return,
-                }
-            }
-        })
+    /// The rescuer over this runtime's store and clock.
+    pub fn rescuer(&self) -> Rescuer<S> {
+        Rescuer::new(
+            self.inner.store.clone(),
+            self.inner.clock.clone(),
+            self.inner.jitter.clone(),
+            RescuerConfig {
+                interval: self.inner.config.rescue_interval,
+                ..RescuerConfig::default()
+            },
+        )
+    }
+
+    /// The pruner, with the configured retention.
+    pub fn pruner(&self) -> Pruner<S> {
+        let config = &self.inner.config;
+        Pruner::new(
+            self.inner.store.clone(),
+            self.inner.clock.clone(),
+            PrunerConfig {
+                retention: config.retention,
+                batch: config.prune_batch,
+                interval: config.rescue_interval.max(Duration::from_secs(60)),
+            },
+        )
+    }
+
+    /// The outcome dispatcher, with this runtime's handlers.
+    pub fn outcome_dispatcher(&self) -> OutcomeDispatcher<S> {
+        OutcomeDispatcher::new(
+            self.inner.store.clone(),
+            self.inner.clock.clone(),
+            self.handlers.clone(),
+            self.inner.config.poll_interval,
+        )
     }
 
     /// Triggers many payloads of one webhook in one statement, with the same options (each gets
@@ -379,55 +367,88 @@ impl<S: Store> Runtime<S> {
     /// # Errors
     /// The store failed.
     pub async fn retry_dead_letter(&self, id: ExecutionId) -> Result<bool, StoreError> {
-        self.inner
-            .store
-            .retry_dead_letter(id, self.inner.clock.now(), &attempt_budgets())
-            .await
+        let Some(execution) = self.inner.store.execution(id).await? else {
+            return Ok(false);
+        };
+        let candidate = Candidate {
+            id,
+            webhook_type: execution.webhook_type,
+            attempts: execution.attempts,
+            max_attempts: execution.max_attempts,
+        };
+        Ok(self.retry_by_hand(&[candidate]).await? == 1)
     }
 
-    /// Retries every dead letter matching `filter`, in one statement. Returns how many.
+    /// Retries every dead letter matching `filter`, in batches, each visited once. Returns how
+    /// many were retried (a concurrent caller's share is not counted twice).
     ///
     /// # Errors
-    /// The store failed; then none was retried.
+    /// The store failed; the batches before stay retried.
     pub async fn retry_dead_letters(&self, filter: &DeadLetterFilter) -> Result<u64, StoreError> {
-        self.inner
-            .store
-            .retry_dead_letters(filter, self.inner.clock.now(), &attempt_budgets())
-            .await
+        const BATCH: usize = 1000;
+        let mut after = None;
+        let mut total = 0;
+        loop {
+            let batch = self.inner.store.dead_letters(filter, after, BATCH).await?;
+            let Some(last) = batch.last() else {
+                return Ok(total);
+            };
+            after = Some(last.id);
+            total += self.retry_by_hand(&batch).await?;
+            if batch.len() < BATCH {
+                return Ok(total);
+            }
+        }
     }
 
-    /// Returns rows whose executor stopped mid-delivery (expired lease) to the queue. The rescuer
-    /// calls this every `rescue_interval`.
+    /// Moves `dead` back to the queue as the state machine decides, fenced on their state.
+    async fn retry_by_hand(&self, dead: &[Candidate]) -> Result<u64, StoreError> {
+        let now = self.inner.clock.now();
+        let moves: Vec<Move> = dead
+            .iter()
+            .map(|row| {
+                let event = Event::RetriedByHand {
+                    budget: registry::attempt_budget(&row.webhook_type),
+                };
+                let progress = Progress {
+                    attempts: row.attempts,
+                    max_attempts: row.max_attempts,
+                };
+                Move {
+                    id: row.id,
+                    attempt: row.attempts,
+                    from: event.from_status(),
+                    to: queue::decide(
+                        progress,
+                        event,
+                        registry::retry_rules(&row.webhook_type),
+                        now,
+                        self.inner.jitter.sample(),
+                    ),
+                    report: None,
+                }
+            })
+            .collect();
+        self.inner.store.record(now, &moves).await
+    }
+
+    /// Returns rows whose executor stopped mid-delivery (expired lease) to the queue: one pass of
+    /// the [`Rescuer`], which runs every `rescue_interval` once started.
     ///
     /// # Errors
     /// The store failed.
     pub async fn rescue(&self) -> Result<u64, StoreError> {
-        self.inner
-            .store
-            .rescue(self.inner.clock.now(), self.inner.outcomes())
-            .await
+        self.rescuer().rescue().await
     }
 
-    /// Deletes delivered rows (with their external ids) and inbound event records older than the
-    /// retention period, in batches. Returns how many executions it deleted.
+    /// Deletes delivered rows (with their external ids), handled inbound events and untaken
+    /// outcome events older than the retention period: one pass of the [`Pruner`]. Returns how
+    /// many executions it deleted.
     ///
     /// # Errors
     /// The store failed.
     pub async fn prune(&self) -> Result<u64, StoreError> {
-        let config = &self.inner.config;
-        let store = &self.inner.store;
-        let before = self.inner.clock.now()
-            - chrono::Duration::from_std(config.retention).unwrap_or(chrono::Duration::MAX);
-        let batch = config.prune_batch;
-        while store.prune_inbound(before, batch).await? == batch as u64 {}
-        let mut total = 0;
-        loop {
-            let n = store.prune_delivered(before, batch).await?;
-            total += n;
-            if n < batch as u64 {
-                return Ok(total);
-            }
-        }
+        Ok(self.pruner().prune().await?.executions)
     }
 
     /// Hands one batch of due outcome events to the handlers. Returns how many events it took.
@@ -435,21 +456,8 @@ impl<S: Store> Runtime<S> {
     /// # Errors
     /// The store failed.
     pub async fn dispatch_outcomes(&self) -> Result<usize, StoreError> {
-        outcome::dispatch_once(&self.inner).await
+        self.outcome_dispatcher().dispatch_once().await
     }
-}
-
-/// Every registered webhook's attempts per round.
-fn attempt_budgets() -> Vec<(&'static str, i32)> {
-    registry::webhooks()
-        .iter()
-        .map(|r| {
-            (
-                r.name(),
-                i32::try_from(r.target().max_attempts).unwrap_or(i32::MAX),
-            )
-        })
-        .collect()
 }
 
 impl Runtime<PgStore> {
@@ -473,9 +481,9 @@ impl Runtime<SqliteStore> {
     ) -> SqliteTransactionQueue<'c> {
         SqliteTransactionQueue {
             conn,
+            store: &self.inner.store,
             env: &*self.inner.env,
             clock: &*self.inner.clock,
-            signal: self.inner.store.work_signal(),
         }
     }
 }

@@ -8,6 +8,8 @@
 use std::time::Duration;
 
 use crate::env::Env;
+pub use crate::queue::RetryPolicy;
+use crate::queue::RetryRules;
 
 /// Where and how a webhook's payload is delivered.
 #[derive(Debug)]
@@ -75,6 +77,20 @@ impl Target {
         vars
     }
 
+    /// The `if_env!` choices `env` makes now, as an object of variable name to truthiness: stored
+    /// with an execution when it is triggered, so that the request is built from the branch its
+    /// URL came from, whatever the executor's own environment says.
+    pub fn branches(&self, env: &(impl Env + ?Sized)) -> serde_json::Value {
+        let mut branches = serde_json::Map::new();
+        for var in [self.url.deciding_var(), self.auth.deciding_var()]
+            .into_iter()
+            .flatten()
+        {
+            branches.insert(var.to_owned(), env.is_truthy(var).into());
+        }
+        branches.into()
+    }
+
     /// The variables among [`Target::env_vars`] that `env` does not set.
     pub fn missing_env_vars(&self, env: &(impl Env + ?Sized)) -> Vec<&'static str> {
         let mut missing = self.env_vars(env);
@@ -82,9 +98,12 @@ impl Target {
         missing
     }
 
-    /// Whether `status` is worth another attempt: 408, 429, 5xx, or one of [`Target::retry_on`].
-    pub fn is_retryable(&self, status: u16) -> bool {
-        matches!(status, 408 | 429 | 500..=599) || self.retry_on.contains(&status)
+    /// How this target's failures are retried.
+    pub fn retry_rules(&self) -> RetryRules<'_> {
+        RetryRules {
+            policy: &self.retry,
+            retry_on: self.retry_on,
+        }
     }
 }
 
@@ -106,6 +125,32 @@ pub enum Choice<T: 'static> {
 }
 
 impl<T> Choice<T> {
+    /// The variable an `if_env!` choice reads, if this is one.
+    pub fn deciding_var(&self) -> Option<&'static str> {
+        match self {
+            Choice::Fixed(_) => None,
+            Choice::IfEnv { var, .. } => Some(var),
+        }
+    }
+
+    /// The value chosen when the execution was triggered, as [`Target::branches`] recorded it;
+    /// for a variable `branches` does not name (a row stored before branches were recorded),
+    /// the value `env` selects now.
+    pub fn select_recorded(&self, branches: &serde_json::Value, env: &(impl Env + ?Sized)) -> &T {
+        match self {
+            Choice::IfEnv {
+                var,
+                when_set,
+                otherwise,
+            } => match branches.get(*var).and_then(serde_json::Value::as_bool) {
+                Some(true) => when_set,
+                Some(false) => otherwise,
+                None => self.select(env),
+            },
+            Choice::Fixed(v) => v,
+        }
+    }
+
     /// The value `env` selects now.
     pub fn select(&self, env: &(impl Env + ?Sized)) -> &T {
         match self {
@@ -284,47 +329,6 @@ pub enum BodyEncoding {
     Multipart,
 }
 
-/// When a failed delivery is tried again.
-#[derive(Debug)]
-pub enum RetryPolicy {
-    /// `min(initial × multiplier^(n-1), max)` after the n-th failure (jitter is the executor's).
-    Exponential {
-        /// The delay after the first failure.
-        initial: Duration,
-        /// The growth factor.
-        multiplier: u32,
-        /// The cap.
-        max: Duration,
-    },
-    /// The same delay every time.
-    Fixed(Duration),
-    /// An explicit schedule; the last entry repeats.
-    Schedule(&'static [Duration]),
-    /// A single attempt.
-    None,
-}
-
-impl RetryPolicy {
-    /// The delay before the next attempt after `failures` failed attempts (at least 1), before
-    /// jitter; `None` when the policy never retries.
-    pub fn delay_after(&self, failures: u32) -> Option<Duration> {
-        let n = failures.max(1) - 1;
-        match self {
-            RetryPolicy::Exponential {
-                initial,
-                multiplier,
-                max,
-            } => {
-                let factor = multiplier.checked_pow(n).unwrap_or(u32::MAX);
-                Some(initial.checked_mul(factor).map_or(*max, |d| d.min(*max)))
-            }
-            RetryPolicy::Fixed(d) => Some(*d),
-            RetryPolicy::Schedule(delays) => delays.get(n as usize).or(delays.last()).copied(),
-            RetryPolicy::None => None,
-        }
-    }
-}
-
 /// At most `count` deliveries started per `per`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
@@ -415,10 +419,16 @@ pub(crate) mod tests {
             ..plain()
         };
         for status in [408, 409, 429, 500, 502, 503, 599] {
-            assert!(target.is_retryable(status), "{status} should be retried");
+            assert!(
+                target.retry_rules().is_retryable(status),
+                "{status} should be retried"
+            );
         }
         for status in [200, 301, 400, 401, 403, 404, 410, 422] {
-            assert!(!target.is_retryable(status), "{status} is permanent");
+            assert!(
+                !target.retry_rules().is_retryable(status),
+                "{status} is permanent"
+            );
         }
     }
 

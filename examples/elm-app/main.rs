@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use buildamp::api::{self, Authorizer, ReadRequest, Refused, TriggerRequest};
@@ -33,8 +33,13 @@ fn signed_in(headers: &axum::http::HeaderMap) -> Result<(), Refused> {
 }
 
 impl Authorizer for DemoSession {
-    async fn authorize_trigger(&self, request: &TriggerRequest<'_>) -> Result<(), Refused> {
-        signed_in(request.headers)
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<(), Refused> {
+        signed_in(headers)
+    }
+
+    /// Any signed-in user may trigger any frontend webhook in this demo.
+    async fn authorize_trigger(&self, _request: &TriggerRequest<'_>) -> Result<(), Refused> {
+        Ok(())
     }
 
     async fn authorize_read(&self, request: &ReadRequest<'_>) -> Result<(), Refused> {

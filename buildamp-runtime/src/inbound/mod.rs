@@ -1,12 +1,12 @@
-//! Inbound webhooks and our own signed callbacks.
+//! Providers' status events about what we sent.
 //!
-//! - [`verify`]: one pure function per provider scheme, proven against the providers' own
-//!   published test vectors (`shared/vectors`);
-//! - [`sns`]: AWS SNS/SES messages, RSA-signed with a certificate fetched (once) from AWS;
-//! - [`receive`]: the endpoints for Twilio and Resend status events, mapped to our executions;
-//! - [`sign`]: signatures for the callbacks we send (Standard Webhooks v1 by default).
+//! - [`receive`]: the endpoints for Twilio and Resend status events: verified (with
+//!   [`crate::signing`]), mapped to our executions, recorded durably, then handed to the app's
+//!   handlers.
+//!
+//! The verifiers, our own signing and SNS live in [`crate::signing`]; they are re-exported here
+//! under their earlier paths.
 
 pub mod receive;
-pub mod sign;
-pub mod sns;
-pub mod verify;
+
+pub use crate::signing::{sign, sns, verify};

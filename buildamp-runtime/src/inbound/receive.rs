@@ -11,15 +11,20 @@
 //!    Twilio `StatusCallback` URL; a Resend tag or `X-BuildAmp-Id` header), which is an execution
 //!    id or a correlation id. Then the database strategy: `message_external_ids`, written when a
 //!    target with `external_id = "json:/sid"` (say) was delivered.
-//! 4. **Deduplicate** (`inbound_events`): a repeat of an event already processed is acknowledged
-//!    (`200`) and not processed again. The event id is Resend's `svix-id`, and Twilio's
-//!    `I-Twilio-Idempotency-Token` (or, without one, the message id and status).
-//! 5. **Handle**: every registered [`InboundHandler`] gets the typed [`InboundEvent`]. If one
-//!    fails, the event is forgotten again and the answer is `500`, so the provider's retry is
-//!    processed.
+//! 4. **Record** (`inbound_events`), durably, before answering: a repeat of an event recorded
+//!    already is acknowledged (`200`, `"duplicate": true`) and not handed over again. The event id
+//!    is only what the signature covers: Resend's `svix-id`, and for Twilio the SHA-256 of the
+//!    signed URL and parameters (its `I-Twilio-Idempotency-Token` is not signed, so a replayed
+//!    request with a fresh token is still a repeat).
+//! 5. **Handle**: the event is leased to this request, and every registered handler gets the
+//!    typed [`InboundEvent`] at once. If one fails, or the request is cut off (the provider
+//!    disconnects, the process dies), the event stays unhandled and the [`InboundDispatcher`]
+//!    hands it over again after the lease: at least once across crashes, exactly once when
+//!    nothing fails. The provider's answer does not wait on it: `200` once the event is recorded.
 //!
-//! Success is `200 {"success": true}`; failures are `{"success": false, "error": "..."}`, whose
-//! message never holds a secret or an expected signature.
+//! Success is `200 {"success": true}`; failures are the runtime's one error body
+//! ([`crate::http::ApiError`]: `{"error": "..."}`), whose message never holds a secret or an
+//! expected signature.
 
 use std::fmt;
 use std::future::Future;
@@ -30,18 +35,22 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::verify::{self, DEFAULT_TOLERANCE};
+use serde::{Deserialize, Serialize};
+
 use crate::clock::{Clock, SystemClock};
 use crate::env::Env;
-use crate::outcome::HandlerError;
-use crate::store::{InboundRecord, Store, StoreError};
-use crate::trigger::ExecutionId;
+use crate::error::{HandlerError, error_chain};
+use crate::http::ApiError;
+use crate::maintenance::{Service, redelivery_delay};
+use crate::queue::ExecutionId;
+use crate::signing::verify::{self, DEFAULT_TOLERANCE};
+use crate::store::{InboundRecord, InboundRow, Store, StoreError};
 
 /// The variable that turns signature verification off (`false`), for local development only.
 pub const VERIFY_VAR: &str = "VERIFY_WEBHOOK_SIGNATURES";
@@ -59,7 +68,7 @@ pub const EMBEDDED_ID: &str = "buildamp_id";
 pub const EMBEDDED_ID_HEADER: &str = "X-BuildAmp-Id";
 
 /// A provider whose status events are received.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Provider {
     /// Twilio SMS status callbacks.
     Twilio,
@@ -211,7 +220,7 @@ impl InboundConfig {
 }
 
 /// A provider's status event about something we sent, as the app's handlers get it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InboundEvent {
     /// Who sent it.
     pub provider: Provider,
@@ -226,7 +235,7 @@ pub struct InboundEvent {
 }
 
 /// What a provider reported.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum InboundKind {
     /// A Twilio SMS status callback.
@@ -236,7 +245,7 @@ pub enum InboundKind {
 }
 
 /// A Twilio message status callback.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmsStatus {
     /// `MessageStatus` (or `SmsStatus`).
     pub status: SmsState,
@@ -251,7 +260,7 @@ pub struct SmsStatus {
 }
 
 /// A Twilio message status.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SmsState {
     /// `accepted`: a Messaging Service took it.
     Accepted,
@@ -305,7 +314,7 @@ impl SmsState {
 }
 
 /// A Resend email event.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EmailEvent {
     /// `type`.
     pub kind: EmailEventKind,
@@ -326,7 +335,7 @@ pub struct EmailEvent {
 }
 
 /// A Resend email event type.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EmailEventKind {
     /// `email.sent`: Resend accepted it.
     Sent,
@@ -373,12 +382,17 @@ type Handler = Arc<
         + Sync,
 >;
 
-/// The inbound endpoints, ready to mount: `Inbound::new(store, config).on_event(..).router()`.
+/// How long a request (or the dispatcher) holds an event while its handlers run.
+const LEASE: Duration = Duration::from_secs(60);
+
+/// The inbound endpoints, ready to mount: `Inbound::new(store, config).on_event(..).router()`,
+/// with [`Inbound::dispatcher`] started beside them for events whose first hand-over failed.
 pub struct Inbound<S> {
     store: S,
     config: InboundConfig,
     handlers: Vec<Handler>,
     clock: Arc<dyn Clock>,
+    lease: Duration,
 }
 
 impl<S: Store> Inbound<S> {
@@ -389,11 +403,19 @@ impl<S: Store> Inbound<S> {
             config,
             handlers: Vec::new(),
             clock: Arc::new(SystemClock),
+            lease: LEASE,
         }
     }
 
-    /// Adds a handler for every event. Handlers run in the order added; one failure answers `500`
-    /// and the provider's retry is processed again by all of them, so they must tolerate repeats.
+    /// How long an event is held while its handlers run before it is handed over again
+    /// (default 60 s). Handlers that take longer are given the event twice.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Adds a handler for every event. Handlers run in the order added; if one fails, the event
+    /// is handed to all of them again later, so they must tolerate repeats.
     pub fn on_event<F, Fut>(mut self, handler: F) -> Self
     where
         F: Fn(InboundEvent) -> Fut + Send + Sync + 'static,
@@ -410,10 +432,25 @@ impl<S: Store> Inbound<S> {
         self
     }
 
+    /// Splits the endpoints into their routes and the dispatcher that hands events over again:
+    /// mount the router, and start the dispatcher with [`crate::maintenance::start`].
+    pub fn build(self) -> (Router, InboundDispatcher<S>) {
+        let shared = Arc::new(self);
+        let dispatcher = InboundDispatcher {
+            inbound: shared.clone(),
+            interval: Duration::from_secs(1),
+        };
+        (Self::routes(shared), dispatcher)
+    }
+
+    /// The routes alone (see [`Inbound::build`] for the dispatcher they need).
+    pub fn router(self) -> Router {
+        Self::routes(Arc::new(self))
+    }
+
     /// The routes: `GET /webhooks/health`, and `POST /webhooks/twilio` and `/webhooks/resend` for
     /// the configured providers.
-    pub fn router(self) -> Router {
-        let shared = Arc::new(self);
+    fn routes(shared: Arc<Self>) -> Router {
         let mut router = Router::new().route("/webhooks/health", get(health::<S>));
         if shared.config.providers.contains(&Provider::Twilio) {
             router = router.route("/webhooks/twilio", post(twilio::<S>));
@@ -425,35 +462,15 @@ impl<S: Store> Inbound<S> {
     }
 }
 
-/// A failed request's answer.
-struct Reject(StatusCode, String);
-
-impl IntoResponse for Reject {
-    fn into_response(self) -> Response {
-        let body = json!({"success": false, "error": self.1});
-        (self.0, axum::Json(body)).into_response()
-    }
-}
-
-impl From<StoreError> for Reject {
-    fn from(error: StoreError) -> Self {
-        tracing::error!(error = %crate::error_chain(&error), "inbound webhook: database error");
-        Reject(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "processing error".to_owned(),
-        )
-    }
-}
-
-fn unauthorized(error: &verify::VerifyError) -> Reject {
-    Reject(
+fn unauthorized(error: &verify::VerifyError) -> ApiError {
+    ApiError::new(
         StatusCode::UNAUTHORIZED,
         format!("invalid signature: {error}"),
     )
 }
 
-fn bad_request(message: impl Into<String>) -> Reject {
-    Reject(StatusCode::BAD_REQUEST, message.into())
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, message)
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -493,10 +510,8 @@ async fn twilio<S: Store>(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, Reject> {
-    let form = header(&headers, header::CONTENT_TYPE.as_str())
-        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
-    if !form {
+) -> Result<Response, ApiError> {
+    if !crate::http::has_media_type(&headers, "application/x-www-form-urlencoded") {
         return Err(bad_request(
             "expected an application/x-www-form-urlencoded body",
         ));
@@ -504,8 +519,10 @@ async fn twilio<S: Store>(
     let params: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     if inbound.config.verify {
         let token = inbound.config.twilio_token.as_ref().map_or("", |s| &s.0);
-        let base = inbound.config.public_url.as_deref().unwrap_or_default();
-        let url = format!("{base}{uri}");
+        let url = format!(
+            "{}{uri}",
+            inbound.config.public_url.as_deref().unwrap_or_default()
+        );
         verify::twilio(
             token,
             &url,
@@ -538,10 +555,9 @@ async fn twilio<S: Store>(
         .map(|v| embedded_id(&v))
         .transpose()?;
     let execution = find_execution(&inbound.store, embedded, &sid).await?;
-    let event_id = match header(&headers, "i-twilio-idempotency-token") {
-        Some(token) if !token.is_empty() => token.to_owned(),
-        _ => format!("{sid}:{status}"),
-    };
+    // Only what the signature covers identifies the event (see the module docs).
+    let base = inbound.config.public_url.as_deref().unwrap_or_default();
+    let event_id = verify::twilio_signed_digest(&format!("{base}{uri}"), &params);
     let event = InboundEvent {
         provider: Provider::Twilio,
         event_id,
@@ -562,7 +578,7 @@ async fn resend<S: Store>(
     State(inbound): State<Arc<Inbound<S>>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, Reject> {
+) -> Result<Response, ApiError> {
     let either =
         |svix: &str, standard: &str| header(&headers, svix).or_else(|| header(&headers, standard));
     let id = either("svix-id", "webhook-id");
@@ -651,7 +667,7 @@ fn resend_embedded(data: &Value) -> Option<String> {
         .or_else(|| named(&data["headers"], EMBEDDED_ID_HEADER))
 }
 
-fn embedded_id(value: &str) -> Result<Uuid, Reject> {
+fn embedded_id(value: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(value).map_err(|_| {
         bad_request(format!(
             "`{EMBEDDED_ID}` is not an execution or correlation id"
@@ -664,7 +680,7 @@ async fn find_execution<S: Store>(
     store: &S,
     embedded: Option<Uuid>,
     external_id: &str,
-) -> Result<ExecutionId, Reject> {
+) -> Result<ExecutionId, ApiError> {
     if let Some(id) = embedded
         && let Some(found) = store.find_embedded_id(id).await?
     {
@@ -673,50 +689,146 @@ async fn find_execution<S: Store>(
     if let Some(found) = store.find_external_id(external_id).await? {
         return Ok(found);
     }
-    Err(Reject(
+    Err(ApiError::new(
         StatusCode::NOT_FOUND,
         format!("unknown message id `{external_id}`"),
     ))
 }
 
-/// Records the event (a repeat stops here), then hands it to every handler.
+/// Records the event durably (a repeat stops here), leased to this request, then hands it to
+/// every handler. The answer is `200` once it is recorded, whatever the handlers do: an event
+/// they did not take is handed over again by the [`InboundDispatcher`].
 async fn process<S: Store>(
     inbound: &Inbound<S>,
     event: InboundEvent,
     kind: &str,
-) -> Result<Response, Reject> {
+) -> Result<Response, ApiError> {
+    let json = serde_json::to_value(&event).map_err(|e| ApiError::internal(&e))?;
     let record = InboundRecord {
         provider: event.provider.as_str().to_owned(),
         event_id: event.event_id.clone(),
         kind: kind.to_owned(),
         execution_id: Some(event.execution),
+        event: json,
     };
+    let now = inbound.clock.now();
     if !inbound
         .store
-        .record_inbound(&record, inbound.clock.now())
+        .record_inbound(&record, now, inbound.lease_until(now))
         .await?
     {
         return Ok(success(true));
     }
-    for handler in &inbound.handlers {
-        if let Err(error) = handler(event.clone()).await {
-            tracing::error!(
-                provider = record.provider,
-                event_id = record.event_id,
-                error = %error,
-                "inbound webhook handler failed; the provider's retry will be processed"
-            );
-            inbound
-                .store
-                .forget_inbound(&record.provider, &record.event_id)
-                .await?;
-            return Err(Reject(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "processing error".to_owned(),
-            ));
+    inbound.hand_over(event, 1).await?;
+    Ok(success(false))
+}
+
+impl<S: Store> Inbound<S> {
+    fn lease_until(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        now + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Gives a recorded event to every handler, then marks it handled; if one fails, offers it
+    /// again later (the `delivery`-th time it was handed over decides how much later).
+    async fn hand_over(&self, event: InboundEvent, delivery: u32) -> Result<(), StoreError> {
+        let provider = event.provider.as_str();
+        for handler in &self.handlers {
+            if let Err(error) = handler(event.clone()).await {
+                let delay = redelivery_delay(delivery);
+                tracing::error!(
+                    provider,
+                    event_id = event.event_id,
+                    error = %error_chain(&*error),
+                    retry_in_secs = delay.as_secs(),
+                    "an inbound event handler failed; the event will be handed over again"
+                );
+                let at = self.clock.now() + chrono::Duration::from_std(delay).expect("in range");
+                return self
+                    .store
+                    .retry_inbound(provider, &event.event_id, at)
+                    .await;
+            }
+        }
+        self.store
+            .handled_inbound(provider, &event.event_id, self.clock.now())
+            .await
+    }
+}
+
+/// Hands recorded inbound events to the handlers again when their first hand-over failed or was
+/// cut off (after its lease). Start it beside the routes: `maintenance::start(dispatcher)`.
+pub struct InboundDispatcher<S> {
+    inbound: Arc<Inbound<S>>,
+    interval: Duration,
+}
+
+impl<S: Store> InboundDispatcher<S> {
+    /// Events claimed at once.
+    const BATCH: usize = 100;
+
+    /// How often it looks for events to hand over (default 1 s).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Hands one batch of due events to the handlers. Returns how many it took.
+    ///
+    /// # Errors
+    /// The store failed; the events come back after their lease.
+    pub async fn dispatch_once(&self) -> Result<usize, StoreError> {
+        let inbound = &self.inbound;
+        let now = inbound.clock.now();
+        let rows = inbound
+            .store
+            .claim_inbound(now, inbound.lease_until(now), Self::BATCH)
+            .await?;
+        let count = rows.len();
+        for row in rows {
+            let InboundRow {
+                provider,
+                event_id,
+                event,
+                deliveries,
+            } = row;
+            match serde_json::from_value::<InboundEvent>(event) {
+                Ok(event) => {
+                    let delivery = u32::try_from(deliveries).unwrap_or(u32::MAX);
+                    inbound.hand_over(event, delivery).await?;
+                }
+                Err(error) => {
+                    // Written by this code, so unreadable only after a downgrade: keep it for a
+                    // person, and try again much later.
+                    tracing::error!(provider, event_id, %error, "a recorded inbound event cannot be read; it is kept");
+                    let at = now + chrono::Duration::hours(1);
+                    inbound
+                        .store
+                        .retry_inbound(&provider, &event_id, at)
+                        .await?;
+                }
+            }
+        }
+        Ok(count)
+    }
+}
+
+impl<S: Store> Service for InboundDispatcher<S> {
+    const NAME: &'static str = "inbound dispatcher";
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    async fn run_once(&self) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = self.dispatch_once().await?;
+            total += n as u64;
+            if n == 0 {
+                return Ok(total);
+            }
         }
     }
-    Ok(success(false))
 }
 
 fn success(duplicate: bool) -> Response {

@@ -1,0 +1,19 @@
+//! Every route the runtime serves over HTTP, and the one JSON error body they answer with.
+//!
+//! - [`api`]: the HTTP API the generated Elm client calls (triggers, executions, status streams);
+//! - [`ApiError`]: `{"error": message}` (plus `"path"` for a bad field), with its status code.
+
+pub mod api;
+mod error;
+
+pub use error::ApiError;
+
+/// Whether the request's `Content-Type` is exactly `expected` (any case), parameters such as
+/// `; charset=utf-8` allowed: `application/jsonfoo` is not JSON.
+pub(crate) fn has_media_type(headers: &axum::http::HeaderMap, expected: &str) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(expected))
+}

@@ -1,0 +1,383 @@
+//! The executor: claims due rows in batches, delivers them concurrently, and records the results
+//! in batches.
+//!
+//! Guarantees, and how they are kept:
+//! - **No transaction spans an HTTP call.** A claim is one statement that marks rows `sending`
+//!   with a lease; results are written later by another statement.
+//! - **Bounded work.** At most `concurrency` deliveries are in flight; a claim never asks for more
+//!   rows than there are free slots. Completions queue in a bounded channel, so a slow database
+//!   slows claiming instead of growing memory.
+//! - **Several executors, one database.** `FOR UPDATE SKIP LOCKED` gives each row to one claimer;
+//!   completions are fenced on `(id, attempt)`, so a late worker cannot overwrite a row that was
+//!   rescued and claimed again.
+//! - **Crashes lose nothing.** A crashed executor's rows keep their lease until it expires; the
+//!   rescuer then returns them to the queue.
+//! - **Graceful shutdown.** Claiming stops, in-flight deliveries get `shutdown_grace` to finish,
+//!   the rest are released to the queue (their attempt uncounted unless the request had started).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::delivery::Deliverer;
+use super::limits::TargetLimits;
+use super::registry;
+use crate::clock::{Clock, Jitter};
+use crate::config::Config;
+use crate::env::Env;
+use crate::error::error_chain;
+use crate::queue::{self, AttemptResult, Event, ExecutionId, Progress, RetryRules, Status};
+use crate::store::{AttemptReport, Claimed, Move, Store, StoreError};
+
+/// Rows written per completion statement at most.
+const COMPLETION_BATCH: usize = 1024;
+
+/// What an executor works with: given by the runtime, shared by its executors.
+pub(crate) struct Context<S> {
+    pub(crate) store: S,
+    pub(crate) env: Arc<dyn Env + Send + Sync>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: Config,
+    pub(crate) deliverer: Deliverer,
+    pub(crate) limits: TargetLimits,
+    pub(crate) jitter: Arc<Jitter>,
+}
+
+/// One executor of a runtime. Several may run against one database, in one process or many.
+pub struct Executor<S: Store> {
+    inner: Arc<Context<S>>,
+    id: Uuid,
+}
+
+/// What [`Executor::run`] did before it stopped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecutorStats {
+    /// Rows claimed.
+    pub claimed: u64,
+    /// Results recorded (fenced-out ones are not counted).
+    pub completed: u64,
+    /// Rows given back at shutdown.
+    pub released: u64,
+}
+
+/// A delivery in flight, so shutdown knows what to give back.
+struct InFlight {
+    attempt: i32,
+    max_attempts: i32,
+    rules: RetryRules<'static>,
+    started: Arc<AtomicBool>,
+}
+
+impl InFlight {
+    fn progress(&self) -> Progress {
+        Progress {
+            attempts: self.attempt,
+            max_attempts: self.max_attempts,
+        }
+    }
+}
+
+impl<S: Store> Executor<S> {
+    pub(crate) fn new(inner: Arc<Context<S>>) -> Self {
+        Executor {
+            inner,
+            id: Uuid::now_v7(),
+        }
+    }
+
+    /// This executor's id, recorded in `claimed_by`.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Claims one batch of due rows, delivers them (at most `concurrency` at once) and records the
+    /// results. Returns how many rows it claimed. For tests and tools; [`Executor::run`] is the
+    /// long-running loop.
+    ///
+    /// # Errors
+    /// The database failed; claimed rows then come back after their lease.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let now = self.inner.clock.now();
+        let rows = self
+            .inner
+            .store
+            .claim(
+                self.id,
+                now,
+                self.lease_until(now),
+                self.inner.config.batch_size,
+            )
+            .await?;
+        let claimed = rows.len();
+        let permits = Arc::new(Semaphore::new(self.inner.config.concurrency));
+        let mut tasks = JoinSet::new();
+        for row in rows {
+            let inner = self.inner.clone();
+            let permits = permits.clone();
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await.expect("never closed");
+                deliver(&inner, &row, &AtomicBool::new(false)).await
+            });
+        }
+        let mut moves = Vec::with_capacity(claimed);
+        while let Some(done) = tasks.join_next().await {
+            moves.push(done.expect("a delivery task panicked"));
+        }
+        self.inner
+            .store
+            .record(self.inner.clock.now(), &moves)
+            .await?;
+        Ok(claimed)
+    }
+
+    /// Runs until `shutdown` is cancelled, then drains and releases as described in the module
+    /// docs.
+    ///
+    /// # Errors
+    /// Releasing rows at shutdown failed (they come back after their lease instead).
+    pub async fn run(self, shutdown: CancellationToken) -> Result<ExecutorStats, StoreError> {
+        let inner = self.inner.clone();
+        let config = &inner.config;
+        let permits = Arc::new(Semaphore::new(config.concurrency));
+        let in_flight: Arc<Mutex<HashMap<ExecutionId, InFlight>>> = Arc::default();
+        let (done_tx, done_rx) = mpsc::channel::<Move>(config.concurrency * 2);
+        let completer = tokio::spawn(complete_loop(inner.clone(), done_rx));
+        let signal = inner.store.work_signal();
+        let mut tasks = JoinSet::new();
+        let mut stats = ExecutorStats::default();
+        // Claim in batches: while busy, wait until a quarter of the slots are free rather than
+        // claiming a row or two each time one delivery ends.
+        let refill = (config.concurrency / 4).clamp(1, config.batch_size);
+
+        while !shutdown.is_cancelled() {
+            // Reap finished tasks so the set does not grow.
+            while tasks.try_join_next().is_some() {}
+            let free = permits.available_permits();
+            if free < refill {
+                tokio::select! {
+                    permits = permits.clone().acquire_many_owned(refill as u32) => drop(permits),
+                    () = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            let limit = free.min(config.batch_size);
+            let now = inner.clock.now();
+            let rows = match inner
+                .store
+                .claim(self.id, now, self.lease_until(now), limit)
+                .await
+            {
+                Ok(rows) => rows,
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(&error), "claiming failed; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(config.poll_interval) => {}
+                        () = shutdown.cancelled() => break,
+                    }
+                    continue;
+                }
+            };
+            stats.claimed += rows.len() as u64;
+            let full = rows.len() == limit;
+            for row in rows {
+                let permit = permits
+                    .clone()
+                    .try_acquire_owned()
+                    .expect("claimed no more than free slots");
+                let started = Arc::new(AtomicBool::new(false));
+                in_flight.lock().expect("in-flight lock").insert(
+                    row.id,
+                    InFlight {
+                        attempt: row.attempt,
+                        max_attempts: row.max_attempts,
+                        rules: registry::retry_rules(&row.webhook_type),
+                        started: started.clone(),
+                    },
+                );
+                let (inner, done_tx, in_flight) =
+                    (inner.clone(), done_tx.clone(), in_flight.clone());
+                tasks.spawn(async move {
+                    let completion = deliver(&inner, &row, &started).await;
+                    // The completer runs until every sender is gone, so this fails only if it
+                    // panicked; the row then comes back after its lease.
+                    let _ = done_tx.send(completion).await;
+                    in_flight.lock().expect("in-flight lock").remove(&row.id);
+                    drop(permit);
+                });
+            }
+            if full {
+                continue; // More may be due: claim again at once.
+            }
+            // Never spin: a row due now but held by another executor is not ours to claim.
+            let floor = Duration::from_millis(20).min(config.poll_interval);
+            let wait = match inner.store.next_due().await {
+                Ok(Some(due)) => until(due, inner.clock.now()).clamp(floor, config.poll_interval),
+                _ => config.poll_interval,
+            };
+            tokio::select! {
+                () = signal.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                () = shutdown.cancelled() => {}
+            }
+        }
+
+        // Drain: in-flight deliveries get the grace period, then are aborted and released.
+        let drained = tokio::time::timeout(config.shutdown_grace, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        drop(done_tx);
+        stats.completed = completer.await.unwrap_or(0);
+        let now = inner.clock.now();
+        let releases: Vec<Move> = in_flight
+            .lock()
+            .expect("in-flight lock")
+            .iter()
+            .map(|(id, f)| {
+                let event = Event::Released {
+                    started: f.started.load(Ordering::SeqCst),
+                };
+                Move {
+                    id: *id,
+                    attempt: f.attempt,
+                    from: event.from_status(),
+                    to: queue::decide(f.progress(), event, f.rules, now, inner.jitter.sample()),
+                    report: None,
+                }
+            })
+            .collect();
+        if !releases.is_empty() {
+            stats.released = inner.store.record(now, &releases).await?;
+        }
+        Ok(stats)
+    }
+
+    fn lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(self.inner.config.lease).unwrap_or(chrono::Duration::MAX)
+    }
+}
+
+/// Writes completions in batches: whatever has arrived when the previous write finishes. A failed
+/// write is retried until it succeeds or shutdown closes the channel; rows not written come back
+/// after their lease (at least once, never lost).
+async fn complete_loop<S: Store>(inner: Arc<Context<S>>, mut done: mpsc::Receiver<Move>) -> u64 {
+    let mut written = 0;
+    let mut batch = Vec::with_capacity(COMPLETION_BATCH);
+    while let Some(first) = done.recv().await {
+        batch.push(first);
+        while batch.len() < COMPLETION_BATCH {
+            match done.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match inner.store.record(inner.clock.now(), &batch).await {
+                Ok(n) => {
+                    written += n;
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(&error), rows = batch.len(), "recording results failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        batch.clear();
+    }
+    written
+}
+
+/// Makes one attempt of `row` and decides what follows. `started` turns true when the request is
+/// about to be sent (after the target's limits let it through).
+async fn deliver<S: Store>(inner: &Context<S>, row: &Claimed, started: &AtomicBool) -> Move {
+    let started_at = inner.clock.now();
+    let timer = std::time::Instant::now();
+    let (result, rules) = match registry::find(&row.webhook_type) {
+        // Nothing can be sent: dead letter at once (retrying in this process cannot help).
+        None => (
+            AttemptResult::Invalid(format!(
+                "webhook type `{}` is not registered in this executor: deploy the code that declares it, then retry this dead letter",
+                row.webhook_type
+            )),
+            RetryRules::DEFAULT,
+        ),
+        Some(registration) => {
+            let target = registration.target();
+            let _slot = inner.limits.acquire(&row.webhook_type, target).await;
+            started.store(true, Ordering::SeqCst);
+            let result = inner
+                .deliverer
+                .attempt(row, target, &*inner.env, inner.clock.now())
+                .await;
+            if let (
+                Some(wanted),
+                AttemptResult::Response {
+                    status: 200..=299,
+                    external_id: None,
+                    ..
+                },
+            ) = (target.external_id, &result)
+            {
+                tracing::warn!(
+                    webhook = row.webhook_type,
+                    execution = %row.id,
+                    external_id = ?wanted,
+                    "delivered, but the answer held no provider id where `external_id` says: its status events cannot be mapped by id"
+                );
+            }
+            (result, target.retry_rules())
+        }
+    };
+    let progress = Progress {
+        attempts: row.attempt,
+        max_attempts: row.max_attempts,
+    };
+    let from = Event::Attempted(&result).from_status();
+    let to = queue::decide(
+        progress,
+        Event::Attempted(&result),
+        rules,
+        inner.clock.now(),
+        inner.jitter.sample(),
+    );
+    let (response_status, response_body, external_id) = match result {
+        AttemptResult::Response {
+            status,
+            body,
+            external_id,
+            ..
+        } => (Some(i32::from(status)), Some(body), external_id),
+        _ => (None, None, None),
+    };
+    Move {
+        id: row.id,
+        attempt: row.attempt,
+        from,
+        report: Some(AttemptReport {
+            started_at,
+            duration_ms: i32::try_from(timer.elapsed().as_millis()).unwrap_or(i32::MAX),
+            response_status,
+            response_body,
+            external_id: external_id.filter(|_| to.status == Status::Sent),
+        }),
+        to,
+    }
+}
+
+fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (at - now).to_std().unwrap_or(Duration::ZERO)
+}

@@ -1,0 +1,518 @@
+//! `webhook_executions`, `webhook_attempts` and `message_external_ids` on Postgres.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use super::{PgStore, limit};
+use crate::queue::{ExecutionId, Status, Write};
+use crate::store::{
+    Attempt, Candidate, Claimed, DeadLetterFilter, Enqueued, Execution, ExecutionFilter,
+    ExecutionStore, Move, NewRow, StoreError,
+};
+
+/// Inserts `rows` on `conn`; shared by the pool path and the caller's-transaction path.
+pub(super) async fn insert_rows(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    rows: Vec<NewRow>,
+) -> Result<Vec<Enqueued>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = rows.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut types = Vec::with_capacity(n);
+    let mut urls = Vec::with_capacity(n);
+    let mut payloads = Vec::with_capacity(n);
+    let mut headers = Vec::with_capacity(n);
+    let mut branches = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut errors = Vec::with_capacity(n);
+    let mut max_attempts = Vec::with_capacity(n);
+    let mut due = Vec::with_capacity(n);
+    let mut correlations = Vec::with_capacity(n);
+    let mut applications = Vec::with_capacity(n);
+    let mut hosts = Vec::with_capacity(n);
+    let mut keys = Vec::with_capacity(n);
+    for row in &rows {
+        ids.push(row.id.0);
+        types.push(row.webhook_type);
+        urls.push(row.target_url.as_str());
+        payloads.push(&row.payload);
+        headers.push(&row.headers);
+        branches.push(&row.branches);
+        statuses.push(row.status.as_str());
+        errors.push(row.error_message.as_deref());
+        max_attempts.push(row.max_attempts);
+        due.push(row.due_at);
+        correlations.push(row.correlation_id);
+        applications.push(row.application.as_str());
+        hosts.push(row.host.as_str());
+        keys.push(row.idempotency_key.as_deref());
+    }
+    let inserted: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO webhook_executions (id, webhook_type, target_url, payload, headers, branches,
+             status, error_message, attempts, max_attempts, next_retry_at, created_at, updated_at,
+             correlation_id, application, host, idempotency_key)
+         SELECT t.id, t.webhook_type, t.target_url, t.payload, t.headers, t.branches, t.status,
+             t.error_message, 0, t.max_attempts, t.due_at, $15, $15, t.correlation_id,
+             t.application, t.host, t.key
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::jsonb[],
+             $7::text[], $8::text[], $9::int4[], $10::timestamptz[], $11::uuid[], $12::text[],
+             $13::text[], $14::text[])
+             AS t(id, webhook_type, target_url, payload, headers, branches, status, error_message,
+                  max_attempts, due_at, correlation_id, application, host, key)
+         ON CONFLICT (application, webhook_type, idempotency_key)
+             WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING id",
+    )
+    .bind(&ids)
+    .bind(&types)
+    .bind(&urls)
+    .bind(&payloads)
+    .bind(&headers)
+    .bind(&branches)
+    .bind(&statuses)
+    .bind(&errors)
+    .bind(&max_attempts)
+    .bind(&due)
+    .bind(&correlations)
+    .bind(&applications)
+    .bind(&hosts)
+    .bind(&keys)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+
+    if inserted.len() == n {
+        return Ok(ids
+            .into_iter()
+            .map(|id| Enqueued {
+                id: ExecutionId(id),
+                deduplicated: false,
+            })
+            .collect());
+    }
+    // Some keys were used already: answer those with the execution that holds the key.
+    let inserted: HashSet<Uuid> = inserted.into_iter().collect();
+    let mut dup_apps = Vec::new();
+    let mut dup_types = Vec::new();
+    let mut dup_keys = Vec::new();
+    for row in rows.iter().filter(|r| !inserted.contains(&r.id.0)) {
+        if let Some(key) = row.idempotency_key.as_deref() {
+            dup_apps.push(row.application.as_str());
+            dup_types.push(row.webhook_type);
+            dup_keys.push(key);
+        }
+    }
+    let existing: HashMap<(String, String, String), Uuid> = sqlx::query(
+        "SELECT e.application, e.webhook_type, e.idempotency_key, e.id FROM webhook_executions e
+         JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(application, webhook_type, key)
+           ON e.application = k.application AND e.webhook_type = k.webhook_type
+          AND e.idempotency_key = k.key",
+    )
+    .bind(&dup_apps)
+    .bind(&dup_types)
+    .bind(&dup_keys)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| ((r.get(0), r.get(1), r.get(2)), r.get(3)))
+    .collect();
+    rows.iter()
+        .map(|row| {
+            if inserted.contains(&row.id.0) {
+                return Ok(Enqueued {
+                    id: row.id,
+                    deduplicated: false,
+                });
+            }
+            let key = (
+                row.application.clone(),
+                row.webhook_type.to_owned(),
+                row.idempotency_key.clone().unwrap_or_default(),
+            );
+            existing
+                .get(&key)
+                .map(|id| Enqueued {
+                    id: ExecutionId(*id),
+                    deduplicated: true,
+                })
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "execution {} was neither inserted nor found by its idempotency key",
+                        row.id
+                    ))
+                })
+        })
+        .collect()
+}
+
+const EXECUTION_COLUMNS: &str = "id, webhook_type, target_url, payload, headers, status,
+    response_status, response_body, error_message, attempts, max_attempts, next_retry_at,
+    created_at, updated_at, sent_at, correlation_id, application, host, idempotency_key";
+
+fn execution(row: &PgRow) -> Result<Execution, StoreError> {
+    Ok(Execution {
+        id: ExecutionId(row.try_get("id")?),
+        webhook_type: row.try_get("webhook_type")?,
+        target_url: row.try_get("target_url")?,
+        payload: row.try_get("payload")?,
+        headers: row.try_get("headers")?,
+        status: row.try_get::<&str, _>("status")?.parse()?,
+        response_status: row.try_get("response_status")?,
+        response_body: row.try_get("response_body")?,
+        error_message: row.try_get("error_message")?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        next_retry_at: row.try_get("next_retry_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        sent_at: row.try_get("sent_at")?,
+        correlation_id: row.try_get("correlation_id")?,
+        application: row.try_get("application")?,
+        host: row.try_get("host")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+    })
+}
+
+fn candidate(row: &PgRow) -> Result<Candidate, StoreError> {
+    Ok(Candidate {
+        id: ExecutionId(row.try_get(0)?),
+        webhook_type: row.try_get(1)?,
+        attempts: row.try_get(2)?,
+        max_attempts: row.try_get(3)?,
+    })
+}
+
+fn claimable() -> [&'static str; 2] {
+    Status::CLAIMABLE.map(Status::as_str)
+}
+
+impl ExecutionStore for PgStore {
+    async fn insert(
+        &self,
+        now: DateTime<Utc>,
+        rows: Vec<NewRow>,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let enqueued = insert_rows(&mut conn, now, rows).await?;
+        self.announce();
+        Ok(enqueued)
+    }
+
+    async fn claim(
+        &self,
+        executor: Uuid,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        n: usize,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let rows = sqlx::query(
+            "WITH due AS (
+                 SELECT id FROM webhook_executions
+                 WHERE status = ANY($5) AND next_retry_at <= $1
+                 ORDER BY next_retry_at
+                 LIMIT $2
+                 FOR UPDATE SKIP LOCKED
+             )
+             UPDATE webhook_executions e
+             SET status = $6, attempts = e.attempts + 1, claimed_by = $3,
+                 lease_expires_at = $4, updated_at = $1
+             FROM due WHERE e.id = due.id
+             RETURNING e.id, e.webhook_type, e.target_url, e.payload, e.headers, e.branches,
+                 e.attempts, e.max_attempts, e.correlation_id, e.created_at",
+        )
+        .bind(now)
+        .bind(limit(n))
+        .bind(executor)
+        .bind(lease_until)
+        .bind(claimable())
+        .bind(Status::Sending.as_str())
+        .fetch_all(&self.transitions)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Claimed {
+                    id: ExecutionId(r.try_get(0)?),
+                    webhook_type: r.try_get(1)?,
+                    target_url: r.try_get(2)?,
+                    payload: r.try_get(3)?,
+                    headers: r.try_get(4)?,
+                    branches: r.try_get(5)?,
+                    attempt: r.try_get(6)?,
+                    max_attempts: r.try_get(7)?,
+                    correlation_id: r.try_get(8)?,
+                    created_at: r.try_get(9)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record(&self, now: DateTime<Utc>, moves: &[Move]) -> Result<u64, StoreError> {
+        if moves.is_empty() {
+            return Ok(0);
+        }
+        let n = moves.len();
+        let mut ids = Vec::with_capacity(n);
+        let mut fence_attempts = Vec::with_capacity(n);
+        let mut fence_statuses = Vec::with_capacity(n);
+        let mut statuses = Vec::with_capacity(n);
+        let mut attempts = Vec::with_capacity(n);
+        let mut max_attempts = Vec::with_capacity(n);
+        let mut due = Vec::with_capacity(n);
+        let mut set_errors = Vec::with_capacity(n);
+        let mut errors = Vec::with_capacity(n);
+        let mut sent_at = Vec::with_capacity(n);
+        let mut outcomes = Vec::with_capacity(n);
+        let mut reported = Vec::with_capacity(n);
+        let mut codes = Vec::with_capacity(n);
+        let mut bodies = Vec::with_capacity(n);
+        let mut started = Vec::with_capacity(n);
+        let mut durations = Vec::with_capacity(n);
+        let mut external_ids = Vec::with_capacity(n);
+        for m in moves {
+            ids.push(m.id.0);
+            fence_attempts.push(m.attempt);
+            fence_statuses.push(m.from.as_str());
+            statuses.push(m.to.status.as_str());
+            attempts.push(m.to.attempts);
+            max_attempts.push(m.to.max_attempts);
+            due.push(m.to.due_at);
+            let (set, error) = match &m.to.error {
+                Write::Keep => (false, None),
+                Write::Set(error) => (true, error.as_deref()),
+            };
+            set_errors.push(set);
+            errors.push(error);
+            sent_at.push(m.to.sent_at);
+            outcomes.push(m.to.outcome.map(|o| o.as_str()));
+            let report = m.report.as_ref();
+            reported.push(report.is_some());
+            codes.push(report.and_then(|r| r.response_status));
+            bodies.push(report.and_then(|r| r.response_body.as_deref()));
+            started.push(report.map(|r| r.started_at));
+            durations.push(report.map(|r| r.duration_ms));
+            external_ids.push(report.and_then(|r| r.external_id.as_deref()));
+        }
+        // RETURNING names the input row too, so the log, the events and the ids need no join.
+        let updated: i64 = sqlx::query_scalar(
+            "WITH updated AS (
+                 UPDATE webhook_executions e
+                 SET status = i.status, attempts = i.attempts, max_attempts = i.max_attempts,
+                     next_retry_at = COALESCE(i.due_at, e.next_retry_at),
+                     error_message = CASE WHEN i.set_error THEN i.error_message
+                                          ELSE e.error_message END,
+                     response_status = CASE WHEN i.reported THEN i.response_status
+                                            ELSE e.response_status END,
+                     response_body = CASE WHEN i.reported THEN i.response_body
+                                          ELSE e.response_body END,
+                     sent_at = COALESCE(i.sent_at, e.sent_at),
+                     updated_at = $1, claimed_by = NULL, lease_expires_at = NULL
+                 FROM UNNEST($2::uuid[], $3::int4[], $4::text[], $5::text[], $6::int4[],
+                     $7::int4[], $8::timestamptz[], $9::bool[], $10::text[], $11::timestamptz[],
+                     $12::text[], $13::bool[], $14::int4[], $15::text[], $16::timestamptz[],
+                     $17::int4[], $18::text[])
+                     AS i(id, fence_attempt, fence_status, status, attempts, max_attempts, due_at,
+                          set_error, error_message, sent_at, outcome, reported, response_status,
+                          response_body, started_at, duration_ms, external_id)
+                 WHERE e.id = i.id AND e.attempts = i.fence_attempt AND e.status = i.fence_status
+                 RETURNING e.id, e.webhook_type, e.correlation_id, e.response_status,
+                     e.response_body, e.error_message, i.fence_attempt, i.outcome, i.reported,
+                     i.started_at, i.duration_ms, i.external_id, i.error_message AS logged_error
+             ), logged AS (
+                 INSERT INTO webhook_attempts (execution_id, attempt, started_at, duration_ms,
+                     response_status, error_message, response_body)
+                 SELECT u.id, u.fence_attempt, u.started_at, u.duration_ms, u.response_status,
+                     u.logged_error, u.response_body
+                 FROM updated u WHERE u.reported
+             ), events AS (
+                 INSERT INTO webhook_outcomes (execution_id, kind, webhook_type, correlation_id,
+                     response_status, response_body, error_message, created_at, available_at)
+                 SELECT u.id, u.outcome, u.webhook_type, u.correlation_id, u.response_status,
+                     u.response_body, u.error_message, $1, $1
+                 FROM updated u WHERE u.outcome IS NOT NULL
+             ), mapped AS (
+                 INSERT INTO message_external_ids (external_id, execution_id, webhook_type,
+                     created_at)
+                 SELECT u.external_id, u.id, u.webhook_type, $1
+                 FROM updated u WHERE u.external_id IS NOT NULL
+                 ON CONFLICT (external_id) DO NOTHING
+             )
+             SELECT count(*) FROM updated",
+        )
+        .bind(now)
+        .bind(&ids)
+        .bind(&fence_attempts)
+        .bind(&fence_statuses)
+        .bind(&statuses)
+        .bind(&attempts)
+        .bind(&max_attempts)
+        .bind(&due)
+        .bind(&set_errors)
+        .bind(&errors)
+        .bind(&sent_at)
+        .bind(&outcomes)
+        .bind(&reported)
+        .bind(&codes)
+        .bind(&bodies)
+        .bind(&started)
+        .bind(&durations)
+        .bind(&external_ids)
+        .fetch_one(&self.transitions)
+        .await?;
+        if moves.iter().any(|m| m.to.status == Status::Pending) {
+            self.announce();
+        }
+        Ok(u64::try_from(updated).unwrap_or(0))
+    }
+
+    async fn expired_leases(
+        &self,
+        now: DateTime<Utc>,
+        n: usize,
+    ) -> Result<Vec<Candidate>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
+             WHERE status = $1 AND lease_expires_at < $2
+             ORDER BY lease_expires_at LIMIT $3",
+        )
+        .bind(Status::Sending.as_str())
+        .bind(now)
+        .bind(limit(n))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(candidate).collect()
+    }
+
+    async fn dead_letters(
+        &self,
+        filter: &DeadLetterFilter,
+        after: Option<ExecutionId>,
+        n: usize,
+    ) -> Result<Vec<Candidate>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
+             WHERE status = $1
+               AND ($2::uuid IS NULL OR id > $2)
+               AND ($3::text IS NULL OR webhook_type = $3)
+               AND ($4::text IS NULL OR application = $4)
+               AND ($5::timestamptz IS NULL OR created_at >= $5)
+               AND ($6::timestamptz IS NULL OR created_at < $6)
+               AND ($7::text IS NULL OR strpos(error_message, $7) > 0)
+             ORDER BY id LIMIT $8",
+        )
+        .bind(Status::DeadLetter.as_str())
+        .bind(after.map(|id| id.0))
+        .bind(filter.webhook_type.as_deref())
+        .bind(filter.application.as_deref())
+        .bind(filter.created_after)
+        .bind(filter.created_before)
+        .bind(filter.error_contains.as_deref())
+        .bind(limit(n))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(candidate).collect()
+    }
+
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT min(next_retry_at) FROM webhook_executions WHERE status = ANY($1)",
+        )
+        .bind(claimable())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn execution(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM webhook_executions WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(execution).transpose()
+    }
+
+    async fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM webhook_executions
+             WHERE ($1::text IS NULL OR webhook_type = $1)
+               AND ($2::text IS NULL OR status = $2)
+               AND ($3::uuid IS NULL OR correlation_id = $3)
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        ))
+        .bind(filter.webhook_type.as_deref())
+        .bind(filter.status.map(Status::as_str))
+        .bind(filter.correlation_id)
+        .bind(limit(filter.limit.min(500)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(execution).collect()
+    }
+
+    async fn attempts(&self, id: ExecutionId) -> Result<Vec<Attempt>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT attempt, started_at, duration_ms, response_status, error_message, response_body
+             FROM webhook_attempts WHERE execution_id = $1 ORDER BY attempt",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Attempt {
+                    attempt: r.try_get(0)?,
+                    started_at: r.try_get(1)?,
+                    duration_ms: r.try_get(2)?,
+                    response_status: r.try_get(3)?,
+                    error_message: r.try_get(4)?,
+                    response_body: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn prune_delivered(&self, before: DateTime<Utc>, n: usize) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM webhook_executions WHERE id IN (
+                 SELECT id FROM webhook_executions
+                 WHERE status = $1 AND sent_at < $2
+                 ORDER BY sent_at LIMIT $3)",
+        )
+        .bind(Status::Sent.as_str())
+        .bind(before)
+        .bind(limit(n))
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn find_external_id(&self, external_id: &str) -> Result<Option<ExecutionId>, StoreError> {
+        let id: Option<Uuid> = sqlx::query_scalar(
+            "SELECT execution_id FROM message_external_ids WHERE external_id = $1",
+        )
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id.map(ExecutionId))
+    }
+
+    async fn find_embedded_id(&self, id: Uuid) -> Result<Option<ExecutionId>, StoreError> {
+        let found: Option<Uuid> = sqlx::query_scalar(
+            "(SELECT id FROM webhook_executions WHERE id = $1)
+             UNION ALL
+             (SELECT id FROM webhook_executions WHERE correlation_id = $1
+              ORDER BY created_at DESC, id DESC LIMIT 1)
+             LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.map(ExecutionId))
+    }
+}

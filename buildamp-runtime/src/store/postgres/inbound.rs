@@ -1,0 +1,120 @@
+//! `inbound_events` on Postgres.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{PgStore, limit};
+use crate::store::{InboundRecord, InboundRow, InboundStore, StoreError};
+
+impl InboundStore for PgStore {
+    async fn record_inbound(
+        &self,
+        event: &InboundRecord,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO inbound_events (provider, event_id, kind, execution_id, received_at,
+                 event, available_at, deliveries)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1)
+             ON CONFLICT (provider, event_id) DO NOTHING",
+        )
+        .bind(&event.provider)
+        .bind(&event.event_id)
+        .bind(&event.kind)
+        .bind(event.execution_id.map(|id| id.0))
+        .bind(now)
+        .bind(&event.event)
+        .bind(lease_until)
+        .execute(&self.pool)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn claim_inbound(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        n: usize,
+    ) -> Result<Vec<InboundRow>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE inbound_events i
+             SET available_at = $2, deliveries = i.deliveries + 1
+             FROM (SELECT provider, event_id FROM inbound_events
+                   WHERE handled_at IS NULL AND available_at <= $1
+                   ORDER BY received_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+             WHERE i.provider = due.provider AND i.event_id = due.event_id
+             RETURNING i.provider, i.event_id, i.event, i.deliveries, i.received_at",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit(n))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut events = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<DateTime<Utc>, _>(4)?,
+                    InboundRow {
+                        provider: r.try_get(0)?,
+                        event_id: r.try_get(1)?,
+                        event: r.try_get(2)?,
+                        deliveries: r.try_get(3)?,
+                    },
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        events.sort_by_key(|(at, _)| *at);
+        Ok(events.into_iter().map(|(_, e)| e).collect())
+    }
+
+    async fn handled_inbound(
+        &self,
+        provider: &str,
+        event_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE inbound_events SET handled_at = $3 WHERE provider = $1 AND event_id = $2",
+        )
+        .bind(provider)
+        .bind(event_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn retry_inbound(
+        &self,
+        provider: &str,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE inbound_events SET available_at = $3
+             WHERE provider = $1 AND event_id = $2 AND handled_at IS NULL",
+        )
+        .bind(provider)
+        .bind(event_id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn prune_inbound(&self, before: DateTime<Utc>, n: usize) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM inbound_events WHERE (provider, event_id) IN (
+                 SELECT provider, event_id FROM inbound_events
+                 WHERE handled_at IS NOT NULL AND received_at < $1
+                 ORDER BY received_at LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit(n))
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+}

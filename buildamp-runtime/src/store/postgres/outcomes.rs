@@ -1,0 +1,82 @@
+//! `webhook_outcomes` on Postgres.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{PgStore, limit};
+use crate::queue::ExecutionId;
+use crate::store::outcomes::outcome_kind;
+use crate::store::{OutcomeRow, OutcomeStore, StoreError};
+
+impl OutcomeStore for PgStore {
+    async fn claim_outcomes(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        n: usize,
+    ) -> Result<Vec<OutcomeRow>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE webhook_outcomes o
+             SET available_at = $2, attempts = o.attempts + 1
+             FROM (SELECT id FROM webhook_outcomes WHERE available_at <= $1
+                   ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due
+             WHERE o.id = due.id
+             RETURNING o.id, o.execution_id, o.kind, o.webhook_type, o.correlation_id,
+                 o.response_status, o.response_body, o.error_message, o.created_at, o.attempts",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit(n))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut events: Vec<OutcomeRow> = rows
+            .iter()
+            .map(|r| {
+                Ok(OutcomeRow {
+                    id: r.try_get(0)?,
+                    execution_id: ExecutionId(r.try_get(1)?),
+                    kind: outcome_kind(r.try_get(2)?)?,
+                    webhook_type: r.try_get(3)?,
+                    correlation_id: r.try_get(4)?,
+                    response_status: r.try_get(5)?,
+                    response_body: r.try_get(6)?,
+                    error_message: r.try_get(7)?,
+                    created_at: r.try_get(8)?,
+                    deliveries: r.try_get(9)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        events.sort_by_key(|e| e.id);
+        Ok(events)
+    }
+
+    async fn ack_outcome(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM webhook_outcomes WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn retry_outcome(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE webhook_outcomes SET available_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn prune_outcomes(&self, before: DateTime<Utc>, n: usize) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM webhook_outcomes WHERE id IN (
+                 SELECT id FROM webhook_outcomes WHERE created_at < $1 AND available_at <= $1
+                 ORDER BY id LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit(n))
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+}

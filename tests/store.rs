@@ -1,0 +1,919 @@
+//! The store's contract, one test per method (in the manner of River's `riverdrivertest`), each
+//! run against Postgres and SQLite on a fresh database. The end-to-end suite (`conformance.rs`)
+//! drives the store through the runtime; these pin every method on its own, including the races
+//! (a completion that arrives after a rescue, two rescuers, two retries by hand), made
+//! deterministic by ordering the calls instead of timing them.
+
+mod support;
+
+conformance! {
+    insert_returns_ids_in_input_order,
+    insert_deduplicates_a_key_per_webhook_and_application,
+    claim_takes_due_rows_oldest_due_first_up_to_the_limit,
+    claim_counts_the_attempt_and_leases_the_row,
+    claim_never_hands_one_row_to_two_claimers,
+    record_applies_the_decided_values,
+    record_keeps_what_a_move_leaves,
+    record_is_fenced_on_attempt_and_state,
+    record_writes_the_attempt_log_external_id_and_outcome_event,
+    release_gives_an_unstarted_attempt_back,
+    expired_leases_lists_only_rows_whose_lease_ended,
+    dead_letters_filters_and_pages_by_id,
+    a_dead_letter_is_retried_by_hand_once,
+    next_due_is_the_earliest_claimable_row,
+    executions_lists_newest_first_with_filters,
+    claim_outcomes_leases_events_until_acked_or_retried,
+    find_external_id_and_find_embedded_id_map_provider_ids,
+    prune_delivered_removes_only_old_sent_rows,
+    prune_outcomes_removes_only_old_untaken_events,
+    record_inbound_records_once_and_leases_to_the_caller,
+    claim_inbound_hands_over_unhandled_events_after_their_lease,
+    prune_inbound_keeps_unhandled_events,
+}
+
+use buildamp::queue::{self, AttemptResult, Event, OutcomeKind, Progress, RetryRules, Write};
+use buildamp::store::{
+    AttemptReport, Candidate, DeadLetterFilter, ExecutionFilter, InboundRecord, Move, NewRow,
+};
+use buildamp::{ExecutionId, Status};
+use chrono::{DateTime, Duration, Utc};
+use support::{Backend, t0};
+use uuid::Uuid;
+
+fn secs(s: i64) -> Duration {
+    Duration::seconds(s)
+}
+
+fn row(webhook_type: &'static str, due_at: DateTime<Utc>) -> NewRow {
+    NewRow {
+        id: ExecutionId::new(),
+        webhook_type,
+        target_url: "http://127.0.0.1:9/x".into(),
+        payload: serde_json::json!({"n": 1}),
+        headers: serde_json::json!({}),
+        branches: serde_json::json!({}),
+        status: Status::Pending,
+        error_message: None,
+        max_attempts: 3,
+        due_at,
+        correlation_id: None,
+        application: String::new(),
+        host: String::new(),
+        idempotency_key: None,
+    }
+}
+
+async fn migrated<S: Backend>(store: S) -> S {
+    store.migrate().await.expect("migrations apply");
+    store
+}
+
+async fn insert_one<S: Backend>(store: &S, row: NewRow) -> ExecutionId {
+    store.insert(t0(), vec![row]).await.unwrap()[0].id
+}
+
+async fn claim<S: Backend>(store: &S, now: DateTime<Utc>, limit: usize) -> Vec<ExecutionId> {
+    store
+        .claim(Uuid::now_v7(), now, now + secs(60), limit)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
+async fn status<S: Backend>(store: &S, id: ExecutionId) -> buildamp::Execution {
+    store
+        .execution(id)
+        .await
+        .unwrap()
+        .expect("the execution exists")
+}
+
+fn response(status: u16) -> AttemptResult {
+    AttemptResult::Response {
+        status,
+        body: format!("answer {status}"),
+        retry_after: None,
+        location: None,
+        external_id: None,
+    }
+}
+
+/// The move the executor records after an attempt of `attempt` (of 3) that got `status`.
+fn attempted(id: ExecutionId, attempt: i32, status: u16, now: DateTime<Utc>) -> Move {
+    let result = response(status);
+    let event = Event::Attempted(&result);
+    Move {
+        id,
+        attempt,
+        from: event.from_status(),
+        to: queue::decide(
+            Progress {
+                attempts: attempt,
+                max_attempts: 3,
+            },
+            event,
+            RetryRules::DEFAULT,
+            now,
+            0.0,
+        ),
+        report: Some(AttemptReport {
+            started_at: now,
+            duration_ms: 12,
+            response_status: Some(i32::from(status)),
+            response_body: Some(format!("answer {status}")),
+            external_id: None,
+        }),
+    }
+}
+
+/// The move for `event` on a row at `attempts` of 3, without a report.
+fn moved(id: ExecutionId, attempts: i32, event: Event<'_>, now: DateTime<Utc>) -> Move {
+    Move {
+        id,
+        attempt: attempts,
+        from: event.from_status(),
+        to: queue::decide(
+            Progress {
+                attempts,
+                max_attempts: 3,
+            },
+            event,
+            RetryRules::DEFAULT,
+            now,
+            0.0,
+        ),
+        report: None,
+    }
+}
+
+async fn insert_returns_ids_in_input_order<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let rows: Vec<NewRow> = (0..5).map(|_| row("A", t0())).collect();
+    let ids: Vec<ExecutionId> = rows.iter().map(|r| r.id).collect();
+    let enqueued = store.insert(t0(), rows).await.unwrap();
+    assert_eq!(enqueued.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+    assert!(enqueued.iter().all(|e| !e.deduplicated));
+    let e = status(&store, ids[0]).await;
+    assert_eq!(
+        (e.status, e.attempts, e.max_attempts),
+        (Status::Pending, 0, 3)
+    );
+    assert_eq!(store.insert(t0(), Vec::new()).await.unwrap(), Vec::new());
+}
+
+async fn insert_deduplicates_a_key_per_webhook_and_application<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let keyed = |webhook, application: &str| NewRow {
+        idempotency_key: Some("order-1".into()),
+        application: application.into(),
+        ..row(webhook, t0())
+    };
+    let first = store.insert(t0(), vec![keyed("A", "")]).await.unwrap()[0];
+    // The same key, webhook and application: the first execution, nothing new.
+    let again = store.insert(t0(), vec![keyed("A", "")]).await.unwrap()[0];
+    assert_eq!((again.id, again.deduplicated), (first.id, true));
+    // Another webhook, or another application, with the same key: a new execution each.
+    let other_webhook = store.insert(t0(), vec![keyed("B", "")]).await.unwrap()[0];
+    let other_app = store
+        .insert(t0(), vec![keyed("A", "tenant")])
+        .await
+        .unwrap()[0];
+    for other in [other_webhook, other_app] {
+        assert!(!other.deduplicated);
+        assert_ne!(other.id, first.id);
+    }
+    // In one batch too, in input order.
+    let batch = store
+        .insert(t0(), vec![row("A", t0()), keyed("B", ""), row("A", t0())])
+        .await
+        .unwrap();
+    assert_eq!(
+        batch.iter().map(|e| e.deduplicated).collect::<Vec<_>>(),
+        [false, true, false]
+    );
+    assert_eq!(batch[1].id, other_webhook.id);
+}
+
+async fn claim_takes_due_rows_oldest_due_first_up_to_the_limit<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let late = insert_one(&store, row("A", t0() + secs(3))).await;
+    let early = insert_one(&store, row("A", t0() + secs(1))).await;
+    let middle = insert_one(&store, row("A", t0() + secs(2))).await;
+    let future = insert_one(&store, row("A", t0() + secs(100))).await;
+    // Nothing is due yet.
+    assert!(claim(&store, t0(), 10).await.is_empty());
+    // Oldest due first, at most the limit.
+    assert_eq!(claim(&store, t0() + secs(5), 2).await, [early, middle]);
+    assert_eq!(claim(&store, t0() + secs(5), 10).await, [late]);
+    assert!(claim(&store, t0() + secs(5), 10).await.is_empty());
+    assert_eq!(claim(&store, t0() + secs(100), 10).await, [future]);
+    // Dead on arrival is never claimed.
+    insert_one(
+        &store,
+        NewRow {
+            status: Status::DeadLetter,
+            error_message: Some("unset".into()),
+            ..row("A", t0())
+        },
+    )
+    .await;
+    assert!(claim(&store, t0() + secs(200), 10).await.is_empty());
+}
+
+async fn claim_counts_the_attempt_and_leases_the_row<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let id = insert_one(&store, row("A", t0())).await;
+    let executor = Uuid::now_v7();
+    let claimed = store
+        .claim(executor, t0(), t0() + secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].id, claimed[0].attempt), (id, 1));
+    assert_eq!(claimed[0].payload, serde_json::json!({"n": 1}));
+    let e = status(&store, id).await;
+    assert_eq!((e.status, e.attempts), (Status::Sending, 1));
+    // Leased: the rescuer sees it only once the lease has ended.
+    assert!(
+        store
+            .expired_leases(t0() + secs(59), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.expired_leases(t0() + secs(61), 10).await.unwrap(),
+        [Candidate {
+            id,
+            webhook_type: "A".into(),
+            attempts: 1,
+            max_attempts: 3
+        }]
+    );
+}
+
+async fn claim_never_hands_one_row_to_two_claimers<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let rows: Vec<NewRow> = (0..200).map(|_| row("A", t0())).collect();
+    store.insert(t0(), rows).await.unwrap();
+    // Eight claimers at once (on Postgres, concurrent statements meeting `SKIP LOCKED`).
+    let claims = futures_util::future::join_all((0..8).map(|_| claim(&store, t0(), 40))).await;
+    let mut all: Vec<ExecutionId> = claims.into_iter().flatten().collect();
+    // Whatever a claimer skipped is still there for the next one.
+    all.extend(claim(&store, t0(), 1000).await);
+    let claimed = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), claimed, "a row was claimed twice");
+    assert_eq!(claimed, 200);
+}
+
+async fn record_applies_the_decided_values<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let ids: Vec<ExecutionId> = store
+        .insert(t0(), (0..3).map(|_| row("A", t0())).collect())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    claim(&store, t0(), 10).await;
+    let now = t0() + secs(1);
+    let moves = [
+        attempted(ids[0], 1, 200, now),
+        attempted(ids[1], 1, 503, now),
+        attempted(ids[2], 1, 400, now),
+    ];
+    assert_eq!(store.record(now, &moves).await.unwrap(), 3);
+    let sent = status(&store, ids[0]).await;
+    assert_eq!((sent.status, sent.sent_at), (Status::Sent, Some(now)));
+    assert_eq!(sent.response_status, Some(200));
+    let failed = status(&store, ids[1]).await;
+    assert_eq!(failed.status, Status::Failed);
+    assert_eq!(failed.next_retry_at, now + secs(1), "the decided due time");
+    assert_eq!(failed.error_message.as_deref(), Some("HTTP 503"));
+    let dead = status(&store, ids[2]).await;
+    assert_eq!(dead.status, Status::DeadLetter);
+    assert_eq!(
+        dead.error_message.as_deref(),
+        Some("HTTP 400 (permanent: not retried)")
+    );
+}
+
+async fn record_keeps_what_a_move_leaves<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let id = insert_one(&store, row("A", t0())).await;
+    claim(&store, t0(), 1).await;
+    store
+        .record(t0(), &[attempted(id, 1, 503, t0())])
+        .await
+        .unwrap();
+    // A second attempt, released unstarted at shutdown: the attempt is given back and the last
+    // error and response stay as they were.
+    claim(&store, t0() + secs(5), 1).await;
+    let release = moved(id, 2, Event::Released { started: false }, t0() + secs(6));
+    assert_eq!(release.to.error, Write::Keep);
+    assert_eq!(store.record(t0() + secs(6), &[release]).await.unwrap(), 1);
+    let e = status(&store, id).await;
+    assert_eq!((e.status, e.attempts), (Status::Failed, 1));
+    assert_eq!(e.error_message.as_deref(), Some("HTTP 503"));
+    assert_eq!(e.response_status, Some(503));
+    assert_eq!(e.next_retry_at, t0() + secs(6));
+    // Only the attempt that reported is in the log.
+    assert_eq!(store.attempts(id).await.unwrap().len(), 1);
+}
+
+async fn record_is_fenced_on_attempt_and_state<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let id = insert_one(&store, row("A", t0())).await;
+    claim(&store, t0(), 1).await; // attempt 1, leased for 60 s
+    // The worker stalls; the lease ends; the rescuer moves the row on, and it is claimed again.
+    let rescued = moved(id, 1, Event::LeaseExpired, t0() + secs(61));
+    assert_eq!(
+        store
+            .record(t0() + secs(61), std::slice::from_ref(&rescued))
+            .await
+            .unwrap(),
+        1
+    );
+    // A second rescuer with the same view changes nothing.
+    assert_eq!(store.record(t0() + secs(61), &[rescued]).await.unwrap(), 0);
+    assert_eq!(claim(&store, t0() + secs(70), 1).await, [id]); // attempt 2
+    // The first worker's late completion is fenced out: the row is on attempt 2.
+    let late = attempted(id, 1, 200, t0() + secs(71));
+    assert_eq!(store.record(t0() + secs(71), &[late]).await.unwrap(), 0);
+    let e = status(&store, id).await;
+    assert_eq!((e.status, e.attempts), (Status::Sending, 2));
+    assert!(
+        store.attempts(id).await.unwrap().is_empty(),
+        "no log row for a fenced move"
+    );
+    // The current worker's completion lands.
+    let current = attempted(id, 2, 200, t0() + secs(72));
+    assert_eq!(
+        store
+            .record(t0() + secs(72), std::slice::from_ref(&current))
+            .await
+            .unwrap(),
+        1
+    );
+    // Repeating it changes nothing (the row is no longer `sending`).
+    assert_eq!(store.record(t0() + secs(73), &[current]).await.unwrap(), 0);
+    assert_eq!(status(&store, id).await.status, Status::Sent);
+}
+
+async fn record_writes_the_attempt_log_external_id_and_outcome_event<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let correlation = Uuid::now_v7();
+    let id = insert_one(
+        &store,
+        NewRow {
+            correlation_id: Some(correlation),
+            ..row("A", t0())
+        },
+    )
+    .await;
+    claim(&store, t0(), 1).await;
+    let mut done = attempted(id, 1, 201, t0() + secs(1));
+    done.report.as_mut().unwrap().external_id = Some("msg_123".into());
+    store.record(t0() + secs(1), &[done]).await.unwrap();
+    let log = store.attempts(id).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].attempt, log[0].duration_ms, log[0].response_status),
+        (1, 12, Some(201))
+    );
+    assert_eq!(log[0].error_message, None);
+    assert_eq!(store.find_external_id("msg_123").await.unwrap(), Some(id));
+    let events = store
+        .claim_outcomes(t0() + secs(2), t0() + secs(62), 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(
+        (event.execution_id, event.kind, event.correlation_id),
+        (id, OutcomeKind::WebhookSuccess, Some(correlation))
+    );
+    assert_eq!(event.response_body.as_deref(), Some("answer 201"));
+    store.ack_outcome(event.id).await.unwrap();
+    // A retry emits no event; a dead letter does, with its reason.
+    let other = insert_one(&store, row("A", t0())).await;
+    claim(&store, t0() + secs(3), 1).await;
+    store
+        .record(t0() + secs(3), &[attempted(other, 1, 503, t0() + secs(3))])
+        .await
+        .unwrap();
+    claim(&store, t0() + secs(10), 1).await;
+    let rescue = moved(other, 2, Event::LeaseExpired, t0() + secs(100));
+    store.record(t0() + secs(100), &[rescue]).await.unwrap();
+    claim(&store, t0() + secs(200), 1).await;
+    let last = moved(
+        other,
+        3,
+        Event::Released { started: true },
+        t0() + secs(201),
+    );
+    store.record(t0() + secs(201), &[last]).await.unwrap();
+    let events = store
+        .claim_outcomes(t0() + secs(300), t0() + secs(360), 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].execution_id, events[0].kind),
+        (other, OutcomeKind::WebhookFailed)
+    );
+    assert!(
+        events[0]
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("interrupted by executor shutdown during the last attempt")
+    );
+}
+
+async fn release_gives_an_unstarted_attempt_back<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let unstarted = insert_one(&store, row("A", t0())).await;
+    let started = insert_one(&store, row("A", t0())).await;
+    claim(&store, t0(), 10).await;
+    let now = t0() + secs(1);
+    let moves = [
+        moved(unstarted, 1, Event::Released { started: false }, now),
+        moved(started, 1, Event::Released { started: true }, now),
+    ];
+    assert_eq!(store.record(now, &moves).await.unwrap(), 2);
+    let e = status(&store, unstarted).await;
+    assert_eq!(
+        (e.status, e.attempts, e.next_retry_at),
+        (Status::Pending, 0, now)
+    );
+    let e = status(&store, started).await;
+    assert_eq!(
+        (e.status, e.attempts, e.next_retry_at),
+        (Status::Failed, 1, now)
+    );
+    assert!(
+        e.error_message
+            .unwrap()
+            .contains("the target may have received it")
+    );
+    // Both are claimable at once.
+    assert_eq!(claim(&store, now, 10).await.len(), 2);
+}
+
+async fn expired_leases_lists_only_rows_whose_lease_ended<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let a = insert_one(&store, row("A", t0())).await;
+    claim(&store, t0(), 1).await; // lease ends at +60
+    let b = insert_one(&store, row("B", t0())).await;
+    claim(&store, t0() + secs(30), 1).await; // lease ends at +90
+    insert_one(&store, row("C", t0())).await; // pending: never listed
+    let at = |s| store.expired_leases(t0() + secs(s), 10);
+    assert!(at(60).await.unwrap().is_empty());
+    assert_eq!(
+        at(61)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>(),
+        [a]
+    );
+    assert_eq!(
+        at(91)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>(),
+        [a, b]
+    );
+    assert_eq!(
+        store
+            .expired_leases(t0() + secs(91), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn dead_letters_filters_and_pages_by_id<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let dead = |webhook, application: &str, reason: &str| NewRow {
+        status: Status::DeadLetter,
+        error_message: Some(reason.into()),
+        application: application.into(),
+        ..row(webhook, t0())
+    };
+    let rows = vec![
+        dead("A", "", "unset MAILGUN_KEY"),
+        dead("A", "tenant", "HTTP 400"),
+        dead("B", "", "HTTP 400"),
+        row("A", t0()), // pending: never listed
+    ];
+    let mut ids: Vec<ExecutionId> = rows.iter().take(3).map(|r| r.id).collect();
+    ids.sort();
+    store.insert(t0(), rows).await.unwrap();
+    let store = &store;
+    let list = |filter: DeadLetterFilter, after, limit| async move {
+        store
+            .dead_letters(&filter, after, limit)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(list(DeadLetterFilter::all(), None, 10).await, ids);
+    // Paged by id: each once.
+    let first = list(DeadLetterFilter::all(), None, 2).await;
+    let rest = list(DeadLetterFilter::all(), Some(first[1]), 2).await;
+    assert_eq!([first, rest].concat(), ids);
+    assert_eq!(
+        list(DeadLetterFilter::all().webhook_type("B"), None, 10)
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        list(DeadLetterFilter::all().application("tenant"), None, 10)
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        list(DeadLetterFilter::all().error_contains("HTTP 400"), None, 10)
+            .await
+            .len(),
+        2
+    );
+}
+
+async fn a_dead_letter_is_retried_by_hand_once<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let id = insert_one(&store, row("A", t0())).await;
+    claim(&store, t0(), 1).await;
+    store
+        .record(t0(), &[attempted(id, 1, 400, t0())])
+        .await
+        .unwrap();
+    let retry = moved(id, 1, Event::RetriedByHand { budget: 3 }, t0() + secs(5));
+    // Two callers at once: one moves it.
+    let (a, b) = futures_util::join!(
+        store.record(t0() + secs(5), std::slice::from_ref(&retry)),
+        store.record(t0() + secs(5), std::slice::from_ref(&retry))
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    let e = status(&store, id).await;
+    assert_eq!(
+        (e.status, e.attempts, e.max_attempts, e.next_retry_at),
+        (Status::Pending, 1, 4, t0() + secs(5))
+    );
+    // Attempt numbers go on: the next claim is attempt 2.
+    let claimed = store
+        .claim(Uuid::now_v7(), t0() + secs(5), t0() + secs(65), 1)
+        .await
+        .unwrap();
+    assert_eq!(claimed[0].attempt, 2);
+}
+
+async fn next_due_is_the_earliest_claimable_row<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    assert_eq!(store.next_due().await.unwrap(), None);
+    insert_one(&store, row("A", t0() + secs(30))).await;
+    insert_one(&store, row("A", t0() + secs(10))).await;
+    insert_one(
+        &store,
+        NewRow {
+            status: Status::DeadLetter,
+            ..row("A", t0())
+        },
+    )
+    .await;
+    assert_eq!(store.next_due().await.unwrap(), Some(t0() + secs(10)));
+    claim(&store, t0() + secs(10), 1).await; // now sending: not claimable
+    assert_eq!(store.next_due().await.unwrap(), Some(t0() + secs(30)));
+}
+
+async fn executions_lists_newest_first_with_filters<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let correlation = Uuid::now_v7();
+    let old = insert_one(&store, row("A", t0())).await;
+    let new = store
+        .insert(
+            t0() + secs(1),
+            vec![NewRow {
+                correlation_id: Some(correlation),
+                ..row("B", t0())
+            }],
+        )
+        .await
+        .unwrap()[0]
+        .id;
+    let store = &store;
+    let list = |filter: ExecutionFilter| async move {
+        store
+            .executions(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>()
+    };
+    let with = |change: &dyn Fn(&mut ExecutionFilter)| {
+        let mut filter = ExecutionFilter::default();
+        filter.limit = 10;
+        change(&mut filter);
+        filter
+    };
+    assert_eq!(list(with(&|_| {})).await, [new, old]);
+    assert_eq!(list(with(&|f| f.limit = 1)).await, [new]);
+    assert_eq!(
+        list(with(&|f| f.webhook_type = Some("A".into()))).await,
+        [old]
+    );
+    assert_eq!(
+        list(with(&|f| f.correlation_id = Some(correlation))).await,
+        [new]
+    );
+    assert!(
+        list(with(&|f| f.status = Some(Status::Sent)))
+            .await
+            .is_empty()
+    );
+}
+
+async fn claim_outcomes_leases_events_until_acked_or_retried<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let ids: Vec<ExecutionId> = store
+        .insert(t0(), (0..2).map(|_| row("A", t0())).collect())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    claim(&store, t0(), 10).await;
+    let moves = [
+        attempted(ids[0], 1, 200, t0()),
+        attempted(ids[1], 1, 200, t0()),
+    ];
+    store.record(t0(), &moves).await.unwrap();
+    let lease_until = t0() + secs(60);
+    let first = store.claim_outcomes(t0(), lease_until, 1).await.unwrap();
+    assert_eq!(
+        (first.len(), first[0].execution_id, first[0].deliveries),
+        (1, ids[0], 1)
+    );
+    // Leased: the next claim takes the other event only.
+    let second = store.claim_outcomes(t0(), lease_until, 10).await.unwrap();
+    assert_eq!(
+        second.iter().map(|e| e.execution_id).collect::<Vec<_>>(),
+        [ids[1]]
+    );
+    store.ack_outcome(first[0].id).await.unwrap();
+    store
+        .retry_outcome(second[0].id, t0() + secs(10))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_outcomes(t0() + secs(9), lease_until, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store
+        .claim_outcomes(t0() + secs(10), t0() + secs(70), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.len(), again[0].id, again[0].deliveries),
+        (1, second[0].id, 2)
+    );
+    // Not acked within its lease: offered again after it.
+    let late = store
+        .claim_outcomes(t0() + secs(71), t0() + secs(131), 10)
+        .await
+        .unwrap();
+    assert_eq!((late.len(), late[0].deliveries), (1, 3));
+}
+
+async fn find_external_id_and_find_embedded_id_map_provider_ids<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let correlation = Uuid::now_v7();
+    let older = insert_one(
+        &store,
+        NewRow {
+            correlation_id: Some(correlation),
+            ..row("A", t0())
+        },
+    )
+    .await;
+    let newer = store
+        .insert(
+            t0() + secs(1),
+            vec![NewRow {
+                correlation_id: Some(correlation),
+                ..row("A", t0())
+            }],
+        )
+        .await
+        .unwrap()[0]
+        .id;
+    assert_eq!(store.find_embedded_id(older.0).await.unwrap(), Some(older));
+    assert_eq!(
+        store.find_embedded_id(correlation).await.unwrap(),
+        Some(newer),
+        "a correlation id names its newest execution"
+    );
+    assert_eq!(store.find_embedded_id(Uuid::now_v7()).await.unwrap(), None);
+    assert_eq!(store.find_external_id("nope").await.unwrap(), None);
+}
+
+async fn prune_delivered_removes_only_old_sent_rows<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let ids: Vec<ExecutionId> = store
+        .insert(t0(), (0..3).map(|_| row("A", t0())).collect())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    claim(&store, t0(), 10).await;
+    store
+        .record(t0(), &[attempted(ids[0], 1, 200, t0())])
+        .await
+        .unwrap();
+    store
+        .record(
+            t0() + secs(100),
+            &[attempted(ids[1], 1, 200, t0() + secs(100))],
+        )
+        .await
+        .unwrap();
+    store
+        .record(t0(), &[attempted(ids[2], 1, 400, t0())])
+        .await
+        .unwrap();
+    assert_eq!(store.prune_delivered(t0() + secs(50), 10).await.unwrap(), 1);
+    assert!(store.execution(ids[0]).await.unwrap().is_none());
+    assert!(
+        store.attempts(ids[0]).await.unwrap().is_empty(),
+        "its log goes with it"
+    );
+    assert!(store.execution(ids[1]).await.unwrap().is_some(), "newer");
+    assert!(
+        store.execution(ids[2]).await.unwrap().is_some(),
+        "a dead letter"
+    );
+}
+
+async fn prune_outcomes_removes_only_old_untaken_events<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let ids: Vec<ExecutionId> = store
+        .insert(t0(), (0..2).map(|_| row("A", t0())).collect())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    claim(&store, t0(), 10).await;
+    store
+        .record(t0(), &[attempted(ids[0], 1, 200, t0())])
+        .await
+        .unwrap();
+    store
+        .record(
+            t0() + secs(100),
+            &[attempted(ids[1], 1, 200, t0() + secs(100))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.prune_outcomes(t0() + secs(50), 10).await.unwrap(), 1);
+    let left = store
+        .claim_outcomes(t0() + secs(200), t0() + secs(260), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        left.iter().map(|e| e.execution_id).collect::<Vec<_>>(),
+        [ids[1]]
+    );
+    // A leased event is being handled: not pruned.
+    assert_eq!(store.prune_outcomes(t0() + secs(250), 10).await.unwrap(), 0);
+}
+
+fn inbound(event_id: &str) -> InboundRecord {
+    InboundRecord {
+        provider: "twilio".into(),
+        event_id: event_id.into(),
+        kind: "delivered".into(),
+        execution_id: None,
+        event: serde_json::json!({"event": event_id}),
+    }
+}
+
+async fn record_inbound_records_once_and_leases_to_the_caller<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    assert!(
+        store
+            .record_inbound(&inbound("e1"), t0(), t0() + secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_inbound(&inbound("e1"), t0(), t0() + secs(60))
+            .await
+            .unwrap()
+    );
+    // Leased to the recording caller: nobody else is handed it yet.
+    assert!(
+        store
+            .claim_inbound(t0() + secs(59), t0() + secs(120), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .handled_inbound("twilio", "e1", t0() + secs(1))
+        .await
+        .unwrap();
+    // Handled: never handed over, and still a repeat.
+    assert!(
+        store
+            .claim_inbound(t0() + secs(61), t0() + secs(120), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !store
+            .record_inbound(&inbound("e1"), t0() + secs(2), t0() + secs(62))
+            .await
+            .unwrap()
+    );
+}
+
+async fn claim_inbound_hands_over_unhandled_events_after_their_lease<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    store
+        .record_inbound(&inbound("e1"), t0(), t0() + secs(60))
+        .await
+        .unwrap();
+    store
+        .record_inbound(&inbound("e2"), t0() + secs(1), t0() + secs(61))
+        .await
+        .unwrap();
+    // e2's handler failed: offered again at +10.
+    store
+        .retry_inbound("twilio", "e2", t0() + secs(10))
+        .await
+        .unwrap();
+    let due = store
+        .claim_inbound(t0() + secs(10), t0() + secs(70), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].event_id.as_str(), due[0].deliveries), ("e2", 2));
+    assert_eq!(due[0].event, serde_json::json!({"event": "e2"}));
+    // e1's request was cut off: handed over once its lease ended, oldest first.
+    let due = store
+        .claim_inbound(t0() + secs(71), t0() + secs(131), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|r| r.event_id.as_str()).collect::<Vec<_>>(),
+        ["e1", "e2"]
+    );
+}
+
+async fn prune_inbound_keeps_unhandled_events<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    store
+        .record_inbound(&inbound("done"), t0(), t0() + secs(60))
+        .await
+        .unwrap();
+    store
+        .record_inbound(&inbound("open"), t0(), t0() + secs(60))
+        .await
+        .unwrap();
+    store.handled_inbound("twilio", "done", t0()).await.unwrap();
+    assert_eq!(store.prune_inbound(t0() + secs(100), 10).await.unwrap(), 1);
+    // The unhandled one is still handed over, and the handled one is no longer a repeat.
+    let due = store
+        .claim_inbound(t0() + secs(100), t0() + secs(160), 10)
+        .await
+        .unwrap();
+    assert_eq!(due[0].event_id, "open");
+    assert!(
+        store
+            .record_inbound(&inbound("done"), t0() + secs(101), t0() + secs(161))
+            .await
+            .unwrap()
+    );
+}
