@@ -13,6 +13,9 @@ conformance! {
     idempotency_key_and_correlation_id_are_honoured,
     an_idempotency_key_is_scoped_to_its_webhook_and_never_shows_another_callers_execution,
     an_unknown_caller_learns_nothing_before_it_is_refused,
+    status_streams_are_capped_per_caller_and_overall,
+    many_streams_on_one_execution_share_one_watcher_and_all_end,
+    slow_headers_are_cut_off_and_a_slow_body_is_answered_408,
     the_event_stream_reports_pending_then_sent,
 }
 
@@ -20,11 +23,14 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 
-use buildamp::api::{self, ApiConfig, Authorizer, ReadRequest, Refused, TriggerRequest};
+use buildamp::api::{self, ApiConfig, Authorizer, Caller, ReadRequest, Refused, TriggerRequest};
+use buildamp::http::{ServeLimits, serve};
 use buildamp::{BuildAmpWebhook, ManualClock, Runtime};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use support::{Backend, Receiver, env, runtime_with, t0};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 
 /// A frontend webhook with a nested payload.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
@@ -66,9 +72,9 @@ pub struct InternalOnly {
 struct Sessions;
 
 impl Authorizer for Sessions {
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<(), Refused> {
-        match headers.get("x-session") {
-            Some(_) => Ok(()),
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Refused> {
+        match headers.get("x-session").and_then(|v| v.to_str().ok()) {
+            Some(session) => Ok(Caller(session.to_owned())),
             None => Err(Refused("sign in first".into())),
         }
     }
@@ -114,15 +120,21 @@ async fn app_with<S: Backend>(store: S, config: ApiConfig) -> App<S> {
     )
     .await;
     let router = api::router_with(runtime.clone(), Sessions, config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let base = serve_limited(router, ServeLimits::default()).await;
     App {
         runtime,
         base,
         http: reqwest::Client::new(),
         _receiver: receiver,
     }
+}
+
+/// Serves `router` on a free port of 127.0.0.1 the way the README says to; returns its base URL.
+async fn serve_limited(router: axum::Router, limits: ServeLimits) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(serve(listener, router, limits, CancellationToken::new()));
+    base
 }
 
 async fn app<S: Backend>(store: S) -> App<S> {
@@ -539,6 +551,154 @@ async fn the_event_stream_reports_pending_then_sent<S: Backend>(store: S) {
     assert!(
         stream.chunk().await.unwrap().is_none(),
         "the stream ends after a final state"
+    );
+}
+
+async fn status_streams_are_capped_per_caller_and_overall<S: Backend>(store: S) {
+    let app = app_with(
+        store,
+        ApiConfig {
+            max_streams_per_caller: 2,
+            max_streams: 3,
+            ..ApiConfig::default()
+        },
+    )
+    .await;
+    let other = "0190a4c2-7d4e-7000-8000-000000000002";
+    let (_, mine) = send(app.post("Notify").body(notify().to_string())).await;
+    let (_, theirs) = send(
+        app.http
+            .post(format!("{}/buildamp/webhooks/Notify", app.base))
+            .header("Content-Type", "application/json")
+            .header("X-Session", other)
+            .header("X-Correlation-Id", other)
+            .body(notify().to_string()),
+    )
+    .await;
+    let open = |session: &str, id: &Value| {
+        app.http
+            .get(format!(
+                "{}/buildamp/executions/{}/events",
+                app.base,
+                id.as_str().unwrap()
+            ))
+            .header("X-Session", session)
+            .send()
+    };
+    let first = open(SESSION, &mine["id"]).await.unwrap();
+    let second = open(SESSION, &mine["id"]).await.unwrap();
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let third = open(SESSION, &mine["id"]).await.unwrap();
+    assert_eq!(third.status(), 429, "two per caller");
+    let body: Value = serde_json::from_slice(&third.bytes().await.unwrap()).unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("at most 2 status streams")
+    );
+    let theirs_first = open(other, &theirs["id"]).await.unwrap();
+    assert_eq!(
+        theirs_first.status(),
+        200,
+        "another caller has its own share"
+    );
+    let over = open(other, &theirs["id"]).await.unwrap();
+    assert_eq!(over.status(), 503, "three in all");
+    drop((first, second, theirs_first));
+}
+
+async fn many_streams_on_one_execution_share_one_watcher_and_all_end<S: Backend>(store: S) {
+    let app = app_with(
+        store,
+        ApiConfig {
+            poll_interval: Duration::from_millis(10),
+            max_streams_per_caller: 64,
+            ..ApiConfig::default()
+        },
+    )
+    .await;
+    let (_, created) = send(app.post("Notify").body(notify().to_string())).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let mut streams = Vec::new();
+    for _ in 0..40 {
+        let mut stream = app
+            .get(&format!("/buildamp/executions/{id}/events"))
+            .send()
+            .await
+            .unwrap();
+        let mut buffer = String::new();
+        let [pending] = next_events(&mut stream, &mut buffer, 1)
+            .await
+            .try_into()
+            .unwrap();
+        assert_eq!(pending["status"], json!({"state": "pending"}));
+        streams.push((stream, buffer));
+    }
+    app.runtime.executor().run_once().await.unwrap();
+    for (mut stream, mut buffer) in streams {
+        let rest = next_events(&mut stream, &mut buffer, usize::MAX).await;
+        assert_eq!(rest.last().unwrap()["status"]["state"], "sent");
+    }
+}
+
+async fn slow_headers_are_cut_off_and_a_slow_body_is_answered_408<S: Backend>(store: S) {
+    let app = app(store).await;
+    let router = api::router_with(
+        app.runtime.clone(),
+        Sessions,
+        ApiConfig {
+            request_timeout: Duration::from_millis(300),
+            ..ApiConfig::default()
+        },
+    );
+    let base = serve_limited(
+        router,
+        ServeLimits {
+            header_read_timeout: Duration::from_millis(300),
+            ..ServeLimits::default()
+        },
+    )
+    .await;
+    let address = base.trim_start_matches("http://").to_owned();
+    // Headers that never end: the server closes the connection (a bounded wait, not a timing).
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"POST /buildamp/webhooks/Notify HTTP/1.1\r\nHost: x\r\nX-Ses")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest))
+        .await
+        .expect("the server closes a connection whose headers never end")
+        .ok();
+    // A body that stops halfway: 408, in the API's JSON.
+    let mut trickle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /buildamp/webhooks/Notify HTTP/1.1\r\nHost: x\r\nX-Session: {SESSION}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"to\":"
+    );
+    trickle.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let answered = tokio::time::timeout(Duration::from_secs(10), async {
+        while !String::from_utf8_lossy(&answer).contains("}") {
+            let n = trickle.read(&mut chunk).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "answered within the bound");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains(r#"{"error":"the request was not complete within 0.3 s"}"#),
+        "{answer}"
     );
 }
 

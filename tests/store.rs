@@ -22,6 +22,7 @@ conformance! {
     a_dead_letter_is_retried_by_hand_once,
     next_due_is_the_earliest_claimable_row,
     executions_lists_newest_first_with_filters,
+    executions_by_id_reads_many_in_one_call,
     claim_outcomes_leases_events_until_acked_or_retried,
     find_external_id_and_find_embedded_id_map_provider_ids,
     prune_delivered_removes_only_old_sent_rows,
@@ -646,6 +647,30 @@ async fn executions_lists_newest_first_with_filters<S: Backend>(store: S) {
             .await
             .is_empty()
     );
+}
+
+async fn executions_by_id_reads_many_in_one_call<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let ids: Vec<ExecutionId> = store
+        .insert(t0(), (0..3).map(|_| row("A", t0())).collect())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let unknown = ExecutionId::new();
+    let mut found: Vec<ExecutionId> = store
+        .executions_by_id(&[ids[2], unknown, ids[0]])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    found.sort();
+    let mut expected = vec![ids[0], ids[2]];
+    expected.sort();
+    assert_eq!(found, expected);
+    assert!(store.executions_by_id(&[]).await.unwrap().is_empty());
 }
 
 async fn claim_outcomes_leases_events_until_acked_or_retried<S: Backend>(store: S) {

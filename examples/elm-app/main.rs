@@ -17,9 +17,11 @@ use axum::Router;
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use buildamp::api::{self, Authorizer, ReadRequest, Refused, TriggerRequest};
+use buildamp::api::{self, Authorizer, Caller, ReadRequest, Refused, TriggerRequest};
+use buildamp::http::{ServeLimits, serve};
 use buildamp::{DatabaseUrl, Env, PgStore, Runtime, SqliteStore, Store, error_chain};
 use buildamp_models as _;
+use tokio_util::sync::CancellationToken;
 
 /// The demo's "session": requests carrying `X-Demo-Session: demo` may trigger and read. A real app
 /// checks its own session here, and which payloads that user may send.
@@ -33,8 +35,9 @@ fn signed_in(headers: &axum::http::HeaderMap) -> Result<(), Refused> {
 }
 
 impl Authorizer for DemoSession {
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<(), Refused> {
-        signed_in(headers)
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Refused> {
+        signed_in(headers)?;
+        Ok(Caller("demo".into()))
     }
 
     /// Any signed-in user may trigger any frontend webhook in this demo.
@@ -130,17 +133,19 @@ async fn run<S: Store>(store: S, smoke: bool) -> Result<(), String> {
         "http://{}",
         listener.local_addr().map_err(|e| e.to_string())?
     );
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    if smoke {
-        let outcome = smoke_test(&base).await;
-        running.shutdown().await.map_err(|e| error_chain(&e))?;
-        server.abort();
-        return outcome;
-    }
-    println!("BuildAmp Elm example on {base}");
-    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    // `buildamp::http::serve` rather than `axum::serve`: slow clients are cut off.
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(serve(listener, app, ServeLimits::default(), stop.clone()));
+    let outcome = if smoke {
+        smoke_test(&base).await
+    } else {
+        println!("BuildAmp Elm example on {base}");
+        tokio::signal::ctrl_c().await.map_err(|e| e.to_string())
+    };
+    stop.cancel();
+    let _ = server.await;
     running.shutdown().await.map_err(|e| error_chain(&e))?;
-    Ok(())
+    outcome
 }
 
 /// What the Elm page does, over HTTP: trigger `SendGridEmail`, then read it until delivered.

@@ -14,7 +14,13 @@
 //! - `GET /buildamp/executions?webhook=&status=&correlation_id=&limit=`: newest first, only those
 //!   the authorizer lets the caller read.
 //! - `GET /buildamp/executions/{id}/events`: server-sent events, one `status` event with the
-//!   execution each time it changes, ending once it is `sent` or `dead_letter`.
+//!   execution each time it changes, ending once it is `sent` or `dead_letter`. Every stream is
+//!   fed by one shared watcher (one query per interval for all watched executions, not one per
+//!   stream); at most [`ApiConfig::max_streams_per_caller`] per caller (`429` past that) and
+//!   [`ApiConfig::max_streams`] in all (`503`).
+//!
+//! Every request must be complete within [`ApiConfig::request_timeout`] (`408`); serve the
+//! router with [`super::serve`] so that slow headers are cut off too.
 //!
 //! **Every request passes the app's [`Authorizer`]**, first [`Authorizer::authenticate`];
 //! there is no default that allows everything. Errors are `{"error": message}` (plus `"path"` for a `422`); they never carry a
@@ -38,6 +44,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::ApiError;
+use super::watch::{Full, StreamSlots, Watcher};
 use crate::outbound::registry::{self, AnyPayload};
 use crate::outbound::trigger::{Enqueue, TriggerOptions};
 use crate::queue::{ExecutionId, Status};
@@ -72,13 +79,20 @@ pub struct ReadRequest<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refused(pub String);
 
+/// Who is calling, as the app's [`Authorizer::authenticate`] names them: any stable id (a user
+/// id, a session id). The API caps what one caller may hold open by it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Caller(pub String);
+
 /// Decides who may trigger which webhook with which payload, and who may read which execution.
 /// The app must supply one: the API has no default.
 pub trait Authorizer: Send + Sync + 'static {
-    /// Is this a caller the app knows (a session, a token)? Asked first on every route, before
-    /// the webhook's name, the body or an id is looked at; a refusal answers `401`.
-    fn authenticate(&self, headers: &HeaderMap)
-    -> impl Future<Output = Result<(), Refused>> + Send;
+    /// Who is this (a session, a token)? Asked first on every route, before the webhook's name,
+    /// the body or an id is looked at; a refusal answers `401`.
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+    ) -> impl Future<Output = Result<Caller, Refused>> + Send;
 
     /// May this request trigger `request.webhook` with this payload?
     fn authorize_trigger(
@@ -98,8 +112,14 @@ pub trait Authorizer: Send + Sync + 'static {
 pub struct ApiConfig {
     /// The largest payload accepted, in bytes (default 256 KiB).
     pub body_limit: usize,
-    /// How often an event stream checks its execution (default 500 ms).
+    /// How often the status watcher reads the executions streams follow (default 500 ms).
     pub poll_interval: Duration,
+    /// How long a request may take, its body included (default 30 s; streams are not cut).
+    pub request_timeout: Duration,
+    /// Status streams one caller may hold open at once (default 8).
+    pub max_streams_per_caller: usize,
+    /// Status streams open at once, in all (default 1,024).
+    pub max_streams: usize,
 }
 
 impl Default for ApiConfig {
@@ -107,6 +127,9 @@ impl Default for ApiConfig {
         ApiConfig {
             body_limit: 256 * 1024,
             poll_interval: Duration::from_millis(500),
+            request_timeout: Duration::from_secs(30),
+            max_streams_per_caller: 8,
+            max_streams: 1024,
         }
     }
 }
@@ -115,6 +138,8 @@ struct Api<S: Store, A> {
     runtime: Runtime<S>,
     authorizer: A,
     config: ApiConfig,
+    watcher: Arc<Watcher<S>>,
+    streams: Arc<StreamSlots>,
 }
 
 /// The API's routes over `runtime`, every request passing `authorizer`.
@@ -129,18 +154,21 @@ pub fn router_with<S: Store, A: Authorizer>(
     config: ApiConfig,
 ) -> Router {
     let api = Arc::new(Api {
+        watcher: Watcher::new(runtime.store().clone(), config.poll_interval),
+        streams: Arc::default(),
         runtime,
         authorizer,
         config,
     });
-    Router::new()
+    let routes = Router::new()
         .route("/buildamp/webhooks/{name}", post(trigger::<S, A>))
         .route("/buildamp/executions", get(list::<S, A>))
         .route("/buildamp/executions/{id}", get(one::<S, A>))
         .route("/buildamp/executions/{id}/events", get(events::<S, A>))
         // The limit is enforced here so the answer is ours (JSON), not the extractor's.
         .layer(DefaultBodyLimit::max(config.body_limit))
-        .with_state(api)
+        .with_state(api);
+    super::request_timeout(routes, config.request_timeout)
 }
 
 /// The execution as the Elm client decodes it (`BuildAmp.Webhooks.Execution`).
@@ -246,7 +274,10 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>
 }
 
 /// Refuses a caller the authorizer does not know: the first check of every route.
-async fn authenticate<A: Authorizer>(authorizer: &A, headers: &HeaderMap) -> Result<(), ApiError> {
+async fn authenticate<A: Authorizer>(
+    authorizer: &A,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
     authorizer
         .authenticate(headers)
         .await
@@ -266,16 +297,7 @@ async fn trigger<S: Store, A: Authorizer>(
             format!("no webhook `{name}` is exposed to the frontend"),
         ));
     };
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the payload is larger than the {}-byte limit",
-                api.config.body_limit
-            ),
-        ),
-        status => ApiError::new(status, e.body_text()),
-    })?;
+    let body = super::body(body, api.config.body_limit)?;
     if !super::has_media_type(&headers, "application/json") {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -349,13 +371,13 @@ async fn trigger<S: Store, A: Authorizer>(
     Ok((status, axum::Json(ExecutionView::from(&stored))).into_response())
 }
 
-/// An execution the caller may read, or the answer why not.
+/// An execution the caller may read (and who the caller is), or the answer why not.
 async fn readable<S: Store, A: Authorizer>(
     api: &Api<S, A>,
     id: &str,
     headers: &HeaderMap,
-) -> Result<Execution, ApiError> {
-    authenticate(&api.authorizer, headers).await?;
+) -> Result<(Caller, Execution), ApiError> {
+    let caller = authenticate(&api.authorizer, headers).await?;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("no execution `{id}`"));
     let id = Uuid::parse_str(id).map_err(|_| not_found())?;
     let execution = api
@@ -371,7 +393,7 @@ async fn readable<S: Store, A: Authorizer>(
         })
         .await
         .map_err(|Refused(reason)| ApiError::new(StatusCode::FORBIDDEN, reason))?;
-    Ok(execution)
+    Ok((caller, execution))
 }
 
 async fn one<S: Store, A: Authorizer>(
@@ -379,7 +401,7 @@ async fn one<S: Store, A: Authorizer>(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<axum::Json<ExecutionView>, ApiError> {
-    let execution = readable(&api, &id, &headers).await?;
+    let (_, execution) = readable(&api, &id, &headers).await?;
     Ok(axum::Json(ExecutionView::from(&execution)))
 }
 
@@ -451,35 +473,44 @@ async fn events<S: Store, A: Authorizer>(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let first = readable(&api, &id, &headers).await?;
-    let id = first.id;
-    // State: the last view sent (None before the first), and whether the stream is over.
+    let (caller, first) = readable(&api, &id, &headers).await?;
+    let config = &api.config;
+    let slot = api
+        .streams
+        .take(&caller.0, config.max_streams_per_caller, config.max_streams)
+        .map_err(|full| match full {
+            Full::Caller(n) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("at most {n} status streams may be open per caller: close one, or read `GET /buildamp/executions/{{id}}`"),
+            ),
+            Full::Overall(n) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the server follows {n} status streams already: read `GET /buildamp/executions/{{id}}` instead"),
+            ),
+        })?;
+    let latest = api.watcher.subscribe(first);
+    // State: the watcher's feed, the last view sent, whether the stream is over, and the slot
+    // (given back when the stream is dropped).
     let stream = futures_util::stream::unfold(
-        (api, None::<ExecutionView>, false),
-        move |(api, last, done)| async move {
+        (latest, None::<ExecutionView>, false, slot),
+        |(mut latest, last, done, slot)| async move {
             if done {
                 return None;
             }
             loop {
-                if last.is_some() {
-                    tokio::time::sleep(api.config.poll_interval).await;
-                }
-                let execution = match api.runtime.execution(id).await {
-                    Ok(Some(e)) => e,
-                    // Deleted (retention) or the store failed: end the stream; the client
-                    // can fall back to `getExecution`.
-                    Ok(None) | Err(_) => return None,
-                };
+                // Gone (pruned) or unreadable: end the stream; the client can fall back to
+                // `getExecution`.
+                let execution = latest.borrow_and_update().clone()?;
                 let view = ExecutionView::from(&execution);
-                if last.as_ref() == Some(&view) {
-                    continue;
+                if last.as_ref() != Some(&view) {
+                    let event = Event::default()
+                        .event("status")
+                        .json_data(&view)
+                        .unwrap_or_else(|_| Event::default().event("status"));
+                    let over = execution.status.is_final();
+                    return Some((Ok::<_, Infallible>(event), (latest, Some(view), over, slot)));
                 }
-                let terminal = matches!(execution.status, Status::Sent | Status::DeadLetter);
-                let event = Event::default()
-                    .event("status")
-                    .json_data(&view)
-                    .unwrap_or_else(|_| Event::default().event("status"));
-                return Some((Ok::<_, Infallible>(event), (api, Some(view), terminal)));
+                latest.changed().await.ok()?;
             }
         },
     );

@@ -55,3 +55,18 @@ impl From<crate::store::StoreError> for ApiError {
         ApiError::internal(&error)
     }
 }
+
+/// The body, or the runtime's JSON answer for a body that could not be read (`413` over the
+/// limit, with the limit).
+pub(crate) fn body(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the payload is larger than the {limit}-byte limit"),
+        ),
+        status => ApiError::new(status, e.body_text()),
+    })
+}

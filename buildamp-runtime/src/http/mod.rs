@@ -1,12 +1,19 @@
 //! Every route the runtime serves over HTTP, and the one JSON error body they answer with.
 //!
 //! - [`api`]: the HTTP API the generated Elm client calls (triggers, executions, status streams);
-//! - [`ApiError`]: `{"error": message}` (plus `"path"` for a bad field), with its status code.
+//! - [`ApiError`]: `{"error": message}` (plus `"path"` for a bad field), with its status code;
+//! - [`serve`]: serving any of the runtime's routers with limits on slow and idle clients, and
+//!   [`request_timeout`], which every router the runtime builds carries;
+//! - `watch`: the one poller behind every status stream, and the caps on open streams.
 
 pub mod api;
 mod error;
+mod serve;
+mod watch;
 
 pub use error::ApiError;
+pub(crate) use error::body;
+pub use serve::{ServeLimits, request_timeout, serve};
 
 /// Whether the request's `Content-Type` is exactly `expected` (any case), parameters such as
 /// `; charset=utf-8` allowed: `application/jsonfoo` is not JSON.

@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -382,6 +383,9 @@ type Handler = Arc<
         + Sync,
 >;
 
+/// How long a provider's request may take, its body included (providers give up sooner).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long a request (or the dispatcher) holds an event while its handlers run.
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -393,6 +397,7 @@ pub struct Inbound<S> {
     handlers: Vec<Handler>,
     clock: Arc<dyn Clock>,
     lease: Duration,
+    body_limit: usize,
 }
 
 impl<S: Store> Inbound<S> {
@@ -404,6 +409,7 @@ impl<S: Store> Inbound<S> {
             handlers: Vec::new(),
             clock: Arc::new(SystemClock),
             lease: LEASE,
+            body_limit: 256 * 1024,
         }
     }
 
@@ -411,6 +417,12 @@ impl<S: Store> Inbound<S> {
     /// (default 60 s). Handlers that take longer are given the event twice.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
+        self
+    }
+
+    /// The largest body accepted, in bytes (default 256 KiB; providers' events are a few KiB).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
         self
     }
 
@@ -458,7 +470,12 @@ impl<S: Store> Inbound<S> {
         if shared.config.providers.contains(&Provider::Resend) {
             router = router.route("/webhooks/resend", post(resend::<S>));
         }
-        router.with_state(shared)
+        let limit = shared.body_limit;
+        // Over the limit or too slow, the answer is the runtime's JSON, like every other.
+        let router = router
+            .layer(axum::extract::DefaultBodyLimit::max(limit))
+            .with_state(shared);
+        crate::http::request_timeout(router, REQUEST_TIMEOUT)
     }
 }
 
@@ -509,8 +526,9 @@ async fn twilio<S: Store>(
     State(inbound): State<Arc<Inbound<S>>>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = crate::http::body(body, inbound.body_limit)?;
     if !crate::http::has_media_type(&headers, "application/x-www-form-urlencoded") {
         return Err(bad_request(
             "expected an application/x-www-form-urlencoded body",
@@ -577,8 +595,9 @@ async fn twilio<S: Store>(
 async fn resend<S: Store>(
     State(inbound): State<Arc<Inbound<S>>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = crate::http::body(body, inbound.body_limit)?;
     let either =
         |svix: &str, standard: &str| header(&headers, svix).or_else(|| header(&headers, standard));
     let id = either("svix-id", "webhook-id");

@@ -317,6 +317,13 @@ pub trait ExecutionStore: Send + Sync {
         id: ExecutionId,
     ) -> impl Future<Output = Result<Option<Execution>, StoreError>> + Send;
 
+    /// The executions among `ids` that exist, in no particular order (one statement for many:
+    /// the status watcher behind every event stream).
+    fn executions_by_id(
+        &self,
+        ids: &[ExecutionId],
+    ) -> impl Future<Output = Result<Vec<Execution>, StoreError>> + Send;
+
     /// Executions matching `filter`, newest first.
     fn executions(
         &self,

@@ -438,6 +438,17 @@ impl ExecutionStore for PgStore {
         row.as_ref().map(execution).transpose()
     }
 
+    async fn executions_by_id(&self, ids: &[ExecutionId]) -> Result<Vec<Execution>, StoreError> {
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        let rows = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM webhook_executions WHERE id = ANY($1)"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(execution).collect()
+    }
+
     async fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {EXECUTION_COLUMNS} FROM webhook_executions

@@ -395,6 +395,18 @@ impl ExecutionStore for SqliteStore {
         row.as_ref().map(execution).transpose()
     }
 
+    async fn executions_by_id(&self, ids: &[ExecutionId]) -> Result<Vec<Execution>, StoreError> {
+        let ids: Vec<serde_json::Value> = ids.iter().map(|id| id.to_string().into()).collect();
+        let rows = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM webhook_executions
+             WHERE id IN (SELECT value FROM json_each(?1))"
+        ))
+        .bind(json_param(ids))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(execution).collect()
+    }
+
     async fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {EXECUTION_COLUMNS} FROM webhook_executions
