@@ -1,7 +1,7 @@
 //! The generated Elm agrees with serde, both ways, for every golden case that generates: sample
 //! values are serialized by serde, decoded by the Elm decoders, encoded again by the Elm encoders
 //! and deserialized by serde into the same value. The Elm side runs in
-//! `buildamp_codegen::elm::eval`, which evaluates the very constructs the generator prints (the
+//! `tests/support/elm_eval.rs`, which evaluates the very constructs the generator prints (the
 //! golden files pin the printed text).
 //!
 //! The golden inputs are compiled here as Rust (`#[path]` modules), so the samples are real
@@ -12,7 +12,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
-use buildamp_codegen::elm::{self, eval, schema::Schema};
+use buildamp_codegen::elm::{self, schema::Schema};
+
+#[path = "support/elm_eval.rs"]
+mod eval;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};

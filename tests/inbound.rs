@@ -17,6 +17,7 @@ conformance! {
     a_failing_handler_gets_the_event_again_from_the_dispatcher,
     an_event_whose_request_is_cut_off_mid_handler_is_handed_over_after_its_lease,
     health_reports_the_endpoints_and_the_database,
+    an_oversized_body_is_413_in_the_runtimes_json,
     retention_prunes_inbound_records_with_the_executions,
 }
 
@@ -722,6 +723,28 @@ async fn an_event_whose_request_is_cut_off_mid_handler_is_handed_over_after_its_
     let [event] = app.events().try_into().unwrap();
     assert_eq!(event.execution, execution);
     assert_eq!(app.dispatcher.dispatch_once().await.unwrap(), 0);
+}
+
+async fn an_oversized_body_is_413_in_the_runtimes_json<S: Backend>(store: S) {
+    let app = app(store).await;
+    for path in ["/webhooks/resend", "/webhooks/twilio"] {
+        let (code, body) = answer(
+            app.http
+                .post(format!("{}{path}", app.base))
+                .header("Content-Type", "application/json")
+                .body("x".repeat(300 * 1024)),
+        )
+        .await;
+        assert_eq!(
+            (code, body),
+            (
+                413,
+                json!({"error": "the payload is larger than the 262144-byte limit"})
+            ),
+            "{path}"
+        );
+    }
+    assert_eq!(app.inbound_rows().await, 0);
 }
 
 async fn health_reports_the_endpoints_and_the_database<S: Backend>(store: S) {

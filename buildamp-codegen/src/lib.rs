@@ -12,13 +12,16 @@
 //!   key, then the rules spanning several keys (with `template`, `duration` for the values);
 //! - [`ir`]: the result, in normalised values (`Method::Post`, `Duration`, parsed templates);
 //! - `expand`: the Rust tokens of the derive;
-//! - [`models`]: reading model files from disk;
+//! - [`source`]: the one front end: finding model files, parsing them, finding what the derives
+//!   mark, and the one problem type;
+//! - [`models`]: the derive's model files as the IR (for tests and tools);
 //! - [`elm`]: the Elm client module, generated from the model files.
 //!
 //! Errors are collected in a context (`ctxt`) and reported all at once, each at the narrowest
 //! token, lowercase, with keys in backticks and the fix in the message.
 
 mod attr;
+mod check;
 mod ctxt;
 mod duration;
 pub mod elm;
@@ -27,6 +30,7 @@ pub mod ir;
 mod model;
 pub mod models;
 mod serde_names;
+pub mod source;
 mod suggest;
 mod target;
 mod template;

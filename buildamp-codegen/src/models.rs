@@ -1,14 +1,17 @@
-//! Reads model files from disk: every `#[derive(BuildAmpWebhook)]` struct in them, through the same
-//! parser the derive uses. This is how the code generator (and tests) see what the compiler sees.
+//! Reads model files from disk: every `#[derive(BuildAmpWebhook)]` struct in them, through the
+//! same parser the derive uses (and the same front end, [`crate::source`], as the Elm generator).
+//! This is how the code generator (and tests) see what the compiler sees.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use syn::{DeriveInput, Item};
+use syn::DeriveInput;
 
 use crate::ctxt::Ctxt;
 use crate::ir::Webhook;
 use crate::model;
+pub use crate::source::Problem;
+use crate::source::{self, ModelFile};
 
 /// A webhook read from a file, with where it came from.
 #[derive(Clone, Debug)]
@@ -26,33 +29,18 @@ pub struct ModelError {
     pub problems: Vec<Problem>,
 }
 
-/// One problem in a model file.
-#[derive(Debug)]
-pub struct Problem {
-    /// The file.
-    pub file: PathBuf,
-    /// 1-based line, 0 when unknown.
-    pub line: usize,
-    /// 1-based column, 0 when unknown.
-    pub column: usize,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
 impl fmt::Display for ModelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, p) in self.problems.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                p.file.display(),
-                p.line,
-                p.column,
-                p.message
-            )?;
+            // The path and place only: the item is in the message's own words.
+            let problem = Problem {
+                item: String::new(),
+                ..p.clone()
+            };
+            write!(f, "{problem}")?;
         }
         Ok(())
     }
@@ -60,31 +48,17 @@ impl fmt::Display for ModelError {
 
 impl std::error::Error for ModelError {}
 
-/// Reads every `*.rs` file directly in `dir`, in name order, and returns their webhooks.
+/// Reads every model file under `dir` (as [`source::find`] finds them), in path order, and
+/// returns their webhooks.
 ///
 /// # Errors
 /// Every unreadable file, syntax error and invalid model, all at once.
 pub fn read_dir(dir: &Path) -> Result<Vec<SourcedWebhook>, ModelError> {
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-            .collect(),
-        Err(e) => {
-            return Err(ModelError {
-                problems: vec![problem(
-                    dir,
-                    None,
-                    format!("cannot read the models folder: {e}"),
-                )],
-            });
-        }
-    };
-    files.sort();
+    let files = source::find(dir).map_err(|p| ModelError { problems: vec![p] })?;
     let mut webhooks = Vec::new();
     let mut problems = Vec::new();
-    for file in files {
-        match read_file(&file) {
+    for (_, path) in files {
+        match read_file(&path) {
             Ok(found) => webhooks.extend(found),
             Err(e) => problems.extend(e.problems),
         }
@@ -101,35 +75,19 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourcedWebhook>, ModelError> {
 /// # Errors
 /// The file cannot be read or parsed, or a model in it is invalid.
 pub fn read_file(file: &Path) -> Result<Vec<SourcedWebhook>, ModelError> {
-    let source = std::fs::read_to_string(file).map_err(|e| ModelError {
-        problems: vec![problem(file, None, format!("cannot read: {e}"))],
-    })?;
-    let syntax = syn::parse_file(&source).map_err(|e| errors(file, e))?;
-    let mut webhooks = Vec::new();
-    let mut problems = Vec::new();
-    let mut items: Vec<&Item> = syntax.items.iter().collect();
-    while let Some(item) = items.pop() {
-        match item {
-            Item::Mod(m) => items.extend(m.content.iter().flat_map(|(_, inner)| inner)),
-            Item::Struct(s) if derives_webhook(&s.attrs) => {
-                let input = DeriveInput::from(s.clone());
-                match parse(&input) {
-                    Ok(webhook) => webhooks.push(SourcedWebhook {
-                        file: file.to_owned(),
-                        webhook,
-                    }),
-                    Err(e) => problems.extend(errors(file, e).problems),
-                }
-            }
-            _ => {}
-        }
+    let parsed: ModelFile = source::read(&file.display().to_string(), file)
+        .map_err(|problems| ModelError { problems })?;
+    let (webhooks, problems) = parsed.webhooks();
+    if !problems.is_empty() {
+        return Err(ModelError { problems });
     }
-    webhooks.reverse();
-    if problems.is_empty() {
-        Ok(webhooks)
-    } else {
-        Err(ModelError { problems })
-    }
+    Ok(webhooks
+        .into_iter()
+        .map(|webhook| SourcedWebhook {
+            file: file.to_owned(),
+            webhook,
+        })
+        .collect())
 }
 
 /// Parses and checks one derive input into the IR.
@@ -141,40 +99,4 @@ pub fn parse(input: &DeriveInput) -> Result<Webhook, syn::Error> {
     let webhook = model::webhook(&cx, input);
     cx.check()?;
     Ok(webhook.expect("a model without errors is always built"))
-}
-
-fn derives_webhook(attrs: &[syn::Attribute]) -> bool {
-    attrs
-        .iter()
-        .filter(|a| a.path().is_ident("derive"))
-        .any(|a| {
-            let mut found = false;
-            let _ = a.parse_nested_meta(|meta| {
-                found |= meta
-                    .path
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident == "BuildAmpWebhook");
-                Ok(())
-            });
-            found
-        })
-}
-
-fn errors(file: &Path, error: syn::Error) -> ModelError {
-    ModelError {
-        problems: error
-            .into_iter()
-            .map(|e| problem(file, Some(e.span().start()), e.to_string()))
-            .collect(),
-    }
-}
-
-fn problem(file: &Path, at: Option<proc_macro2::LineColumn>, message: String) -> Problem {
-    Problem {
-        file: file.to_owned(),
-        line: at.map_or(0, |a| a.line),
-        column: at.map_or(0, |a| a.column + 1),
-        message,
-    }
 }

@@ -1,5 +1,6 @@
-//! Gives meaning to the entries of `#[target(...)]`: one function a key, then the rules that span
-//! several keys. Every problem is reported into the [`Ctxt`], at the narrowest token.
+//! Gives meaning to the entries of `#[target(...)]`: one function a key, then (in [`check`], a
+//! pass of its own) the rules that span several keys, then the IR. Every problem is reported into
+//! the [`Ctxt`], at the narrowest token.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use proc_macro2::Span;
 use syn::{Attribute, LitStr, Meta};
 
 use crate::attr::{Entry, Value, parse_entries};
+use crate::check;
 use crate::ctxt::Ctxt;
 use crate::duration::{parse_duration, parse_rate};
 use crate::ir::{
@@ -132,62 +134,21 @@ pub(crate) fn parse_target(
         .and_then(|e| string(cx, e, "\"json:/id\""))
         .and_then(|s| spanned(cx, &s, parse_external_id(&s.value())));
 
-    // Rules that span several keys.
-    let method_sends_query = method.is_some_and(Method::sends_query);
-    let encoding = match (content_type, file_upload) {
-        (Some((BodyEncoding::Multipart, _)) | None, true) => BodyEncoding::Multipart,
-        (Some((_, span)), true) => {
-            cx.error_at(span, "`file_upload = true` sends `multipart/form-data`: remove `content_type` or set it to \"multipart/form-data\"");
-            BodyEncoding::Multipart
-        }
-        (Some((encoding, _)), false) => encoding,
-        (None, false) => BodyEncoding::Json,
+    let keys = Keys {
+        keyed: &keyed,
+        method,
+        auth: auth.as_ref(),
+        headers: &headers,
+        content_type,
+        policy: policy.as_ref(),
+        max_attempts,
+        file_upload,
+        idempotency_header: idempotency_header.as_deref(),
+        fields,
     };
-    if let (true, Some(m)) = (method_sends_query, method) {
-        for key in ["content_type", "file_upload"] {
-            if let Some(e) = get(key) {
-                cx.error_at(
-                    e.key.span(),
-                    format!("`{}` sends the payload as a query string, so it has no body: remove `{key}`", m.as_str()),
-                );
-            }
-        }
-    }
-    if file_upload
-        && let Some(fields) = fields
-        && !fields.iter().any(|f| f.is_file)
-    {
-        let span = get("file_upload").map_or_else(Span::call_site, |e| e.value.span());
-        cx.error_at(
-            span,
-            "`file_upload = true` needs a `Vec<u8>` field holding the file's bytes",
-        );
-    }
-    if let (Some(e), Some(_)) = (get("backoff"), get("retry_policy")) {
-        cx.error_at(e.key.span(), "`backoff` and `retry_policy` both set the retry timing: keep one (`backoff = [\"4s\", \"8s\"]` alone is an explicit schedule)");
-    }
-    let retry = match (policy, backoff) {
-        (_, Some(schedule)) => RetryPolicy::Schedule(schedule),
-        (Some(policy), None) => policy,
-        (None, None) => RetryPolicy::exponential(),
-    };
-    let max_attempts = match (max_attempts, &retry) {
-        (Some(n), RetryPolicy::None) if n > 1 => {
-            let span = get("max_attempts").map_or_else(Span::call_site, |e| e.value.span());
-            cx.error_at(span, format!("`retry_policy = \"none\"` makes one attempt, but `max_attempts = {n}`: remove one of them"));
-            Some(1)
-        }
-        (Some(n), _) => Some(n),
-        (None, RetryPolicy::None) => Some(1),
-        (None, _) => None,
-    };
-    check_header_names(
-        cx,
-        &headers,
-        auth.as_ref(),
-        idempotency_header.as_deref(),
-        encoding,
-    );
+    // The rules that span several keys: their own pass, over what the keys said.
+    check::target(cx, &keys);
+    let (encoding, retry, max_attempts) = keys.resolve(backoff);
 
     if cx.has_errors() {
         return None;
@@ -212,6 +173,56 @@ pub(crate) fn parse_target(
             Exposure::Frontend
         },
     })
+}
+
+/// What the keys of one `#[target]` said, each value already checked on its own, with the
+/// entries (and so the spans) they came from: the input of the cross-key [`check`] pass, and of
+/// [`Keys::resolve`], which combines them into the IR's values.
+pub(crate) struct Keys<'a> {
+    /// Every known key's entry.
+    pub(crate) keyed: &'a BTreeMap<&'static str, &'a Entry>,
+    pub(crate) method: Option<Method>,
+    pub(crate) auth: Option<&'a Choice<Auth>>,
+    pub(crate) headers: &'a [(Header, Span)],
+    pub(crate) content_type: Option<(BodyEncoding, Span)>,
+    pub(crate) policy: Option<&'a RetryPolicy>,
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) file_upload: bool,
+    pub(crate) idempotency_header: Option<&'a str>,
+    /// The payload's fields; `None` when the input had no named fields (already reported).
+    pub(crate) fields: Option<&'a [Field]>,
+}
+
+impl Keys<'_> {
+    /// The entry of `key`, if it was given.
+    pub(crate) fn get(&self, key: &str) -> Option<&Entry> {
+        self.keyed.get(key).copied()
+    }
+
+    /// How the body is encoded: multipart with `file_upload`, else `content_type`, else JSON.
+    pub(crate) fn encoding(&self) -> BodyEncoding {
+        match (self.content_type, self.file_upload) {
+            (_, true) => BodyEncoding::Multipart,
+            (Some((encoding, _)), false) => encoding,
+            (None, false) => BodyEncoding::Json,
+        }
+    }
+
+    /// The IR's combined values: the encoding, the retry policy (`backoff` is an explicit
+    /// schedule) and the attempt budget (one with `retry_policy = "none"`). Conflicts between the
+    /// keys were reported by the check pass.
+    fn resolve(&self, backoff: Option<Vec<Duration>>) -> (BodyEncoding, RetryPolicy, Option<u32>) {
+        let retry = match (self.policy, backoff) {
+            (_, Some(schedule)) => RetryPolicy::Schedule(schedule),
+            (Some(policy), None) => policy.clone(),
+            (None, None) => RetryPolicy::exponential(),
+        };
+        let max_attempts = match (&retry, self.max_attempts) {
+            (RetryPolicy::None, _) => Some(1),
+            (_, n) => n,
+        };
+        (self.encoding(), retry, max_attempts)
+    }
 }
 
 /// Indexes entries by key, reporting unknown and duplicate keys.
@@ -567,55 +578,6 @@ fn headers(cx: &Ctxt, entry: &Entry) -> Vec<(Header, Span)> {
         }
     }
     headers
-}
-
-/// Header names must not collide with the ones `auth`, `idempotency_header` and the body set.
-fn check_header_names(
-    cx: &Ctxt,
-    headers: &[(Header, Span)],
-    auth: Option<&Choice<Auth>>,
-    idempotency_header: Option<&str>,
-    encoding: BodyEncoding,
-) {
-    let auth_headers: Vec<&str> = auth
-        .map(|a| {
-            a.values()
-                .into_iter()
-                .filter_map(|a| match a {
-                    Auth::Header { name, .. } => Some(name.as_str()),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    for (header, span) in headers {
-        let name = header.name.as_str();
-        if auth_headers.iter().any(|h| h.eq_ignore_ascii_case(name)) {
-            cx.error_at(
-                *span,
-                format!("`{name}` is already set by `auth`: remove it from `headers`"),
-            );
-        }
-        if idempotency_header.is_some_and(|h| h.eq_ignore_ascii_case(name)) {
-            cx.error_at(
-                *span,
-                format!(
-                    "`{name}` is already set by `idempotency_header`: remove it from `headers`"
-                ),
-            );
-        }
-        if name.eq_ignore_ascii_case("content-type") {
-            let value = header.value.source.as_str();
-            if encoding == BodyEncoding::Multipart {
-                cx.error_at(*span, "a multipart body's `Content-Type` carries its boundary and is set by the client: remove this header");
-            } else if value != encoding.media_type() {
-                cx.error_at(*span, format!(
-                    "`Content-Type` says `{value}` but the body is sent as `{}`: set `content_type` instead of this header",
-                    encoding.media_type()
-                ));
-            }
-        }
-    }
 }
 
 /// `external_id = "json:/id"` or `"header:X-Message-Id"`: where a provider's id for what we sent

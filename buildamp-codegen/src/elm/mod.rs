@@ -26,9 +26,6 @@
 mod render;
 pub mod schema;
 
-#[doc(hidden)]
-pub mod eval;
-
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -64,39 +61,9 @@ impl std::error::Error for GenerateError {}
 /// # Errors
 /// The folder cannot be read.
 pub fn model_files(models: &Path) -> Result<Vec<(String, PathBuf)>, GenerateError> {
-    let mut files = Vec::new();
-    let mut dirs = vec![models.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let entries = std::fs::read_dir(&dir).map_err(|e| GenerateError {
-            problems: vec![Refusal {
-                file: dir.display().to_string(),
-                item: String::new(),
-                message: format!("cannot read the models folder: {e}"),
-            }],
-        })?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if path.is_dir() {
-                if !["tests", "examples", "benches", "target"].contains(&name.as_str())
-                    && !name.starts_with('.')
-                {
-                    dirs.push(path);
-                }
-            } else if name.ends_with(".rs") {
-                let shown = path
-                    .strip_prefix(models)
-                    .unwrap_or(&path)
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                files.push((shown, path));
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
+    crate::source::find(models).map_err(|problem| GenerateError {
+        problems: vec![problem],
+    })
 }
 
 /// The schema of the frontend webhooks in `files` (`(shown name, path)`).

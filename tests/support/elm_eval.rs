@@ -3,12 +3,14 @@
 //! printer emits. Tests feed it serde's output (does each decoder accept what serde writes?) and
 //! hand its output to serde (does serde accept what each encoder writes?), without an Elm
 //! compiler. The golden files pin the printed text to these same constructs.
+//!
+//! Test machinery, not part of the library: `tests/elm_roundtrip.rs` includes it.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::schema::{Absent, Body, Field, Repr, Schema, Shape, Ty};
+use buildamp_codegen::elm::schema::{Absent, Body, Field, Repr, Schema, Shape, Ty};
 
 /// An Elm value of a generated type.
 #[derive(Clone, Debug, PartialEq)]
