@@ -1,15 +1,24 @@
 //! The benchmark harness: speed and memory are measured here, never asserted in tests.
 //!
 //! ```text
-//! cargo run --release --example bench -- --mode <drain|e2e|queue> --deliveries N --concurrency C
-//!     [--sink-url URL] [--sink-delay-ms D] [--rate R] [--resume]
+//! cargo run --release --example bench -- --mode <drain|e2e|http|queue|ceiling> --deliveries N
+//!     --concurrency C [--sink-url URL] [--sink-delay-ms D] [--rate R] [--resume] [--ceiling]
 //! ```
 //!
 //! - `drain`: enqueue N first (timed separately, as `enqueue_per_sec`), then time the executor
 //!   delivering them to the sink.
 //! - `e2e`: N single triggers through the trigger API (at R per second with `--rate`, else from C
 //!   concurrent callers), timed from the first trigger until the last delivery arrives.
+//! - `http`: N triggers through the HTTP API's route (`POST /buildamp/webhooks/{Name}`, served in
+//!   this process by `buildamp::http::serve`) from C concurrent HTTP clients, timed until the
+//!   last delivery arrives; `request_p50_ms`/`request_p99_ms` are the clients' answer times.
 //! - `queue`: the queue alone: enqueue, claim and complete in batches, no HTTP.
+//! - `ceiling`: what this machine can do at all with this table shape: a minimal hand-written
+//!   queue (claim 100 with `FOR UPDATE SKIP LOCKED`, one POST each to the same sink, complete the
+//!   batch in one `UPDATE`), no state machine, no attempt log, no outcome events. `--ceiling` on
+//!   any other mode runs it right after, on as many fresh rows with the same concurrency, and
+//!   adds `ceiling_per_sec` and `ratio_to_ceiling`: figures from a shared machine compare only as
+//!   ratios to a reference measured in the same run.
 //! - `sink --port P`: only serve the sink, until killed, for a run whose `--sink-url` points at it
 //!   (so the measured process holds the executor alone: its `max_rss_mb` is the executor's).
 //!
@@ -19,7 +28,8 @@
 //! `DATABASE_URL` (`postgres://…`, created if missing, or `sqlite://path`), else `buildamp_bench`
 //! on the local Postgres server; each run starts from an empty queue unless `--resume`, which
 //! finishes what a killed run left (treating its claimed rows as abandoned: a bench is the
-//! database's only executor).
+//! database's only executor; the rows left are pointed at this run's sink, and only they are
+//! waited for).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +39,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use buildamp::api::{Authorizer, Caller, ReadRequest, Refused, TriggerRequest};
+use buildamp::http::ServeLimits;
 use buildamp::queue::{self, AttemptResult, Event, Progress, RetryRules};
 use buildamp::store::{AttemptReport, Move};
 use buildamp::{
@@ -37,6 +49,32 @@ use buildamp::{
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// What `http` mode triggers through the API (a frontend webhook: not `server_only`).
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "{BENCH_SINK_URL}", idempotency_header = "Idempotency-Key")]
+pub struct BenchHttpPing {
+    /// Which delivery.
+    pub seq: u64,
+    /// When it was triggered, in microseconds since the epoch.
+    pub t_us: u64,
+}
+
+/// Lets every bench client trigger and read: the bench measures the route, not a policy.
+struct AllowAll;
+
+impl Authorizer for AllowAll {
+    async fn authenticate(&self, _: &HeaderMap) -> Result<Caller, Refused> {
+        Ok(Caller("bench".into()))
+    }
+    async fn authorize_trigger(&self, _: &TriggerRequest<'_>) -> Result<(), Refused> {
+        Ok(())
+    }
+    async fn authorize_read(&self, _: &ReadRequest<'_>) -> Result<(), Refused> {
+        Ok(())
+    }
+}
 
 /// What the bench delivers: a sequence number and the trigger time, for latency.
 #[derive(Serialize, Deserialize, BuildAmpWebhook)]
@@ -56,8 +94,23 @@ pub struct BenchPing {
 enum Mode {
     Drain,
     E2e,
+    Http,
     Queue,
+    Ceiling,
     Sink,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Drain => "drain",
+            Mode::E2e => "e2e",
+            Mode::Http => "http",
+            Mode::Queue => "queue",
+            Mode::Ceiling => "ceiling",
+            Mode::Sink => "sink",
+        }
+    }
 }
 
 struct Args {
@@ -68,12 +121,13 @@ struct Args {
     sink_delay_ms: u64,
     rate: Option<u64>,
     resume: bool,
+    ceiling: bool,
     port: u16,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench --mode <drain|e2e|queue> --deliveries N --concurrency C [--sink-url URL] [--sink-delay-ms D] [--rate R] [--resume]\n       bench --mode sink --port P [--sink-delay-ms D]"
+        "usage: bench --mode <drain|e2e|http|queue|ceiling> --deliveries N --concurrency C [--sink-url URL] [--sink-delay-ms D] [--rate R] [--resume] [--ceiling]\n       bench --mode sink --port P [--sink-delay-ms D]"
     );
     std::process::exit(2)
 }
@@ -87,6 +141,7 @@ fn parse_args() -> Args {
         sink_delay_ms: 0,
         rate: None,
         resume: false,
+        ceiling: false,
         port: 0,
     };
     let mut it = std::env::args().skip(1);
@@ -97,7 +152,9 @@ fn parse_args() -> Args {
                 args.mode = match value().as_str() {
                     "drain" => Mode::Drain,
                     "e2e" => Mode::E2e,
+                    "http" => Mode::Http,
                     "queue" => Mode::Queue,
+                    "ceiling" => Mode::Ceiling,
                     "sink" => Mode::Sink,
                     _ => usage(),
                 }
@@ -108,6 +165,7 @@ fn parse_args() -> Args {
             "--sink-delay-ms" => args.sink_delay_ms = value().parse().unwrap_or_else(|_| usage()),
             "--rate" => args.rate = Some(value().parse().unwrap_or_else(|_| usage())),
             "--resume" => args.resume = true,
+            "--ceiling" => args.ceiling = true,
             "--port" => args.port = value().parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
@@ -189,26 +247,79 @@ fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
     Some(sorted[i] as f64 / 1000.0)
 }
 
-/// What the harness needs beyond [`Store`]: resetting the queue and counting rows by status.
+/// What the harness needs beyond [`Store`]: resetting the queue, counting rows by status, and the
+/// ceiling's hand-written queue.
 trait BenchStore: Store {
-    /// Empties the queue, or (`resume`) marks every claimed row's lease expired.
-    async fn reset(&self, resume: bool) -> Result<(), String>;
+    /// Empties the queue, or (`resume`) marks every claimed row's lease expired and points every
+    /// row still to deliver at `sink_url` (the killed run's sink is gone).
+    async fn reset(&self, resume: bool, sink_url: &str) -> Result<(), String>;
     /// How many executions have one of `statuses` (a SQL list of quoted names).
     async fn count(&self, statuses: &str) -> Result<u64, String>;
+    /// The ceiling's claim: up to `limit` pending rows, marked claimed, in one statement.
+    fn ceiling_claim(
+        &self,
+        limit: i64,
+    ) -> impl std::future::Future<Output = Result<Vec<(uuid::Uuid, String, Vec<u8>)>, String>> + Send;
+    /// The ceiling's completion: the batch marked sent in one statement.
+    fn ceiling_complete(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send;
 }
 
 impl BenchStore for PgStore {
-    async fn reset(&self, resume: bool) -> Result<(), String> {
-        let sql = if resume {
-            "UPDATE webhook_executions SET lease_expires_at = now() - interval '1 second' WHERE status = 'sending'"
-        } else {
-            "TRUNCATE webhook_executions, webhook_attempts, webhook_outcomes, message_external_ids, inbound_events"
-        };
-        sqlx::query(sql)
-            .execute(self.pool())
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+    async fn reset(&self, resume: bool, sink_url: &str) -> Result<(), String> {
+        if !resume {
+            return sqlx::query("TRUNCATE webhook_executions, webhook_attempts, webhook_outcomes, message_external_ids, inbound_events")
+                .execute(self.pool())
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string());
+        }
+        sqlx::query(
+            "UPDATE webhook_executions SET lease_expires_at = now() - interval '1 second' WHERE status = 'sending'",
+        )
+        .execute(self.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        sqlx::query(
+            "UPDATE webhook_executions SET target_url = $1 WHERE status IN ('pending', 'failed', 'sending')",
+        )
+        .bind(sink_url)
+        .execute(self.pool())
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+    }
+
+    async fn ceiling_claim(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(uuid::Uuid, String, Vec<u8>)>, String> {
+        sqlx::query_as(
+            "WITH due AS (
+                 SELECT id FROM webhook_executions WHERE status = 'pending'
+                 ORDER BY next_retry_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+             UPDATE webhook_executions e SET status = 'sending', attempts = e.attempts + 1
+             FROM due WHERE e.id = due.id
+             RETURNING e.id, e.target_url, convert_to(e.payload::text, 'UTF8')",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    async fn ceiling_complete(&self, ids: &[uuid::Uuid]) -> Result<(), String> {
+        sqlx::query(
+            "UPDATE webhook_executions SET status = 'sent', sent_at = now(), updated_at = now()
+             WHERE id = ANY($1)",
+        )
+        .bind(ids)
+        .execute(self.pool())
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
     }
 
     async fn count(&self, statuses: &str) -> Result<u64, String> {
@@ -222,17 +333,64 @@ impl BenchStore for PgStore {
 }
 
 impl BenchStore for SqliteStore {
-    async fn reset(&self, resume: bool) -> Result<(), String> {
-        let sql = if resume {
-            "UPDATE webhook_executions SET lease_expires_at = 0 WHERE status = 'sending'"
-        } else {
-            "DELETE FROM webhook_outcomes; DELETE FROM webhook_attempts; DELETE FROM message_external_ids; DELETE FROM inbound_events; DELETE FROM webhook_executions;"
-        };
-        sqlx::raw_sql(sql)
+    async fn reset(&self, resume: bool, sink_url: &str) -> Result<(), String> {
+        if !resume {
+            return sqlx::raw_sql("DELETE FROM webhook_outcomes; DELETE FROM webhook_attempts; DELETE FROM message_external_ids; DELETE FROM inbound_events; DELETE FROM webhook_executions;")
+                .execute(self.pool())
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string());
+        }
+        sqlx::query("UPDATE webhook_executions SET lease_expires_at = 0 WHERE status = 'sending'")
             .execute(self.pool())
             .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        sqlx::query(
+            "UPDATE webhook_executions SET target_url = ?1 WHERE status IN ('pending', 'failed', 'sending')",
+        )
+        .bind(sink_url)
+        .execute(self.pool())
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+    }
+
+    async fn ceiling_claim(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(uuid::Uuid, String, Vec<u8>)>, String> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "UPDATE webhook_executions SET status = 'sending', attempts = attempts + 1
+             WHERE id IN (SELECT id FROM webhook_executions WHERE status = 'pending'
+                          ORDER BY next_retry_at LIMIT ?1)
+             RETURNING id, target_url, payload",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        rows.into_iter()
+            .map(|(id, url, payload)| {
+                Ok((
+                    uuid::Uuid::parse_str(&id).map_err(|e| e.to_string())?,
+                    url,
+                    payload.into_bytes(),
+                ))
+            })
+            .collect()
+    }
+
+    async fn ceiling_complete(&self, ids: &[uuid::Uuid]) -> Result<(), String> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        sqlx::query(
+            "UPDATE webhook_executions SET status = 'sent'
+             WHERE id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(serde_json::to_string(&ids).map_err(|e| e.to_string())?)
+        .execute(self.pool())
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
     }
 
     async fn count(&self, statuses: &str) -> Result<u64, String> {
@@ -281,7 +439,6 @@ async fn run(args: Args) -> Result<(), String> {
 
 async fn measure<S: BenchStore>(args: Args, store: S) -> Result<(), String> {
     store.migrate().await.map_err(|e| error_chain(&e))?;
-    store.reset(args.resume).await?;
 
     let sink_state = Arc::new(Sink {
         seen: Mutex::new(HashSet::with_capacity(args.deliveries as usize)),
@@ -307,6 +464,9 @@ async fn measure<S: BenchStore>(args: Args, store: S) -> Result<(), String> {
             url
         }
     };
+    store.reset(args.resume, &sink_url).await?;
+    // With `--resume`, rows settled before the crash are not this run's.
+    let settled_before = store.count("'sent', 'dead_letter'").await?;
 
     let mut config = Config::default();
     config.concurrency = args.concurrency;
@@ -314,12 +474,13 @@ async fn measure<S: BenchStore>(args: Args, store: S) -> Result<(), String> {
     config.poll_interval = Duration::from_millis(50);
     let runtime = Runtime::builder(store.clone())
         .config(config)
-        .env(BenchEnv(sink_url))
+        .env(BenchEnv(sink_url.clone()))
         .build()
         .map_err(|e| e.to_string())?;
 
     let n = args.deliveries;
     let mut enqueue_per_sec = None;
+    let mut request_latencies_us = Vec::new();
     let (seconds, to_deliver) = match args.mode {
         Mode::Queue => {
             let (enq, secs) = queue_only(&runtime, &store, n, args.concurrency).await?;
@@ -337,7 +498,7 @@ async fn measure<S: BenchStore>(args: Args, store: S) -> Result<(), String> {
             };
             let started = Instant::now();
             let running = runtime.start().await.map_err(|e| error_chain(&e))?;
-            wait_delivered(&args, &sink_state, &store, to_deliver).await?;
+            wait_delivered(&args, &sink_state, &store, settled_before, to_deliver).await?;
             let seconds = started.elapsed().as_secs_f64();
             running.shutdown().await.map_err(|e| error_chain(&e))?;
             (seconds, to_deliver)
@@ -346,35 +507,91 @@ async fn measure<S: BenchStore>(args: Args, store: S) -> Result<(), String> {
             let running = runtime.start().await.map_err(|e| error_chain(&e))?;
             let started = Instant::now();
             let triggering = trigger_singles(&runtime, n, args.concurrency, args.rate);
-            let (enqueued, delivered) =
-                tokio::join!(triggering, wait_delivered(&args, &sink_state, &store, n));
+            let (enqueued, delivered) = tokio::join!(
+                triggering,
+                wait_delivered(&args, &sink_state, &store, settled_before, n)
+            );
             enqueue_per_sec = Some(n as f64 / enqueued?.as_secs_f64());
             delivered?;
             let seconds = started.elapsed().as_secs_f64();
             running.shutdown().await.map_err(|e| error_chain(&e))?;
             (seconds, n)
         }
+        Mode::Http => {
+            let running = runtime.start().await.map_err(|e| error_chain(&e))?;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| e.to_string())?;
+            let api = format!(
+                "http://{}/buildamp/webhooks/BenchHttpPing",
+                listener.local_addr().map_err(|e| e.to_string())?
+            );
+            let stop = CancellationToken::new();
+            let router = buildamp::api::router(runtime.clone(), AllowAll);
+            let server = tokio::spawn(buildamp::http::serve(
+                listener,
+                router,
+                ServeLimits::default(),
+                stop.clone(),
+            ));
+            let started = Instant::now();
+            let triggering = trigger_over_http(&api, n, args.concurrency);
+            let (enqueued, delivered) = tokio::join!(
+                triggering,
+                wait_delivered(&args, &sink_state, &store, settled_before, n)
+            );
+            let (elapsed, latencies) = enqueued?;
+            enqueue_per_sec = Some(n as f64 / elapsed.as_secs_f64());
+            request_latencies_us = latencies;
+            delivered?;
+            let seconds = started.elapsed().as_secs_f64();
+            stop.cancel();
+            let _ = server.await;
+            running.shutdown().await.map_err(|e| error_chain(&e))?;
+            (seconds, n)
+        }
+        Mode::Ceiling => {
+            enqueue_batches(&runtime, n).await?;
+            (ceiling(&store, n, args.concurrency).await?, n)
+        }
         Mode::Sink => unreachable!("served above"),
     };
 
-    let own_sink = args.sink_url.is_none() && args.mode != Mode::Queue;
+    let own_sink = args.sink_url.is_none() && !matches!(args.mode, Mode::Queue | Mode::Ceiling);
     let unique = *sink_state.unique.borrow();
     let requests = sink_state.requests.load(Ordering::Relaxed);
     let mut latencies = std::mem::take(&mut *sink_state.latencies_us.lock().unwrap());
     latencies.sort_unstable();
     let sent = store.count("'sent'").await?;
+    request_latencies_us.sort_unstable();
+    let deliveries_per_sec = to_deliver as f64 / seconds;
+    // Memory is the measured run's, before the reference pass adds its own.
+    let max_rss = max_rss_mb();
+    // The reference, measured now on this machine: the same rows, sink and concurrency through
+    // the hand-written queue.
+    let ceiling_per_sec = if args.ceiling && !matches!(args.mode, Mode::Ceiling | Mode::Queue) {
+        store.reset(false, &sink_url).await?;
+        enqueue_batches(&runtime, n).await?;
+        Some(n as f64 / ceiling(&store, n, args.concurrency).await?)
+    } else {
+        None
+    };
     let report = serde_json::json!({
-        "mode": match args.mode { Mode::Drain => "drain", Mode::E2e => "e2e", Mode::Queue => "queue", Mode::Sink => "sink" },
+        "mode": args.mode.name(),
         "deliveries": to_deliver,
         "concurrency": args.concurrency,
         "sink_delay_ms": args.sink_delay_ms,
         "rate": args.rate,
         "seconds": round(seconds),
-        "deliveries_per_sec": round(to_deliver as f64 / seconds),
+        "deliveries_per_sec": round(deliveries_per_sec),
+        "ceiling_per_sec": ceiling_per_sec.map(round),
+        "ratio_to_ceiling": ceiling_per_sec.map(|c| round(deliveries_per_sec / c)),
         "enqueue_per_sec": enqueue_per_sec.map(round),
         "p50_ms": if own_sink { percentile(&latencies, 0.50).map(round) } else { None },
         "p99_ms": if own_sink { percentile(&latencies, 0.99).map(round) } else { None },
-        "max_rss_mb": round(max_rss_mb()),
+        "request_p50_ms": percentile(&request_latencies_us, 0.50).map(round),
+        "request_p99_ms": percentile(&request_latencies_us, 0.99).map(round),
+        "max_rss_mb": round(max_rss),
         "duplicates": if own_sink { Some(requests - unique) } else { None },
         "lost": to_deliver.saturating_sub(if own_sink { unique } else { sent }),
         "rows_sent": sent,
@@ -485,6 +702,7 @@ async fn wait_delivered<S: BenchStore>(
     args: &Args,
     sink: &Sink,
     store: &S,
+    settled_before: u64,
     n: u64,
 ) -> Result<(), String> {
     let deadline = Duration::from_secs(600);
@@ -502,7 +720,7 @@ async fn wait_delivered<S: BenchStore>(
     }
     let started = Instant::now();
     loop {
-        let done = store.count("'sent', 'dead_letter'").await?;
+        let done = store.count("'sent', 'dead_letter'").await? - settled_before;
         if done >= n {
             return Ok(());
         }
@@ -511,6 +729,109 @@ async fn wait_delivered<S: BenchStore>(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `n` triggers through the HTTP route from `clients` concurrent clients. Returns the time until
+/// the last was accepted, and every request's answer time in microseconds.
+async fn trigger_over_http(
+    url: &str,
+    n: u64,
+    clients: usize,
+) -> Result<(Duration, Vec<u64>), String> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients.min(n as usize) {
+        let (http, next, url) = (http.clone(), next.clone(), url.to_owned());
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                if seq >= n {
+                    return Ok::<_, String>(latencies);
+                }
+                let body = serde_json::to_vec(&BenchHttpPing {
+                    seq,
+                    t_us: now_us(),
+                })
+                .map_err(|e| e.to_string())?;
+                let sent = Instant::now();
+                let answer = http
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if answer.status() != 202 {
+                    return Err(format!("the API answered {}", answer.status()));
+                }
+                answer.bytes().await.map_err(|e| e.to_string())?;
+                latencies.push(sent.elapsed().as_micros() as u64);
+            }
+        });
+    }
+    let mut all = Vec::with_capacity(n as usize);
+    while let Some(done) = tasks.join_next().await {
+        all.extend(done.map_err(|e| e.to_string())??);
+    }
+    Ok((started.elapsed(), all))
+}
+
+/// The reference queue (see the module docs): workers (at least two, so that claiming overlaps
+/// delivering) claim batches of at most 100 pending rows with `SKIP LOCKED`, POST each (all of a
+/// batch at once, `concurrency` in flight in all) and mark the batch sent in one statement, until
+/// nothing is pending. Returns the seconds it took.
+async fn ceiling<S: BenchStore>(store: &S, n: u64, concurrency: usize) -> Result<f64, String> {
+    // At least two workers, so one claims and completes while another delivers.
+    let batch = concurrency.div_ceil(2).clamp(1, 100);
+    let workers = concurrency.div_ceil(batch);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let (store, http) = (store.clone(), http.clone());
+        tasks.spawn(async move {
+            let mut delivered = 0u64;
+            loop {
+                let rows = store.ceiling_claim(batch as i64).await?;
+                if rows.is_empty() {
+                    return Ok::<_, String>(delivered);
+                }
+                let posts = rows.iter().map(|(id, url, payload)| {
+                    http.post(url)
+                        .header("Content-Type", "application/json")
+                        .header("Idempotency-Key", id.to_string())
+                        .body(payload.clone())
+                        .send()
+                });
+                for answer in futures_util::future::join_all(posts).await {
+                    answer.map_err(|e| e.to_string())?;
+                }
+                let ids: Vec<uuid::Uuid> = rows.iter().map(|(id, _, _)| *id).collect();
+                store.ceiling_complete(&ids).await?;
+                delivered += ids.len() as u64;
+            }
+        });
+    }
+    let mut delivered = 0;
+    while let Some(done) = tasks.join_next().await {
+        delivered += done.map_err(|e| e.to_string())??;
+    }
+    if delivered < n {
+        return Err(format!("the ceiling queue delivered {delivered} of {n}"));
+    }
+    Ok(started.elapsed().as_secs_f64())
 }
 
 /// The queue alone: enqueue `n` in batches, then claim and complete them with `workers` claimers.

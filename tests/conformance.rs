@@ -32,6 +32,7 @@ conformance! {
     if_env_takes_url_and_auth_from_the_branch_chosen_when_triggered,
     outcome_events_are_recorded_by_an_executor_without_handlers,
     the_rescuer_runs_as_a_service_that_signals_each_pass,
+    concurrent_triggers_share_commits_and_a_refused_row_fails_alone,
 }
 
 use std::collections::BTreeMap;
@@ -1088,4 +1089,47 @@ async fn the_rescuer_runs_as_a_service_that_signals_each_pass<S: Backend>(store:
     assert_eq!(e.status, Status::Failed);
     assert!(e.error_message.unwrap().contains("lease expired"));
     running.shutdown().await.unwrap();
+}
+
+async fn concurrent_triggers_share_commits_and_a_refused_row_fails_alone<S: Backend>(store: S) {
+    let receiver = Receiver::answering(200).await;
+    let (runtime, _clock) = setup(store, &receiver).await;
+    // 60 callers at once, every third repeating a key another one uses; one payload holds a NUL
+    // character, which Postgres refuses in JSON (SQLite takes it).
+    let calls = (0..60).map(|i| {
+        let runtime = runtime.clone();
+        async move {
+            let subject = if i == 7 {
+                "nul \u{0}".to_owned()
+            } else {
+                format!("n{i}")
+            };
+            let email = Email {
+                to: "ada@example.com".into(),
+                subject,
+            };
+            let key = format!("k{}", if i % 3 == 0 { 0 } else { i });
+            email.trigger(&runtime).idempotency_key(key).await
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let refused = results.iter().filter(|r| r.is_err()).count();
+    assert!(refused <= 1, "only the NUL row may be refused: {refused}");
+    if refused == 1 {
+        assert!(results[7].is_err());
+    }
+    // Every key made one execution; the repeats got it back, marked as such.
+    let accepted: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let first = accepted.iter().filter(|e| !e.deduplicated).count();
+    let keyed_zero: Vec<_> = results
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 == 0)
+        .map(|(_, r)| r.as_ref().unwrap().id)
+        .collect();
+    assert!(keyed_zero.iter().all(|id| *id == keyed_zero[0]));
+    assert_eq!(first, accepted.len() - (keyed_zero.len() - 1));
+    for e in &accepted {
+        assert!(execution(&runtime, e.id).await.status == Status::Pending);
+    }
 }

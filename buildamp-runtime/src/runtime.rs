@@ -17,6 +17,7 @@ use crate::maintenance::{
 use crate::outbound::delivery::{Deliverer, ResponseLimits};
 use crate::outbound::enqueue::{PgTransactionQueue, SqliteTransactionQueue};
 use crate::outbound::executor::{Context, Executor, ExecutorStats};
+use crate::outbound::group_commit::GroupCommit;
 use crate::outbound::limits::TargetLimits;
 use crate::outbound::prepare;
 use crate::outbound::registry;
@@ -46,6 +47,8 @@ use crate::store::{
 pub struct Runtime<S: Store = PgStore> {
     inner: Arc<Context<S>>,
     handlers: Arc<[Handler]>,
+    /// Single triggers from concurrent callers share inserts (and commits).
+    commits: Arc<GroupCommit<S>>,
 }
 
 impl<S: Store> Clone for Runtime<S> {
@@ -53,6 +56,7 @@ impl<S: Store> Clone for Runtime<S> {
         Runtime {
             inner: self.inner.clone(),
             handlers: self.handlers.clone(),
+            commits: self.commits.clone(),
         }
     }
 }
@@ -161,7 +165,9 @@ impl<S: Store> RuntimeBuilder<S> {
             return Err(StartupError { problems });
         }
         let idle = self.config.concurrency.max(1);
+        let commits = Arc::new(GroupCommit::new(self.store.clone(), self.clock.clone()));
         Ok(Runtime {
+            commits,
             inner: Arc::new(Context {
                 store: self.store,
                 env: self.env,
@@ -344,6 +350,19 @@ impl<S: Store> Runtime<S> {
             })
     }
 
+    /// Enqueues one execution through the shared inserts, and returns the stored execution too
+    /// when it is new (built from the row written, not read back); `None` for a repeated key.
+    pub(crate) async fn enqueue_one(
+        &self,
+        execution: NewExecution,
+    ) -> Result<(Enqueued, Option<Execution>), Arc<StoreError>> {
+        let now = self.inner.clock.now();
+        let row = prepare::row(execution, &*self.inner.env, now);
+        let (enqueued, written_at) = self.commits.insert(row.clone()).await?;
+        let stored = (!enqueued.deduplicated).then(|| row.into_execution(written_at));
+        Ok((enqueued, stored))
+    }
+
     /// One execution.
     ///
     /// # Errors
@@ -493,9 +512,6 @@ impl<S: Store> Enqueue for &Runtime<S> {
         self,
         execution: NewExecution,
     ) -> Result<Enqueued, Box<dyn std::error::Error + Send + Sync>> {
-        let now = self.inner.clock.now();
-        let row = prepare::row(execution, &*self.inner.env, now);
-        let mut enqueued = self.inner.store.insert(now, vec![row]).await?;
-        Ok(enqueued.pop().expect("one row in, one result out"))
+        Ok(self.enqueue_one(execution).await?.0)
     }
 }

@@ -46,7 +46,7 @@ use uuid::Uuid;
 use super::ApiError;
 use super::watch::{Full, StreamSlots, Watcher};
 use crate::outbound::registry::{self, AnyPayload};
-use crate::outbound::trigger::{Enqueue, TriggerOptions};
+use crate::outbound::trigger::TriggerOptions;
 use crate::queue::{ExecutionId, Status};
 use crate::runtime::Runtime;
 use crate::store::{Execution, ExecutionFilter, Store};
@@ -333,21 +333,20 @@ async fn trigger<S: Store, A: Authorizer>(
     let execution = registration
         .execution(&payload, options)
         .map_err(|e| ApiError::internal(&e))?;
-    let enqueued = (&api.runtime)
-        .enqueue(execution)
+    let (enqueued, stored) = api
+        .runtime
+        .enqueue_one(execution)
         .await
         .map_err(|e| ApiError::internal(&*e))?;
-    let stored = api
-        .runtime
-        .execution(enqueued.id)
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the execution vanished after it was enqueued",
-            )
-        })?;
+    let stored = match stored {
+        Some(stored) => stored,
+        // A repeated key: the earlier execution, as stored now.
+        None => api
+            .runtime
+            .execution(enqueued.id)
+            .await?
+            .ok_or_else(|| ApiError::internal(&MissingExecution(enqueued.id)))?,
+    };
     let status = if enqueued.deduplicated {
         // The key was used before, maybe by another caller: answer with that execution only if
         // this caller may read it.
@@ -370,6 +369,11 @@ async fn trigger<S: Store, A: Authorizer>(
     };
     Ok((status, axum::Json(ExecutionView::from(&stored))).into_response())
 }
+
+/// An execution an idempotency key named, gone before it could be read (pruned meanwhile).
+#[derive(Debug, thiserror::Error)]
+#[error("execution {0} was named by an idempotency key but cannot be read")]
+struct MissingExecution(ExecutionId);
 
 /// An execution the caller may read (and who the caller is), or the answer why not.
 async fn readable<S: Store, A: Authorizer>(

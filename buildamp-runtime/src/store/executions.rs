@@ -44,6 +44,34 @@ pub struct NewRow {
     pub idempotency_key: Option<String>,
 }
 
+impl NewRow {
+    /// The execution this row becomes when inserted at `now` (what the store writes for it), so a
+    /// caller that just inserted it need not read it back.
+    pub fn into_execution(self, now: DateTime<Utc>) -> Execution {
+        Execution {
+            id: self.id,
+            webhook_type: self.webhook_type.to_owned(),
+            target_url: self.target_url,
+            payload: self.payload,
+            headers: self.headers,
+            status: self.status,
+            response_status: None,
+            response_body: None,
+            error_message: self.error_message,
+            attempts: 0,
+            max_attempts: self.max_attempts,
+            next_retry_at: self.due_at,
+            created_at: now,
+            updated_at: now,
+            sent_at: None,
+            correlation_id: self.correlation_id,
+            application: self.application,
+            host: self.host,
+            idempotency_key: self.idempotency_key,
+        }
+    }
+}
+
 /// The result of inserting one row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Enqueued {

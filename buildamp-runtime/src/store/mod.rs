@@ -101,6 +101,18 @@ pub enum StoreError {
     Setup(String),
 }
 
+/// The SQL literal of `statuses` (`'pending', 'failed'`), written into a statement's text rather
+/// than bound: only then can the planner use the partial indexes whose predicates name the same
+/// states (claims, rescues and pruning depend on them). The states still come from
+/// [`crate::queue::Status`], never from a literal of the store's own.
+fn status_list(statuses: &[crate::queue::Status]) -> String {
+    statuses
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl From<crate::queue::UnknownStatus> for StoreError {
     fn from(error: crate::queue::UnknownStatus) -> Self {
         StoreError::Corrupt(error.to_string())

@@ -1,6 +1,7 @@
 //! `webhook_executions`, `webhook_attempts` and `message_external_ids` on Postgres.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -9,6 +10,7 @@ use uuid::Uuid;
 
 use super::{PgStore, limit};
 use crate::queue::{ExecutionId, Status, Write};
+use crate::store::status_list;
 use crate::store::{
     Attempt, Candidate, Claimed, DeadLetterFilter, Enqueued, Execution, ExecutionFilter,
     ExecutionStore, Move, NewRow, StoreError,
@@ -189,9 +191,63 @@ fn candidate(row: &PgRow) -> Result<Candidate, StoreError> {
     })
 }
 
-fn claimable() -> [&'static str; 2] {
-    Status::CLAIMABLE.map(Status::as_str)
-}
+/// Statements naming states, their text built once from [`Status`] (see `status_list`).
+static CLAIM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH due AS (
+             SELECT id FROM webhook_executions
+             WHERE status IN ({claimable}) AND next_retry_at <= $1
+             ORDER BY next_retry_at
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED
+         )
+         UPDATE webhook_executions e
+         SET status = {sending}, attempts = e.attempts + 1, claimed_by = $3,
+             lease_expires_at = $4, updated_at = $1
+         FROM due WHERE e.id = due.id
+         RETURNING e.id, e.webhook_type, e.target_url, e.payload, e.headers, e.branches,
+             e.attempts, e.max_attempts, e.correlation_id, e.created_at",
+        claimable = status_list(&Status::CLAIMABLE),
+        sending = status_list(&[Status::Sending]),
+    )
+});
+static NEXT_DUE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT min(next_retry_at) FROM webhook_executions WHERE status IN ({})",
+        status_list(&Status::CLAIMABLE)
+    )
+});
+static EXPIRED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
+         WHERE status = {} AND lease_expires_at < $1
+         ORDER BY lease_expires_at LIMIT $2",
+        status_list(&[Status::Sending])
+    )
+});
+static DEAD_LETTERS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
+         WHERE status = {}
+           AND ($1::uuid IS NULL OR id > $1)
+           AND ($2::text IS NULL OR webhook_type = $2)
+           AND ($3::text IS NULL OR application = $3)
+           AND ($4::timestamptz IS NULL OR created_at >= $4)
+           AND ($5::timestamptz IS NULL OR created_at < $5)
+           AND ($6::text IS NULL OR strpos(error_message, $6) > 0)
+         ORDER BY id LIMIT $7",
+        status_list(&[Status::DeadLetter])
+    )
+});
+static PRUNE_DELIVERED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "DELETE FROM webhook_executions WHERE id IN (
+             SELECT id FROM webhook_executions
+             WHERE status = {} AND sent_at < $1
+             ORDER BY sent_at LIMIT $2)",
+        status_list(&[Status::Sent])
+    )
+});
 
 impl ExecutionStore for PgStore {
     async fn insert(
@@ -212,29 +268,13 @@ impl ExecutionStore for PgStore {
         lease_until: DateTime<Utc>,
         n: usize,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let rows = sqlx::query(
-            "WITH due AS (
-                 SELECT id FROM webhook_executions
-                 WHERE status = ANY($5) AND next_retry_at <= $1
-                 ORDER BY next_retry_at
-                 LIMIT $2
-                 FOR UPDATE SKIP LOCKED
-             )
-             UPDATE webhook_executions e
-             SET status = $6, attempts = e.attempts + 1, claimed_by = $3,
-                 lease_expires_at = $4, updated_at = $1
-             FROM due WHERE e.id = due.id
-             RETURNING e.id, e.webhook_type, e.target_url, e.payload, e.headers, e.branches,
-                 e.attempts, e.max_attempts, e.correlation_id, e.created_at",
-        )
-        .bind(now)
-        .bind(limit(n))
-        .bind(executor)
-        .bind(lease_until)
-        .bind(claimable())
-        .bind(Status::Sending.as_str())
-        .fetch_all(&self.transitions)
-        .await?;
+        let rows = sqlx::query(&CLAIM)
+            .bind(now)
+            .bind(limit(n))
+            .bind(executor)
+            .bind(lease_until)
+            .fetch_all(&self.transitions)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(Claimed {
@@ -376,16 +416,11 @@ impl ExecutionStore for PgStore {
         now: DateTime<Utc>,
         n: usize,
     ) -> Result<Vec<Candidate>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
-             WHERE status = $1 AND lease_expires_at < $2
-             ORDER BY lease_expires_at LIMIT $3",
-        )
-        .bind(Status::Sending.as_str())
-        .bind(now)
-        .bind(limit(n))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&EXPIRED)
+            .bind(now)
+            .bind(limit(n))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(candidate).collect()
     }
 
@@ -395,37 +430,21 @@ impl ExecutionStore for PgStore {
         after: Option<ExecutionId>,
         n: usize,
     ) -> Result<Vec<Candidate>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
-             WHERE status = $1
-               AND ($2::uuid IS NULL OR id > $2)
-               AND ($3::text IS NULL OR webhook_type = $3)
-               AND ($4::text IS NULL OR application = $4)
-               AND ($5::timestamptz IS NULL OR created_at >= $5)
-               AND ($6::timestamptz IS NULL OR created_at < $6)
-               AND ($7::text IS NULL OR strpos(error_message, $7) > 0)
-             ORDER BY id LIMIT $8",
-        )
-        .bind(Status::DeadLetter.as_str())
-        .bind(after.map(|id| id.0))
-        .bind(filter.webhook_type.as_deref())
-        .bind(filter.application.as_deref())
-        .bind(filter.created_after)
-        .bind(filter.created_before)
-        .bind(filter.error_contains.as_deref())
-        .bind(limit(n))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&DEAD_LETTERS)
+            .bind(after.map(|id| id.0))
+            .bind(filter.webhook_type.as_deref())
+            .bind(filter.application.as_deref())
+            .bind(filter.created_after)
+            .bind(filter.created_before)
+            .bind(filter.error_contains.as_deref())
+            .bind(limit(n))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(candidate).collect()
     }
 
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT min(next_retry_at) FROM webhook_executions WHERE status = ANY($1)",
-        )
-        .bind(claimable())
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar(&NEXT_DUE).fetch_one(&self.pool).await?)
     }
 
     async fn execution(&self, id: ExecutionId) -> Result<Option<Execution>, StoreError> {
@@ -489,17 +508,11 @@ impl ExecutionStore for PgStore {
     }
 
     async fn prune_delivered(&self, before: DateTime<Utc>, n: usize) -> Result<u64, StoreError> {
-        let result = sqlx::query(
-            "DELETE FROM webhook_executions WHERE id IN (
-                 SELECT id FROM webhook_executions
-                 WHERE status = $1 AND sent_at < $2
-                 ORDER BY sent_at LIMIT $3)",
-        )
-        .bind(Status::Sent.as_str())
-        .bind(before)
-        .bind(limit(n))
-        .execute(&self.pool)
-        .await?;
+        let result = sqlx::query(&PRUNE_DELIVERED)
+            .bind(before)
+            .bind(limit(n))
+            .execute(&self.pool)
+            .await?;
         Ok(result.rows_affected())
     }
 

@@ -1,6 +1,7 @@
 //! `webhook_executions`, `webhook_attempts` and `message_external_ids` on SQLite.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -10,6 +11,7 @@ use uuid::Uuid;
 
 use super::{SqliteStore, json_param, json_text, limit, micros, opt_uuid, time, uuid};
 use crate::queue::{ExecutionId, Status, Write};
+use crate::store::status_list;
 use crate::store::{
     Attempt, Candidate, Claimed, DeadLetterFilter, Enqueued, Execution, ExecutionFilter,
     ExecutionStore, Move, NewRow, StoreError,
@@ -127,9 +129,57 @@ fn candidate(r: &SqliteRow) -> Result<Candidate, StoreError> {
     })
 }
 
-fn claimable() -> String {
-    json!(Status::CLAIMABLE.map(Status::as_str)).to_string()
-}
+/// Statements naming states, their text built once from [`Status`] (see `status_list`).
+static CLAIM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE webhook_executions
+         SET status = {sending}, attempts = attempts + 1, claimed_by = ?1,
+             lease_expires_at = ?3, updated_at = ?2
+         WHERE id IN (SELECT id FROM webhook_executions
+                      WHERE status IN ({claimable}) AND next_retry_at <= ?2
+                      ORDER BY next_retry_at LIMIT ?4)
+         RETURNING id, webhook_type, target_url, payload, headers, branches, attempts,
+             max_attempts, correlation_id, created_at, next_retry_at",
+        claimable = status_list(&Status::CLAIMABLE),
+        sending = status_list(&[Status::Sending]),
+    )
+});
+static NEXT_DUE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT min(next_retry_at) FROM webhook_executions WHERE status IN ({})",
+        status_list(&Status::CLAIMABLE)
+    )
+});
+static EXPIRED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
+         WHERE status = {} AND lease_expires_at < ?1
+         ORDER BY lease_expires_at LIMIT ?2",
+        status_list(&[Status::Sending])
+    )
+});
+static DEAD_LETTERS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
+         WHERE status = {}
+           AND (?1 IS NULL OR id > ?1)
+           AND (?2 IS NULL OR webhook_type = ?2)
+           AND (?3 IS NULL OR application = ?3)
+           AND (?4 IS NULL OR created_at >= ?4)
+           AND (?5 IS NULL OR created_at < ?5)
+           AND (?6 IS NULL OR instr(error_message, ?6) > 0)
+         ORDER BY id LIMIT ?7",
+        status_list(&[Status::DeadLetter])
+    )
+});
+static PRUNE_DELIVERED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "DELETE FROM webhook_executions WHERE id IN (
+             SELECT id FROM webhook_executions WHERE status = {} AND sent_at < ?1
+             ORDER BY sent_at LIMIT ?2)",
+        status_list(&[Status::Sent])
+    )
+});
 
 impl ExecutionStore for SqliteStore {
     async fn insert(
@@ -151,25 +201,13 @@ impl ExecutionStore for SqliteStore {
         lease_until: DateTime<Utc>,
         n: usize,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let rows = sqlx::query(
-            "UPDATE webhook_executions
-             SET status = ?6, attempts = attempts + 1, claimed_by = ?1,
-                 lease_expires_at = ?3, updated_at = ?2
-             WHERE id IN (SELECT id FROM webhook_executions
-                          WHERE status IN (SELECT value FROM json_each(?5))
-                            AND next_retry_at <= ?2
-                          ORDER BY next_retry_at LIMIT ?4)
-             RETURNING id, webhook_type, target_url, payload, headers, branches, attempts,
-                 max_attempts, correlation_id, created_at, next_retry_at",
-        )
-        .bind(executor.to_string())
-        .bind(micros(now))
-        .bind(micros(lease_until))
-        .bind(limit(n))
-        .bind(claimable())
-        .bind(Status::Sending.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&CLAIM)
+            .bind(executor.to_string())
+            .bind(micros(now))
+            .bind(micros(lease_until))
+            .bind(limit(n))
+            .fetch_all(&self.pool)
+            .await?;
         let mut claimed = rows
             .iter()
             .map(|r| {
@@ -331,16 +369,11 @@ impl ExecutionStore for SqliteStore {
         now: DateTime<Utc>,
         n: usize,
     ) -> Result<Vec<Candidate>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
-             WHERE status = ?1 AND lease_expires_at < ?2
-             ORDER BY lease_expires_at LIMIT ?3",
-        )
-        .bind(Status::Sending.as_str())
-        .bind(micros(now))
-        .bind(limit(n))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&EXPIRED)
+            .bind(micros(now))
+            .bind(limit(n))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(candidate).collect()
     }
 
@@ -350,38 +383,21 @@ impl ExecutionStore for SqliteStore {
         after: Option<ExecutionId>,
         n: usize,
     ) -> Result<Vec<Candidate>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
-             WHERE status = ?1
-               AND (?2 IS NULL OR id > ?2)
-               AND (?3 IS NULL OR webhook_type = ?3)
-               AND (?4 IS NULL OR application = ?4)
-               AND (?5 IS NULL OR created_at >= ?5)
-               AND (?6 IS NULL OR created_at < ?6)
-               AND (?7 IS NULL OR instr(error_message, ?7) > 0)
-             ORDER BY id LIMIT ?8",
-        )
-        .bind(Status::DeadLetter.as_str())
-        .bind(after.map(|id| id.to_string()))
-        .bind(filter.webhook_type.as_deref())
-        .bind(filter.application.as_deref())
-        .bind(filter.created_after.map(micros))
-        .bind(filter.created_before.map(micros))
-        .bind(filter.error_contains.as_deref())
-        .bind(limit(n))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&DEAD_LETTERS)
+            .bind(after.map(|id| id.to_string()))
+            .bind(filter.webhook_type.as_deref())
+            .bind(filter.application.as_deref())
+            .bind(filter.created_after.map(micros))
+            .bind(filter.created_before.map(micros))
+            .bind(filter.error_contains.as_deref())
+            .bind(limit(n))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(candidate).collect()
     }
 
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let due: Option<i64> = sqlx::query_scalar(
-            "SELECT min(next_retry_at) FROM webhook_executions
-             WHERE status IN (SELECT value FROM json_each(?1))",
-        )
-        .bind(claimable())
-        .fetch_one(&self.pool)
-        .await?;
+        let due: Option<i64> = sqlx::query_scalar(&NEXT_DUE).fetch_one(&self.pool).await?;
         due.map(time).transpose()
     }
 
@@ -447,16 +463,11 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn prune_delivered(&self, before: DateTime<Utc>, n: usize) -> Result<u64, StoreError> {
-        let result = sqlx::query(
-            "DELETE FROM webhook_executions WHERE id IN (
-                 SELECT id FROM webhook_executions WHERE status = ?1 AND sent_at < ?2
-                 ORDER BY sent_at LIMIT ?3)",
-        )
-        .bind(Status::Sent.as_str())
-        .bind(micros(before))
-        .bind(limit(n))
-        .execute(&self.pool)
-        .await?;
+        let result = sqlx::query(&PRUNE_DELIVERED)
+            .bind(micros(before))
+            .bind(limit(n))
+            .execute(&self.pool)
+            .await?;
         Ok(result.rows_affected())
     }
 
