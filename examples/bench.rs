@@ -788,9 +788,10 @@ async fn trigger_over_http(
 /// batch at once, `concurrency` in flight in all) and mark the batch sent in one statement, until
 /// nothing is pending. Returns the seconds it took.
 async fn ceiling<S: BenchStore>(store: &S, n: u64, concurrency: usize) -> Result<f64, String> {
-    // At least two workers, so one claims and completes while another delivers.
+    // Two workers at least (so one claims and completes while another delivers), never more
+    // than `concurrency` requests in flight.
     let batch = concurrency.div_ceil(2).clamp(1, 100);
-    let workers = concurrency.div_ceil(batch);
+    let workers = (concurrency / batch).max(1);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .tcp_nodelay(true)

@@ -36,7 +36,3 @@ ALTER TABLE inbound_events
     ALTER COLUMN deliveries DROP DEFAULT,
     ALTER COLUMN available_at SET NOT NULL;
 CREATE INDEX inbound_events_unhandled ON inbound_events (available_at) WHERE handled_at IS NULL;
-
--- Outcome events are recorded whoever delivered the execution; those no handler ever takes are
--- pruned after the retention period.
-CREATE INDEX webhook_outcomes_created ON webhook_outcomes (created_at);

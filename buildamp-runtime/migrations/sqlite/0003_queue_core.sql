@@ -15,5 +15,3 @@ ALTER TABLE inbound_events ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE inbound_events ADD COLUMN handled_at INTEGER;
 UPDATE inbound_events SET available_at = received_at, handled_at = received_at;
 CREATE INDEX inbound_events_unhandled ON inbound_events (available_at) WHERE handled_at IS NULL;
-
-CREATE INDEX webhook_outcomes_created ON webhook_outcomes (created_at);

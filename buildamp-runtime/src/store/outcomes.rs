@@ -56,8 +56,9 @@ pub trait OutcomeStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Deletes up to `limit` outcome events that happened before `before` and were never taken
-    /// (an app with no outcome handler anywhere).
+    /// Deletes up to `limit` outcome events nobody took, or offered again, since `before` (an
+    /// app with no outcome handler anywhere): an event's `available_at` is when it was written,
+    /// or when its last lease ended, so one being handled is never pruned.
     fn prune_outcomes(
         &self,
         before: DateTime<Utc>,

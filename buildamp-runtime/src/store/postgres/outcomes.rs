@@ -70,7 +70,7 @@ impl OutcomeStore for PgStore {
     async fn prune_outcomes(&self, before: DateTime<Utc>, n: usize) -> Result<u64, StoreError> {
         let result = sqlx::query(
             "DELETE FROM webhook_outcomes WHERE id IN (
-                 SELECT id FROM webhook_outcomes WHERE created_at < $1 AND available_at <= $1
+                 SELECT id FROM webhook_outcomes WHERE available_at < $1
                  ORDER BY id LIMIT $2)",
         )
         .bind(before)
