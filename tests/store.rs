@@ -69,6 +69,17 @@ async fn migrated<S: Backend>(store: S) -> S {
     store
 }
 
+/// Inserts `n` rows of webhook `A`, due now; returns their ids in order.
+async fn inserted<S: Backend>(store: &S, n: usize) -> Vec<ExecutionId> {
+    store
+        .insert(t0(), (0..n).map(|_| row("A", t0())).collect())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
+}
+
 async fn insert_one<S: Backend>(store: &S, row: NewRow) -> ExecutionId {
     store.insert(t0(), vec![row]).await.unwrap()[0].id
 }
@@ -273,13 +284,7 @@ async fn claim_never_hands_one_row_to_two_claimers<S: Backend>(store: S) {
 
 async fn record_applies_the_decided_values<S: Backend>(store: S) {
     let store = migrated(store).await;
-    let ids: Vec<ExecutionId> = store
-        .insert(t0(), (0..3).map(|_| row("A", t0())).collect())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let ids = inserted(&store, 3).await;
     claim(&store, t0(), 10).await;
     let now = t0() + secs(1);
     let moves = [
@@ -651,13 +656,7 @@ async fn executions_lists_newest_first_with_filters<S: Backend>(store: S) {
 
 async fn executions_by_id_reads_many_in_one_call<S: Backend>(store: S) {
     let store = migrated(store).await;
-    let ids: Vec<ExecutionId> = store
-        .insert(t0(), (0..3).map(|_| row("A", t0())).collect())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let ids = inserted(&store, 3).await;
     let unknown = ExecutionId::new();
     let mut found: Vec<ExecutionId> = store
         .executions_by_id(&[ids[2], unknown, ids[0]])
@@ -675,13 +674,7 @@ async fn executions_by_id_reads_many_in_one_call<S: Backend>(store: S) {
 
 async fn claim_outcomes_leases_events_until_acked_or_retried<S: Backend>(store: S) {
     let store = migrated(store).await;
-    let ids: Vec<ExecutionId> = store
-        .insert(t0(), (0..2).map(|_| row("A", t0())).collect())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let ids = inserted(&store, 2).await;
     claim(&store, t0(), 10).await;
     let moves = [
         attempted(ids[0], 1, 200, t0()),
@@ -762,13 +755,7 @@ async fn find_external_id_and_find_embedded_id_map_provider_ids<S: Backend>(stor
 
 async fn prune_delivered_removes_only_old_sent_rows<S: Backend>(store: S) {
     let store = migrated(store).await;
-    let ids: Vec<ExecutionId> = store
-        .insert(t0(), (0..3).map(|_| row("A", t0())).collect())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let ids = inserted(&store, 3).await;
     claim(&store, t0(), 10).await;
     store
         .record(t0(), &[attempted(ids[0], 1, 200, t0())])
@@ -800,13 +787,7 @@ async fn prune_delivered_removes_only_old_sent_rows<S: Backend>(store: S) {
 
 async fn prune_outcomes_removes_only_old_untaken_events<S: Backend>(store: S) {
     let store = migrated(store).await;
-    let ids: Vec<ExecutionId> = store
-        .insert(t0(), (0..2).map(|_| row("A", t0())).collect())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let ids = inserted(&store, 2).await;
     claim(&store, t0(), 10).await;
     store
         .record(t0(), &[attempted(ids[0], 1, 200, t0())])

@@ -6,7 +6,7 @@
 //! # Layout
 //! The modules follow a webhook's flow; lower ones never name upper ones.
 //!
-//! - Foundations: [`clock`] (injectable time), [`env`] (where variables come from), [`config`]
+//! - Foundations: [`clock`] (injectable time), [`env`](mod@env) (where variables come from), [`config`]
 //!   (the runtime's settings), [`error`] (errors as log lines, handler errors), [`target`] (a
 //!   webhook's static target, as the derive wrote it);
 //! - [`queue`]: the state machine: [`Status`], and [`queue::decide`], the one pure function that

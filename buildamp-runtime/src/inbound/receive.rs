@@ -390,7 +390,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const LEASE: Duration = Duration::from_secs(60);
 
 /// The inbound endpoints, ready to mount: `Inbound::new(store, config).on_event(..).router()`,
-/// with [`Inbound::dispatcher`] started beside them for events whose first hand-over failed.
+/// or [`Inbound::build`] for the routes and the dispatcher that hands over events whose first
+/// hand-over failed.
 pub struct Inbound<S> {
     store: S,
     config: InboundConfig,
@@ -786,7 +787,7 @@ impl<S: Store> InboundDispatcher<S> {
     const BATCH: usize = 100;
 
     /// How often it looks for events to hand over (default 1 s).
-    pub fn interval(mut self, interval: Duration) -> Self {
+    pub fn every(mut self, interval: Duration) -> Self {
         self.interval = interval;
         self
     }
