@@ -140,6 +140,15 @@ fn attempted(id: ExecutionId, attempt: i32, status: u16, now: DateTime<Utc>) -> 
     }
 }
 
+/// Records the first attempt of claimed row `id`, answered `status`, `at` seconds after `t0`.
+async fn answered<S: Backend>(store: &S, id: ExecutionId, status: u16, at: i64) {
+    let now = t0() + secs(at);
+    store
+        .record(now, &[attempted(id, 1, status, now)])
+        .await
+        .unwrap();
+}
+
 /// The move for `event` on a row at `attempts` of 3, without a report.
 fn moved(id: ExecutionId, attempts: i32, event: Event<'_>, now: DateTime<Utc>) -> Move {
     Move {
@@ -757,21 +766,9 @@ async fn prune_delivered_removes_only_old_sent_rows<S: Backend>(store: S) {
     let store = migrated(store).await;
     let ids = inserted(&store, 3).await;
     claim(&store, t0(), 10).await;
-    store
-        .record(t0(), &[attempted(ids[0], 1, 200, t0())])
-        .await
-        .unwrap();
-    store
-        .record(
-            t0() + secs(100),
-            &[attempted(ids[1], 1, 200, t0() + secs(100))],
-        )
-        .await
-        .unwrap();
-    store
-        .record(t0(), &[attempted(ids[2], 1, 400, t0())])
-        .await
-        .unwrap();
+    answered(&store, ids[0], 200, 0).await;
+    answered(&store, ids[1], 200, 100).await;
+    answered(&store, ids[2], 400, 0).await;
     assert_eq!(store.prune_delivered(t0() + secs(50), 10).await.unwrap(), 1);
     assert!(store.execution(ids[0]).await.unwrap().is_none());
     assert!(
@@ -789,17 +786,8 @@ async fn prune_outcomes_removes_only_old_untaken_events<S: Backend>(store: S) {
     let store = migrated(store).await;
     let ids = inserted(&store, 2).await;
     claim(&store, t0(), 10).await;
-    store
-        .record(t0(), &[attempted(ids[0], 1, 200, t0())])
-        .await
-        .unwrap();
-    store
-        .record(
-            t0() + secs(100),
-            &[attempted(ids[1], 1, 200, t0() + secs(100))],
-        )
-        .await
-        .unwrap();
+    answered(&store, ids[0], 200, 0).await;
+    answered(&store, ids[1], 200, 100).await;
     assert_eq!(store.prune_outcomes(t0() + secs(50), 10).await.unwrap(), 1);
     let left = store
         .claim_outcomes(t0() + secs(200), t0() + secs(260), 10)
