@@ -352,12 +352,11 @@ impl<S: Store> Runtime<S> {
 
     /// Enqueues one execution through the shared inserts, and returns the stored execution too
     /// when it is new (built from the row written, not read back); `None` for a repeated key.
-    pub(crate) async fn enqueue_one(
+    pub(crate) async fn enqueue_returning(
         &self,
         execution: NewExecution,
     ) -> Result<(Enqueued, Option<Execution>), Arc<StoreError>> {
-        let now = self.inner.clock.now();
-        let row = prepare::row(execution, &*self.inner.env, now);
+        let row = prepare::row(execution, &*self.inner.env, self.inner.clock.now());
         let (enqueued, written_at) = self.commits.insert(row.clone()).await?;
         let stored = (!enqueued.deduplicated).then(|| row.into_execution(written_at));
         Ok((enqueued, stored))
@@ -512,6 +511,7 @@ impl<S: Store> Enqueue for &Runtime<S> {
         self,
         execution: NewExecution,
     ) -> Result<Enqueued, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(self.enqueue_one(execution).await?.0)
+        let row = prepare::row(execution, &*self.inner.env, self.inner.clock.now());
+        Ok(self.commits.insert(row).await?.0)
     }
 }

@@ -191,6 +191,9 @@ pub async fn runtime_with<S: Store>(
 
 /// What the conformance suite needs beyond [`Store`]: the backend's own SQL.
 pub trait Backend: Store {
+    /// Whether the database refuses a NUL character in JSON (Postgres's `jsonb` does).
+    const REFUSES_NUL_IN_JSON: bool;
+
     /// In one of the caller's transactions: writes a row of the caller's own, enqueues `payload`,
     /// checks that no other connection sees the execution yet, then commits (`true`) or rolls
     /// back. Returns the execution id. (On SQLite the executor cannot even claim meanwhile: the
@@ -255,6 +258,7 @@ macro_rules! shared_backend_methods {
 }
 
 impl Backend for PgStore {
+    const REFUSES_NUL_IN_JSON: bool = true;
     shared_backend_methods!();
 
     async fn every_row_as_text(&self) -> Vec<(String, String)> {
@@ -278,6 +282,7 @@ impl Backend for PgStore {
 }
 
 impl Backend for SqliteStore {
+    const REFUSES_NUL_IN_JSON: bool = false;
     shared_backend_methods!();
 
     async fn every_row_as_text(&self) -> Vec<(String, String)> {

@@ -335,7 +335,7 @@ async fn trigger<S: Store, A: Authorizer>(
         .map_err(|e| ApiError::internal(&e))?;
     let (enqueued, stored) = api
         .runtime
-        .enqueue_one(execution)
+        .enqueue_returning(execution)
         .await
         .map_err(|e| ApiError::internal(&*e))?;
     let stored = match stored {

@@ -840,14 +840,7 @@ impl<S: Store> Service for InboundDispatcher<S> {
     }
 
     async fn run_once(&self) -> Result<u64, StoreError> {
-        let mut total = 0;
-        loop {
-            let n = self.dispatch_once().await?;
-            total += n as u64;
-            if n == 0 {
-                return Ok(total);
-            }
-        }
+        crate::maintenance::until_empty(|| self.dispatch_once()).await
     }
 }
 

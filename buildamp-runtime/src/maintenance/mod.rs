@@ -34,6 +34,22 @@ pub fn redelivery_delay(delivery: u32) -> Duration {
     Duration::from_secs(2u64.saturating_pow(delivery.clamp(1, 8)))
 }
 
+/// Repeats `batch` until it handles nothing; returns how many it handled in all (a dispatcher's
+/// pass: everything due, batch by batch).
+pub async fn until_empty<F, Fut>(batch: F) -> Result<u64, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<usize, StoreError>>,
+{
+    let mut total = 0;
+    loop {
+        match batch().await? {
+            0 => return Ok(total),
+            n => total += n as u64,
+        }
+    }
+}
+
 /// A maintenance service: one pass of work, repeated by [`start`].
 pub trait Service: Send + Sync + 'static {
     /// The service's name, for logs.

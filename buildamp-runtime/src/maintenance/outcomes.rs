@@ -148,13 +148,6 @@ impl<S: OutcomeStore + 'static> Service for OutcomeDispatcher<S> {
 
     /// Dispatches until no event is due.
     async fn run_once(&self) -> Result<u64, StoreError> {
-        let mut total = 0;
-        loop {
-            let n = self.dispatch_once().await?;
-            total += n as u64;
-            if n == 0 {
-                return Ok(total);
-            }
-        }
+        super::until_empty(|| self.dispatch_once()).await
     }
 }

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::delivery::Deliverer;
 use super::limits::TargetLimits;
-use super::registry;
+use super::registry::{self, Registration};
 use crate::clock::{Clock, Jitter};
 use crate::config::Config;
 use crate::env::Env;
@@ -123,7 +123,8 @@ impl<S: Store> Executor<S> {
             let permits = permits.clone();
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await.expect("never closed");
-                deliver(&inner, &row, &AtomicBool::new(false)).await
+                let registration = registry::find(&row.webhook_type);
+                deliver(&inner, &row, registration, &AtomicBool::new(false)).await
             });
         }
         let mut moves = Vec::with_capacity(claimed);
@@ -192,19 +193,22 @@ impl<S: Store> Executor<S> {
                     .try_acquire_owned()
                     .expect("claimed no more than free slots");
                 let started = Arc::new(AtomicBool::new(false));
+                // Looked up once: the delivery uses its target, a release its retry rules.
+                let registration = registry::find(&row.webhook_type);
                 in_flight.lock().expect("in-flight lock").insert(
                     row.id,
                     InFlight {
                         attempt: row.attempt,
                         max_attempts: row.max_attempts,
-                        rules: registry::retry_rules(&row.webhook_type),
+                        rules: registration
+                            .map_or(RetryRules::DEFAULT, |r| r.target().retry_rules()),
                         started: started.clone(),
                     },
                 );
                 let (inner, done_tx, in_flight) =
                     (inner.clone(), done_tx.clone(), in_flight.clone());
                 tasks.spawn(async move {
-                    let completion = deliver(&inner, &row, &started).await;
+                    let completion = deliver(&inner, &row, registration, &started).await;
                     // The completer runs until every sender is gone, so this fails only if it
                     // panicked; the row then comes back after its lease.
                     let _ = done_tx.send(completion).await;
@@ -301,12 +305,18 @@ async fn complete_loop<S: Store>(inner: Arc<Context<S>>, mut done: mpsc::Receive
     written
 }
 
-/// Makes one attempt of `row` and decides what follows. `started` turns true when the request is
-/// about to be sent (after the target's limits let it through).
-async fn deliver<S: Store>(inner: &Context<S>, row: &Claimed, started: &AtomicBool) -> Move {
+/// Makes one attempt of `row` (whose webhook type is `registration`, if this process knows it)
+/// and decides what follows. `started` turns true when the request is about to be sent (after
+/// the target's limits let it through).
+async fn deliver<S: Store>(
+    inner: &Context<S>,
+    row: &Claimed,
+    registration: Option<&'static Registration>,
+    started: &AtomicBool,
+) -> Move {
     let started_at = inner.clock.now();
     let timer = std::time::Instant::now();
-    let (result, rules) = match registry::find(&row.webhook_type) {
+    let (result, rules) = match registration {
         // Nothing can be sent: dead letter at once (retrying in this process cannot help).
         None => (
             AttemptResult::Invalid(format!(
