@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example bench -- --mode <drain|e2e|http|queue|ceiling> --deliveries N
 //!     --concurrency C [--sink-url URL] [--sink-delay-ms D] [--rate R] [--resume] [--ceiling]
+//! cargo run --release --example bench -- --mode fanout --events E --endpoints K --concurrency C
 //! ```
 //!
 //! - `drain`: enqueue N first (timed separately, as `enqueue_per_sec`), then time the executor
@@ -13,6 +14,11 @@
 //!   this process by `buildamp::http::serve`) from C concurrent HTTP clients, timed until the
 //!   last delivery arrives; `request_p50_ms`/`request_p99_ms` are the clients' answer times.
 //! - `queue`: the queue alone: enqueue, claim and complete in batches, no HTTP.
+//! - `fanout`: the webhooks service: K endpoints subscribed to `bench.ping`, E events published
+//!   first (from C concurrent publishers, timed as `publish_per_sec`), then the executor
+//!   delivering the E×K signed deliveries timed at the sink; then, in the same run, `drain` of as
+//!   many plain `#[target]` deliveries with the same concurrency, as `drain_per_sec` and
+//!   `ratio_to_drain`. R rounds (default 3) alternate the two; the medians are reported.
 //! - `ceiling`: what this machine can do at all with this table shape: a minimal hand-written
 //!   queue (claim 100 with `FOR UPDATE SKIP LOCKED`, one POST each to the same sink, complete the
 //!   batch in one `UPDATE`), no state machine, no attempt log, no outcome events. `--ceiling` on
@@ -39,9 +45,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use buildamp::Event as _;
 use buildamp::api::{Authorizer, Caller, ReadRequest, Refused, TriggerRequest};
+use buildamp::delivery::guard::AddressPolicy;
 use buildamp::http::ServeLimits;
 use buildamp::queue::{self, AttemptResult, Event, Progress, RetryRules};
+use buildamp::service::secrets::SecretKeys;
 use buildamp::store::{AttemptReport, Move};
 use buildamp::{
     BuildAmpWebhook, Clock, Config, DatabaseUrl, Env, PgStore, Runtime, SqliteStore, Store,
@@ -90,9 +99,20 @@ pub struct BenchPing {
     pub t_us: u64,
 }
 
+/// What `fanout` mode publishes to every endpoint.
+#[derive(Serialize, Deserialize, buildamp::BuildAmpEvent)]
+#[event(name = "bench.ping", version = "1")]
+pub struct BenchEvent {
+    /// Which event.
+    pub seq: u64,
+    /// When it was published, in microseconds since the epoch.
+    pub t_us: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     Drain,
+    Fanout,
     E2e,
     Http,
     Queue,
@@ -104,6 +124,7 @@ impl Mode {
     fn name(self) -> &'static str {
         match self {
             Mode::Drain => "drain",
+            Mode::Fanout => "fanout",
             Mode::E2e => "e2e",
             Mode::Http => "http",
             Mode::Queue => "queue",
@@ -123,11 +144,14 @@ struct Args {
     resume: bool,
     ceiling: bool,
     port: u16,
+    events: u64,
+    endpoints: u64,
+    rounds: usize,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench --mode <drain|e2e|http|queue|ceiling> --deliveries N --concurrency C [--sink-url URL] [--sink-delay-ms D] [--rate R] [--resume] [--ceiling]\n       bench --mode sink --port P [--sink-delay-ms D]"
+        "usage: bench --mode <drain|e2e|http|queue|ceiling> --deliveries N --concurrency C [--sink-url URL] [--sink-delay-ms D] [--rate R] [--resume] [--ceiling]\n       bench --mode fanout --events E --endpoints K --concurrency C [--rounds R] [--sink-delay-ms D] [--ceiling]\n       bench --mode sink --port P [--sink-delay-ms D]"
     );
     std::process::exit(2)
 }
@@ -143,6 +167,9 @@ fn parse_args() -> Args {
         resume: false,
         ceiling: false,
         port: 0,
+        events: 1_000,
+        endpoints: 10,
+        rounds: 3,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -151,6 +178,7 @@ fn parse_args() -> Args {
             "--mode" => {
                 args.mode = match value().as_str() {
                     "drain" => Mode::Drain,
+                    "fanout" => Mode::Fanout,
                     "e2e" => Mode::E2e,
                     "http" => Mode::Http,
                     "queue" => Mode::Queue,
@@ -167,11 +195,27 @@ fn parse_args() -> Args {
             "--resume" => args.resume = true,
             "--ceiling" => args.ceiling = true,
             "--port" => args.port = value().parse().unwrap_or_else(|_| usage()),
+            "--events" => args.events = value().parse().unwrap_or_else(|_| usage()),
+            "--endpoints" => args.endpoints = value().parse().unwrap_or_else(|_| usage()),
+            "--rounds" => args.rounds = value().parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
     }
-    if args.deliveries == 0 || args.concurrency == 0 {
+    if args.deliveries == 0
+        || args.concurrency == 0
+        || args.events == 0
+        || args.endpoints == 0
+        || args.rounds == 0
+    {
         usage();
+    }
+    if args.mode == Mode::Fanout {
+        // The sink waits for every delivery; `--deliveries` is E×K here.
+        args.deliveries = args.events * args.endpoints;
+        if args.resume || args.sink_url.is_some() {
+            eprintln!("fanout runs from an empty queue with its own sink");
+            usage();
+        }
     }
     args
 }
@@ -185,25 +229,47 @@ struct Sink {
     delay: Duration,
 }
 
-async fn sink(State(sink): State<Arc<Sink>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn sink(
+    State(sink): State<Arc<Sink>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     if !sink.delay.is_zero() {
         tokio::time::sleep(sink.delay).await;
     }
     let now = now_us();
     sink.requests.fetch_add(1, Ordering::Relaxed);
-    if let Some(t_us) = serde_json::from_slice::<BenchPing>(&body)
+    // A webhook's body is the ping; an event's delivery carries it as the envelope's `data`.
+    // Only the time is read (the rest skipped, not built), so a bigger body costs the sink little.
+    #[derive(Deserialize)]
+    struct Probe {
+        t_us: Option<u64>,
+        data: Option<Data>,
+    }
+    #[derive(Deserialize)]
+    struct Data {
+        t_us: u64,
+    }
+    let t_us = serde_json::from_slice::<Probe>(&body)
         .ok()
-        .map(|p| p.t_us)
-    {
+        .and_then(|p| p.t_us.or(p.data.map(|d| d.t_us)));
+    if let Some(t_us) = t_us {
         sink.latencies_us
             .lock()
             .unwrap()
             .push(now.saturating_sub(t_us));
     }
-    let key = headers
-        .get("idempotency-key")
-        .map(|v| Bytes::copy_from_slice(v.as_bytes()))
-        .unwrap_or_default();
+    // A webhook's delivery is one execution id; an event's, its id at one endpoint (the path).
+    let key = match (headers.get("idempotency-key"), headers.get("webhook-id")) {
+        (Some(key), _) => Bytes::copy_from_slice(key.as_bytes()),
+        (None, Some(id)) => Bytes::from(format!(
+            "{}|{}",
+            uri.path(),
+            id.to_str().unwrap_or_default()
+        )),
+        (None, None) => Bytes::new(),
+    };
     if sink.seen.lock().unwrap().insert(key) {
         sink.unique.send_modify(|n| *n += 1);
     }
@@ -270,7 +336,7 @@ trait BenchStore: Store {
 impl BenchStore for PgStore {
     async fn reset(&self, resume: bool, sink_url: &str) -> Result<(), String> {
         if !resume {
-            return sqlx::query("TRUNCATE webhook_executions, webhook_attempts, webhook_outcomes, message_external_ids, inbound_events")
+            return sqlx::query("TRUNCATE webhook_executions, webhook_attempts, webhook_outcomes, message_external_ids, inbound_events, endpoints, events")
                 .execute(self.pool())
                 .await
                 .map(drop)
@@ -335,7 +401,7 @@ impl BenchStore for PgStore {
 impl BenchStore for SqliteStore {
     async fn reset(&self, resume: bool, sink_url: &str) -> Result<(), String> {
         if !resume {
-            return sqlx::raw_sql("DELETE FROM webhook_outcomes; DELETE FROM webhook_attempts; DELETE FROM message_external_ids; DELETE FROM inbound_events; DELETE FROM webhook_executions;")
+            return sqlx::raw_sql("DELETE FROM webhook_outcomes; DELETE FROM webhook_attempts; DELETE FROM message_external_ids; DELETE FROM inbound_events; DELETE FROM webhook_executions; DELETE FROM endpoints; DELETE FROM events;")
                 .execute(self.pool())
                 .await
                 .map(drop)
@@ -472,14 +538,24 @@ async fn measure<S: BenchStore>(args: Args, store: S) -> Result<(), String> {
     config.concurrency = args.concurrency;
     config.batch_size = args.concurrency.clamp(64, 1000);
     config.poll_interval = Duration::from_millis(50);
+    // The bench declares an event type, so the service needs a key; its endpoints live on the
+    // loopback sink.
+    let keys = SecretKeys::parse(&SecretKeys::generate("bench").map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
     let runtime = Runtime::builder(store.clone())
         .config(config)
         .env(BenchEnv(sink_url.clone()))
+        .secret_keys(keys)
+        .address_policy(
+            AddressPolicy::public_only().allowing(["127.0.0.0/8".parse().expect("a subnet")]),
+        )
         .build()
         .map_err(|e| e.to_string())?;
 
     let n = args.deliveries;
     let mut enqueue_per_sec = None;
+    let mut publish_per_sec = None;
+    let mut drain_per_sec = None;
     let mut request_latencies_us = Vec::new();
     let (seconds, to_deliver) = match args.mode {
         Mode::Queue => {
@@ -554,6 +630,39 @@ async fn measure<S: BenchStore>(args: Args, store: S) -> Result<(), String> {
             enqueue_batches(&runtime, n).await?;
             (ceiling(&store, n, args.concurrency).await?, n)
         }
+        Mode::Fanout => {
+            // Rounds alternate the service and the reference, so the machine's drift falls on
+            // both alike; the medians are reported.
+            let (mut fanout, mut drain, mut publish) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..args.rounds {
+                store.reset(false, &sink_url).await?;
+                for k in 0..args.endpoints {
+                    let spec = serde_json::from_value(serde_json::json!({
+                        "url": format!("{sink_url}/endpoint-{k}"),
+                        "environment": "development",
+                        "subscriptions": ["bench.*"],
+                    }))
+                    .map_err(|e| e.to_string())?;
+                    runtime
+                        .endpoints()
+                        .create(spec)
+                        .await
+                        .map_err(|e| error_chain(&e))?;
+                }
+                let started = Instant::now();
+                publish_events(&runtime, args.events, args.concurrency.min(32)).await?;
+                publish.push(args.events as f64 / started.elapsed().as_secs_f64());
+                fanout.push(deliver_timed(&runtime, &sink_state, n).await?);
+                // The reference: as many `#[target]` deliveries, drained.
+                store.reset(false, &sink_url).await?;
+                enqueue_batches(&runtime, n).await?;
+                drain.push(n as f64 / deliver_timed(&runtime, &sink_state, n).await?);
+            }
+            publish_per_sec = Some(median(&mut publish));
+            drain_per_sec = Some(median(&mut drain));
+            let mut seconds: Vec<f64> = fanout;
+            (median(&mut seconds), n)
+        }
         Mode::Sink => unreachable!("served above"),
     };
 
@@ -587,6 +696,12 @@ async fn measure<S: BenchStore>(args: Args, store: S) -> Result<(), String> {
         "ceiling_per_sec": ceiling_per_sec.map(round),
         "ratio_to_ceiling": ceiling_per_sec.map(|c| round(deliveries_per_sec / c)),
         "enqueue_per_sec": enqueue_per_sec.map(round),
+        "events": (args.mode == Mode::Fanout).then_some(args.events),
+        "endpoints": (args.mode == Mode::Fanout).then_some(args.endpoints),
+        "rounds": (args.mode == Mode::Fanout).then_some(args.rounds),
+        "publish_per_sec": publish_per_sec.map(round),
+        "drain_per_sec": drain_per_sec.map(round),
+        "ratio_to_drain": drain_per_sec.map(|d| round(deliveries_per_sec / d)),
         "p50_ms": if own_sink { percentile(&latencies, 0.50).map(round) } else { None },
         "p99_ms": if own_sink { percentile(&latencies, 0.99).map(round) } else { None },
         "request_p50_ms": percentile(&request_latencies_us, 0.50).map(round),
@@ -622,6 +737,59 @@ async fn serve_sink(port: u16, delay_ms: u64) -> Result<(), String> {
 
 fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+/// Starts the runtime, waits until the sink has seen `n` more unique deliveries, stops it;
+/// returns the seconds that took.
+async fn deliver_timed<S: Store>(runtime: &Runtime<S>, sink: &Sink, n: u64) -> Result<f64, String> {
+    let target = *sink.unique.borrow() + n;
+    let started = Instant::now();
+    let running = runtime.start().await.map_err(|e| error_chain(&e))?;
+    let mut unique = sink.unique.subscribe();
+    tokio::time::timeout(Duration::from_secs(600), unique.wait_for(|u| *u >= target))
+        .await
+        .map_err(|_| format!("not all of {n} delivered within ten minutes"))?
+        .map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    running.shutdown().await.map_err(|e| error_chain(&e))?;
+    Ok(seconds)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Publishes `n` events from `publishers` concurrent tasks.
+async fn publish_events<S: Store>(
+    runtime: &Runtime<S>,
+    n: u64,
+    publishers: usize,
+) -> Result<(), String> {
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..publishers {
+        let (runtime, next) = (runtime.clone(), next.clone());
+        tasks.spawn(async move {
+            loop {
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                if seq >= n {
+                    return Ok::<(), String>(());
+                }
+                BenchEvent {
+                    seq,
+                    t_us: now_us(),
+                }
+                .publish(&runtime)
+                .await
+                .map_err(|e| error_chain(&e))?;
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.map_err(|e| e.to_string())??;
+    }
+    Ok(())
 }
 
 /// Enqueues `n` pings in batches of 5,000 (one statement each).

@@ -93,6 +93,9 @@ async fn quickstart<S: Store>(store: S) -> Result<(), String> {
     let runtime = Runtime::builder(store)
         .config(config)
         .env(Development)
+        // The models declare event types: their endpoints' secrets need a key (a development
+        // one under .buildamp/ unless BUILDAMP_SECRET_KEY is set).
+        .secret_keys(development_keys()?)
         // The other models need provider keys; the quickstart does not send them.
         .allow_missing_env()
         .on_outcome(move |event| async move {
@@ -311,4 +314,11 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// `BUILDAMP_SECRET_KEY`, or the development key under `.buildamp/`.
+fn development_keys() -> Result<buildamp::service::secrets::SecretKeys, String> {
+    buildamp::service::secrets::SecretKeys::from_env_or_development_file(&buildamp::ProcessEnv)
+        .map(|(keys, _)| keys)
+        .map_err(|e| e.to_string())
 }

@@ -48,5 +48,5 @@
 //! Credentials are never written in a model: `auth` must name environment variables, and values
 //! are read when a request is built, never stored.
 
-pub use buildamp_macros::BuildAmpWebhook;
+pub use buildamp_macros::{BuildAmpEvent, BuildAmpWebhook};
 pub use buildamp_runtime::*;

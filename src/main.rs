@@ -6,6 +6,8 @@
 //! buildamp simulate --port 4040  # serve /test-webhook/{sendgrid,stripe,slow,rate-limited,error,reject}
 //! buildamp verify --scheme stripe --secret whsec_… --header 'Stripe-Signature: t=…' --body-file event.json
 //! buildamp gen --models models --out frontend/src   # writes frontend/src/BuildAmp/Webhooks.elm
+//! buildamp events schema --models models --out docs/events   # a JSON Schema per event type
+//! buildamp secret-key            # a fresh key for BUILDAMP_SECRET_KEY
 //! ```
 
 use std::process::ExitCode;
@@ -47,6 +49,31 @@ enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// The event types of the webhooks service.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Print a fresh key for BUILDAMP_SECRET_KEY (endpoints' secrets are sealed with it).
+    SecretKey {
+        /// The key's id, stored with every value it seals (rotate by putting a new id first).
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Write `<out>/<event>.json` (JSON Schema of what an endpoint receives) per event type, and
+    /// `<out>/index.json`.
+    Schema {
+        /// The models folder.
+        #[arg(long, default_value = "models")]
+        models: std::path::PathBuf,
+        /// Where the schemas go.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -62,6 +89,18 @@ async fn main() -> ExitCode {
         Command::Gen { models, out } => buildamp_codegen::elm::write(&models, &out)
             .map(|path| println!("wrote {}", path.display()))
             .map_err(|e| e.to_string()),
+        Command::Events {
+            command: EventsCommand::Schema { models, out },
+        } => buildamp_codegen::events::write(&models, &out)
+            .map(|paths| {
+                for path in paths {
+                    println!("wrote {}", path.display());
+                }
+            })
+            .map_err(|e| e.to_string()),
+        Command::SecretKey { id } => buildamp::service::secrets::SecretKeys::generate(&id)
+            .map(|key| println!("{key}"))
+            .map_err(|e| format!("no random source: {e}")),
         Command::Verify(args) => {
             return match verify::run(args) {
                 Ok(()) => {

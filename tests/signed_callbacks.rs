@@ -1,54 +1,10 @@
 //! Our signed callbacks verify with an implementation we did not write: the `standardwebhooks`
 //! package from PyPI (pinned; `tests/run` installs it in `target/pytools` and sets `BUILDAMP_PYTHON`).
 
-use std::process::Command;
+mod support;
 
 use buildamp::inbound::sign;
-
-const VERIFY: &str = r#"
-import sys
-from standardwebhooks.webhooks import Webhook
-secret, msg_id, timestamp, signature, body = sys.argv[1:6]
-Webhook(secret).verify(body, {
-    "webhook-id": msg_id,
-    "webhook-timestamp": timestamp,
-    "webhook-signature": signature,
-})
-print("valid")
-"#;
-
-/// Runs the reference library; `Ok` with its output when it accepts, `Err` with its error when not.
-fn reference_verify(
-    secret: &str,
-    id: &str,
-    timestamp: i64,
-    signature: &str,
-    body: &str,
-) -> Result<String, String> {
-    // tests/run sets BUILDAMP_PYTHON; a plain `cargo test` finds the environment it made.
-    let installed = concat!(env!("CARGO_MANIFEST_DIR"), "/target/pytools/bin/python");
-    let python = std::env::var("BUILDAMP_PYTHON")
-        .ok()
-        .or_else(|| std::path::Path::new(installed).exists().then(|| installed.to_owned()))
-        .expect("the standardwebhooks package is not installed: run the tests through tests/run, which installs it");
-    let output = Command::new(python)
-        .args([
-            "-c",
-            VERIFY,
-            secret,
-            id,
-            &timestamp.to_string(),
-            signature,
-            body,
-        ])
-        .output()
-        .expect("the Python interpreter runs");
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
-    }
-}
+use support::reference_verify;
 
 fn now() -> i64 {
     std::time::SystemTime::now()

@@ -30,11 +30,17 @@ conformance! {
     record_inbound_records_once_and_leases_to_the_caller,
     claim_inbound_hands_over_unhandled_events_after_their_lease,
     prune_inbound_keeps_unhandled_events,
+    endpoints_are_inserted_read_listed_and_deleted,
+    replace_endpoint_is_fenced_on_the_version_read,
+    publish_stores_the_event_and_the_routed_deliveries_together,
+    publish_of_a_known_id_or_key_stores_nothing_more,
+    executions_lists_an_endpoints_deliveries_by_time,
 }
 
 use buildamp::queue::{self, AttemptResult, Event, OutcomeKind, Progress, RetryRules, Write};
 use buildamp::store::{
-    AttemptReport, Candidate, DeadLetterFilter, ExecutionFilter, InboundRecord, Move, NewRow,
+    AttemptReport, Candidate, DeadLetterFilter, EndpointRow, ExecutionFilter, InboundRecord, Move,
+    NewEvent, NewRow,
 };
 use buildamp::{ExecutionId, Status};
 use chrono::{DateTime, Duration, Utc};
@@ -61,6 +67,8 @@ fn row(webhook_type: &'static str, due_at: DateTime<Utc>) -> NewRow {
         application: String::new(),
         host: String::new(),
         idempotency_key: None,
+        endpoint_id: None,
+        event_id: None,
     }
 }
 
@@ -270,7 +278,8 @@ async fn claim_counts_the_attempt_and_leases_the_row<S: Backend>(store: S) {
             id,
             webhook_type: "A".into(),
             attempts: 1,
-            max_attempts: 3
+            max_attempts: 3,
+            endpoint_id: None,
         }]
     );
 }
@@ -910,4 +919,234 @@ async fn prune_inbound_keeps_unhandled_events<S: Backend>(store: S) {
             .await
             .unwrap()
     );
+}
+
+fn endpoint_row(application: &str, updated_at: DateTime<Utc>) -> EndpointRow {
+    EndpointRow {
+        id: Uuid::now_v7(),
+        application: application.into(),
+        url: "https://crm.example/hooks".into(),
+        description: "CRM".into(),
+        status: "enabled".into(),
+        environment: "production".into(),
+        config: serde_json::json!({"subscriptions": ["lead.*"], "timeout": "30s"}),
+        secrets: "v1:k1:c2VhbGVk".into(),
+        created_at: t0(),
+        updated_at,
+    }
+}
+
+fn new_event(id: &str, key: Option<&str>) -> NewEvent {
+    NewEvent {
+        id: id.into(),
+        application: String::new(),
+        event_type: "lead.created",
+        version: "1",
+        occurred_at: t0(),
+        data: serde_json::json!({"lead": {"id": "l1"}}),
+        metadata: serde_json::json!({}),
+        idempotency_key: key.map(str::to_owned),
+    }
+}
+
+/// A delivery of event `event` to `endpoint`, as the service's route would make it.
+fn delivery(endpoint: &EndpointRow, event: &str) -> NewRow {
+    NewRow {
+        endpoint_id: Some(endpoint.id),
+        event_id: Some(event.to_owned()),
+        target_url: endpoint.url.clone(),
+        ..row("lead.created", t0())
+    }
+}
+
+async fn endpoints_are_inserted_read_listed_and_deleted<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let a = endpoint_row("", t0());
+    let b = endpoint_row("acme", t0());
+    let c = endpoint_row("acme", t0());
+    for e in [&a, &b, &c] {
+        store.insert_endpoint(e).await.unwrap();
+    }
+    assert_eq!(
+        store.endpoint(b.id).await.unwrap().as_ref(),
+        Some(&b),
+        "read back as written"
+    );
+    assert_eq!(store.endpoint(Uuid::now_v7()).await.unwrap(), None);
+    let all = store.endpoints(None, None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [a.id, b.id, c.id],
+        "by id"
+    );
+    let acme = store.endpoints(Some("acme"), None, 10).await.unwrap();
+    assert_eq!(acme.iter().map(|e| e.id).collect::<Vec<_>>(), [b.id, c.id]);
+    let page = store.endpoints(None, Some(a.id), 1).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [b.id],
+        "after, limit"
+    );
+    assert!(store.delete_endpoint(b.id).await.unwrap());
+    assert!(!store.delete_endpoint(b.id).await.unwrap(), "deleted once");
+    assert_eq!(store.endpoint(b.id).await.unwrap(), None);
+}
+
+async fn replace_endpoint_is_fenced_on_the_version_read<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let original = endpoint_row("", t0());
+    store.insert_endpoint(&original).await.unwrap();
+    let first = EndpointRow {
+        url: "https://first.example".into(),
+        updated_at: t0() + secs(1),
+        ..original.clone()
+    };
+    let second = EndpointRow {
+        url: "https://second.example".into(),
+        updated_at: t0() + secs(1),
+        ..original.clone()
+    };
+    // Two writers read the same version; only the first to write wins.
+    assert!(
+        store
+            .replace_endpoint(&first, original.updated_at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_endpoint(&second, original.updated_at)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.endpoint(original.id).await.unwrap().unwrap().url,
+        "https://first.example"
+    );
+    let gone = endpoint_row("", t0());
+    assert!(
+        !store.replace_endpoint(&gone, t0()).await.unwrap(),
+        "no such endpoint"
+    );
+}
+
+async fn publish_stores_the_event_and_the_routed_deliveries_together<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let (yes, no, other_tenant) = (
+        endpoint_row("", t0()),
+        endpoint_row("", t0()),
+        endpoint_row("acme", t0()),
+    );
+    for e in [&yes, &no, &other_tenant] {
+        store.insert_endpoint(e).await.unwrap();
+    }
+    let asked = std::sync::Mutex::new(Vec::new());
+    let route = |e: &EndpointRow| {
+        asked.lock().unwrap().push(e.id);
+        (e.id == yes.id).then(|| delivery(e, "evt_1"))
+    };
+    let published = store
+        .publish(t0(), new_event("evt_1", None), &route)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            published.event_id.as_str(),
+            published.deliveries,
+            published.duplicate
+        ),
+        ("evt_1", 1, false)
+    );
+    let mut asked = asked.into_inner().unwrap();
+    asked.sort();
+    let mut tenant = vec![yes.id, no.id];
+    tenant.sort();
+    assert_eq!(
+        asked, tenant,
+        "only the event's tenant's endpoints are routed"
+    );
+    let rows = store
+        .executions(&ExecutionFilter::newest(10))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].endpoint_id, rows[0].event_id.as_deref()),
+        (Some(yes.id), Some("evt_1"))
+    );
+}
+
+async fn publish_of_a_known_id_or_key_stores_nothing_more<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let e = endpoint_row("", t0());
+    store.insert_endpoint(&e).await.unwrap();
+    let route = |row: &EndpointRow| Some(delivery(row, "evt_x"));
+    store
+        .publish(t0(), new_event("evt_1", Some("k")), &route)
+        .await
+        .unwrap();
+    let same_id = store
+        .publish(t0(), new_event("evt_1", None), &route)
+        .await
+        .unwrap();
+    let same_key = store
+        .publish(t0(), new_event("evt_2", Some("k")), &route)
+        .await
+        .unwrap();
+    for repeat in [same_id, same_key] {
+        assert_eq!(
+            (
+                repeat.event_id.as_str(),
+                repeat.deliveries,
+                repeat.duplicate
+            ),
+            ("evt_1", 1, true)
+        );
+    }
+    assert_eq!(
+        store
+            .executions(&ExecutionFilter::newest(10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn executions_lists_an_endpoints_deliveries_by_time<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let (a, b) = (endpoint_row("", t0()), endpoint_row("", t0()));
+    let mut early = delivery(&a, "evt_1");
+    early.due_at = t0();
+    store.insert(t0(), vec![early]).await.unwrap();
+    store
+        .insert(
+            t0() + secs(60),
+            vec![delivery(&a, "evt_2"), delivery(&b, "evt_2")],
+        )
+        .await
+        .unwrap();
+    store
+        .insert(t0() + secs(60), vec![row("A", t0())])
+        .await
+        .unwrap();
+    let of_a = store
+        .executions(&ExecutionFilter::newest(10).endpoint(a.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        of_a.iter()
+            .map(|e| e.event_id.as_deref())
+            .collect::<Vec<_>>(),
+        [Some("evt_2"), Some("evt_1")],
+        "newest first"
+    );
+    let deliveries = store
+        .executions(&ExecutionFilter::newest(10).endpoint_deliveries())
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), 3, "no `#[target]` execution");
+    let mut window = ExecutionFilter::newest(10).endpoint(a.id);
+    window.created_after = Some(t0() + secs(30));
+    assert_eq!(store.executions(&window).await.unwrap().len(), 1);
 }

@@ -195,7 +195,7 @@ fn retry(r: &RetryPolicy) -> TokenStream {
         }
         RetryPolicy::Schedule(delays) => {
             let delays = delays.iter().map(|d| duration(*d));
-            quote!(::buildamp::__private::target::RetryPolicy::Schedule(&[#(#delays),*]))
+            quote!(::buildamp::__private::target::RetryPolicy::Schedule(::std::borrow::Cow::Borrowed(&[#(#delays),*])))
         }
         RetryPolicy::None => quote!(::buildamp::__private::target::RetryPolicy::None),
     }
@@ -210,5 +210,45 @@ fn option(v: Option<TokenStream>) -> TokenStream {
     match v {
         Some(v) => quote!(::core::option::Option::Some(#v)),
         None => quote!(::core::option::Option::None),
+    }
+}
+
+/// Expands a checked event type: the `Event` impl and its registration.
+pub(crate) fn expand_event(input: &DeriveInput, event: &crate::ir::EventType) -> TokenStream {
+    let ident = &input.ident;
+    let (name, version, description) = (&event.name, &event.version, &event.description);
+    let impl_header = quote_spanned!(ident.span()=> impl ::buildamp::Event for #ident);
+    quote! {
+        #[doc(hidden)]
+        const _: () = {
+            #[automatically_derived]
+            #impl_header {
+                const NAME: &'static str = #name;
+                const VERSION: &'static str = #version;
+                const DESCRIPTION: &'static str = #description;
+            }
+
+            ::buildamp::__private::inventory::submit! {
+                ::buildamp::__private::EventRegistration::of::<#ident>()
+            }
+        };
+    }
+}
+
+/// Beside the errors of an invalid event type: an impl with a placeholder name, so code that
+/// publishes the event adds no errors of its own.
+pub(crate) fn fallback_event(input: &DeriveInput) -> TokenStream {
+    if !input.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let ident = &input.ident;
+    quote! {
+        const _: () = {
+            impl ::buildamp::Event for #ident {
+                const NAME: &'static str = "invalid.event";
+                const VERSION: &'static str = "0";
+                const DESCRIPTION: &'static str = "";
+            }
+        };
     }
 }

@@ -296,3 +296,17 @@ pub enum Exposure {
     /// Triggered from Rust only: absent from generated Elm and refused by the HTTP API.
     ServerOnly,
 }
+
+/// One `#[derive(BuildAmpEvent)]` struct: an event type customers' endpoints subscribe to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventType {
+    /// The Rust struct's identifier (`LeadCreated`).
+    pub rust: String,
+    /// The event's name: dotted lowercase segments (`lead.created`), unique across the program.
+    pub name: String,
+    /// The version of the event's schema (`"1"`, `"1.2"`), sent in every envelope's metadata.
+    pub version: String,
+    /// What the event means, for the catalog and the JSON Schema: the `description` key, else the
+    /// struct's doc comment.
+    pub description: String,
+}

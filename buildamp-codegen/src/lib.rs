@@ -14,8 +14,10 @@
 //! - `expand`: the Rust tokens of the derive;
 //! - [`source`]: the one front end: finding model files, parsing them, finding what the derives
 //!   mark, and the one problem type;
+//! - `event`: `#[derive(BuildAmpEvent)]`'s attribute and name rules, giving [`ir::EventType`];
 //! - [`models`]: the derive's model files as the IR (for tests and tools);
-//! - [`elm`]: the Elm client module, generated from the model files.
+//! - [`elm`]: the Elm client module, generated from the model files;
+//! - [`events`]: a JSON Schema per event type, from the same serde plan as the Elm module.
 //!
 //! Errors are collected in a context (`ctxt`) and reported all at once, each at the narrowest
 //! token, lowercase, with keys in backticks and the fix in the message.
@@ -25,6 +27,8 @@ mod check;
 mod ctxt;
 mod duration;
 pub mod elm;
+mod event;
+pub mod events;
 mod expand;
 pub mod ir;
 mod model;
@@ -37,7 +41,8 @@ mod template;
 
 use proc_macro2::TokenStream;
 
-pub use models::parse;
+pub use event::{EVENT_KEYS, RESERVED_PREFIX};
+pub use models::{parse, parse_event};
 pub use target::{DEFAULT_TIMEOUT, KEYS};
 
 /// Expands `#[derive(BuildAmpWebhook)]` on `input`.
@@ -54,6 +59,25 @@ pub fn derive_webhook(input: TokenStream) -> TokenStream {
         Err(errors) => {
             let mut tokens = errors.to_compile_error();
             tokens.extend(expand::fallback(&input));
+            tokens
+        }
+    }
+}
+
+/// Expands `#[derive(BuildAmpEvent)]` on `input`.
+///
+/// On invalid input it returns every error at once, plus a fallback impl so that code publishing
+/// the event does not add errors of its own.
+pub fn derive_event(input: TokenStream) -> TokenStream {
+    let input: syn::DeriveInput = match syn::parse2(input) {
+        Ok(input) => input,
+        Err(e) => return e.to_compile_error(),
+    };
+    match parse_event(&input) {
+        Ok(event) => expand::expand_event(&input, &event),
+        Err(errors) => {
+            let mut tokens = errors.to_compile_error();
+            tokens.extend(expand::fallback_event(&input));
             tokens
         }
     }

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use syn::DeriveInput;
 
 use crate::ctxt::Ctxt;
-use crate::ir::Webhook;
-use crate::model;
+use crate::ir::{EventType, Webhook};
 pub use crate::source::Problem;
 use crate::source::{self, ModelFile};
+use crate::{event, model};
 
 /// A webhook read from a file, with where it came from.
 #[derive(Clone, Debug)]
@@ -99,4 +99,15 @@ pub fn parse(input: &DeriveInput) -> Result<Webhook, syn::Error> {
     let webhook = model::webhook(&cx, input);
     cx.check()?;
     Ok(webhook.expect("a model without errors is always built"))
+}
+
+/// Parses and checks one `#[derive(BuildAmpEvent)]` input into the IR.
+///
+/// # Errors
+/// Every problem in the input, combined into one `syn::Error`.
+pub fn parse_event(input: &DeriveInput) -> Result<EventType, syn::Error> {
+    let cx = Ctxt::new();
+    let event = event::event(&cx, input);
+    cx.check()?;
+    Ok(event.expect("an event type without errors is always built"))
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use syn::{DeriveInput, Item};
 
-use crate::ir::Webhook;
+use crate::ir::{EventType, Webhook};
 
 /// A problem found in the models, with where it is and what to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +105,20 @@ impl ModelFile {
             }
         }
         (webhooks, problems)
+    }
+
+    /// The `#[derive(BuildAmpEvent)]` items, parsed and checked by the derive's own parser, in
+    /// declaration order; and every problem in them, each at its place.
+    pub fn events(&self) -> (Vec<EventType>, Vec<Problem>) {
+        let mut events = Vec::new();
+        let mut problems = Vec::new();
+        for input in self.items.iter().filter(|i| derives(i, "BuildAmpEvent")) {
+            match crate::models::parse_event(input) {
+                Ok(event) => events.push(event),
+                Err(e) => problems.extend(Problem::at(&self.shown, &input.ident.to_string(), e)),
+            }
+        }
+        (events, problems)
     }
 }
 

@@ -8,7 +8,7 @@
 //!
 //! - Foundations: [`clock`] (injectable time), [`env`](mod@env) (where variables come from), [`config`]
 //!   (the runtime's settings), [`error`] (errors as log lines, handler errors), [`target`] (a
-//!   webhook's static target, as the derive wrote it);
+//!   webhook's static target, as the derive wrote it), [`payload`] (JSON checked as serde reads it);
 //! - [`queue`]: the state machine: [`Status`], and [`queue::decide`], the one pure function that
 //!   decides every move of an execution;
 //! - [`store`]: the only SQL, one trait per concern ([`ExecutionStore`], [`OutcomeStore`],
@@ -19,14 +19,18 @@
 //! - [`maintenance`]: the rescuer, the pruner and the outcome dispatcher, as named services;
 //! - [`signing`]: our signatures and the providers' (the only module that knows HMAC, ECDSA and
 //!   RSA), with SNS certificates;
+//! - [`service`]: the webhooks service: event types, customers' endpoints, signed fan-out;
 //! - [`inbound`]: providers' status events: verified, mapped to executions, recorded durably,
 //!   handed to the app's handlers;
 //! - [`http`]: the HTTP API the generated Elm client calls, and the error body every route uses;
 //! - [`Runtime`] (`runtime.rs`): the handle that wires the parts, with no decisions of its own;
+//!   [`endpoints`]: `runtime.endpoints()`, managing customers' endpoints;
 //! - `simulator` (feature `simulator`, for the `buildamp` command and the examples): local
 //!   stand-ins for providers, a development tool.
 
 mod runtime;
+
+pub mod endpoints;
 
 pub mod clock;
 pub mod config;
@@ -36,7 +40,9 @@ pub mod http;
 pub mod inbound;
 pub mod maintenance;
 pub mod outbound;
+pub mod payload;
 pub mod queue;
+pub mod service;
 pub mod signing;
 #[cfg(feature = "simulator")]
 pub mod simulator;
@@ -56,6 +62,7 @@ pub use outbound::trigger::{
 pub use outbound::{delivery, registry};
 pub use queue::{ExecutionId, OutcomeKind, Status};
 pub use runtime::{Running, Runtime, RuntimeBuilder, StartupError};
+pub use service::Event;
 pub use store::{
     DatabaseUrl, DeadLetterFilter, Enqueued, Execution, ExecutionFilter, ExecutionStore,
     InboundStore, OutcomeStore, PgStore, SqliteStore, Store, StoreError,
@@ -67,6 +74,7 @@ pub use target::Target;
 pub mod __private {
     pub use crate::outbound::registry::Registration;
     pub use crate::queue::DEFAULT_MAX_ATTEMPTS;
+    pub use crate::service::EventRegistration;
     pub use crate::target;
     pub use inventory;
 }

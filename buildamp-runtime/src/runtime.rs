@@ -14,6 +14,7 @@ use crate::error::HandlerError;
 use crate::maintenance::{
     self, Handler, OutcomeDispatcher, OutcomeEvent, Pruner, PrunerConfig, Rescuer, RescuerConfig,
 };
+use crate::outbound::delivery::guard::{AddressPolicy, Lookup, SystemLookup};
 use crate::outbound::delivery::{Deliverer, ResponseLimits};
 use crate::outbound::enqueue::{PgTransactionQueue, SqliteTransactionQueue};
 use crate::outbound::executor::{Context, Executor, ExecutorStats};
@@ -21,11 +22,16 @@ use crate::outbound::group_commit::GroupCommit;
 use crate::outbound::limits::TargetLimits;
 use crate::outbound::prepare;
 use crate::outbound::registry;
+use crate::outbound::rules::RowRules;
 use crate::outbound::trigger::{Enqueue, NewExecution, TriggerError, TriggerOptions, Webhook};
 use crate::queue::{self, Event, ExecutionId, Progress};
+use crate::service::event::{duplicate_event_names, event_types};
+use crate::service::publish::{self, EventToPublish, Publish, PublishError};
+use crate::service::secrets::{SecretError, SecretKeys};
+use crate::service::state::ServiceState;
 use crate::store::{
-    Attempt, Candidate, DeadLetterFilter, Enqueued, Execution, Move, PgStore, SqliteStore, Store,
-    StoreError,
+    Attempt, Candidate, DeadLetterFilter, Enqueued, Execution, Move, PgStore, Published,
+    SqliteStore, Store, StoreError,
 };
 
 /// The BuildAmp runtime over a store. Cheap to clone.
@@ -71,6 +77,9 @@ pub struct RuntimeBuilder<S: Store> {
     allow_missing_env: bool,
     jitter_seed: Option<u64>,
     limits: ResponseLimits,
+    secret_keys: Option<SecretKeys>,
+    address_policy: Option<AddressPolicy>,
+    lookup: Arc<dyn Lookup>,
 }
 
 /// Why the runtime would not start: every problem, one a line.
@@ -112,6 +121,26 @@ impl<S: Store> RuntimeBuilder<S> {
         self
     }
 
+    /// Seals endpoints' secrets with `keys` instead of the environment's `BUILDAMP_SECRET_KEY`.
+    pub fn secret_keys(mut self, keys: SecretKeys) -> Self {
+        self.secret_keys = Some(keys);
+        self
+    }
+
+    /// Lets endpoints reach the addresses `policy` allows, instead of what
+    /// `BUILDAMP_ALLOW_NETWORKS` says (public addresses only when it is unset).
+    pub fn address_policy(mut self, policy: AddressPolicy) -> Self {
+        self.address_policy = Some(policy);
+        self
+    }
+
+    /// Resolves endpoints' host names with `lookup` (tests pass a stub; the default is the
+    /// system's resolver). The address policy applies to what it answers.
+    pub fn lookup(mut self, lookup: impl Lookup) -> Self {
+        self.lookup = Arc::new(lookup);
+        self
+    }
+
     /// Starts even when registered webhooks read unset variables; their deliveries dead-letter
     /// with the variable's name. Each missing variable is logged at start.
     pub fn allow_missing_env(mut self) -> Self {
@@ -134,8 +163,10 @@ impl<S: Store> RuntimeBuilder<S> {
     /// Checks every registered webhook against the environment and the configuration.
     ///
     /// # Errors
-    /// [`StartupError`] naming every duplicate webhook name, every unset variable (unless
-    /// [`RuntimeBuilder::allow_missing_env`]) and every target whose timeout outlasts the lease.
+    /// [`StartupError`] naming every duplicate webhook or event name, every unset variable (unless
+    /// [`RuntimeBuilder::allow_missing_env`]), every target whose timeout outlasts the lease, a
+    /// missing or malformed `BUILDAMP_SECRET_KEY` (needed once the program declares event types)
+    /// and a malformed `BUILDAMP_ALLOW_NETWORKS`.
     pub fn build(self) -> Result<Runtime<S>, StartupError> {
         let mut problems = Vec::new();
         if self.config.concurrency == 0 || self.config.batch_size == 0 {
@@ -161,9 +192,37 @@ impl<S: Store> RuntimeBuilder<S> {
                 ));
             }
         }
+        // Every service setting is read here, so a missing key is a start-up error rather than a
+        // failed request later. The key is needed once the program declares event types.
+        let keys = match self.secret_keys {
+            Some(keys) => Some(keys),
+            None => match SecretKeys::from_env(&*self.env) {
+                Ok(keys) => Some(keys),
+                Err(SecretError::MissingKey) if event_types().is_empty() => None,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    None
+                }
+            },
+        };
+        let policy = match self.address_policy {
+            Some(policy) => policy,
+            None => AddressPolicy::from_env(&*self.env).unwrap_or_else(|e| {
+                problems.push(e);
+                AddressPolicy::public_only()
+            }),
+        };
+        for (name, types) in duplicate_event_names() {
+            problems.push(format!(
+                "event name `{name}` is declared by {}: rename one of the event types",
+                types.join(" and ")
+            ));
+        }
         if !problems.is_empty() {
             return Err(StartupError { problems });
         }
+        // An endpoint's attempt must end well inside the lease, or it would be sent twice.
+        let max_timeout = (self.config.lease / 2).min(Duration::from_secs(120));
         let idle = self.config.concurrency.max(1);
         let commits = Arc::new(GroupCommit::new(self.store.clone(), self.clock.clone()));
         Ok(Runtime {
@@ -172,10 +231,11 @@ impl<S: Store> RuntimeBuilder<S> {
                 store: self.store,
                 env: self.env,
                 clock: self.clock,
-                deliverer: Deliverer::new(self.limits, idle),
+                deliverer: Deliverer::guarded(self.limits, idle, Arc::new(policy), self.lookup),
                 config: self.config,
                 limits: TargetLimits::default(),
                 jitter: Arc::new(Jitter::new(self.jitter_seed)),
+                service: ServiceState::new(keys, max_timeout),
             }),
             handlers: self.handlers.into(),
         })
@@ -234,12 +294,20 @@ impl<S: Store> Runtime<S> {
             allow_missing_env: false,
             jitter_seed: None,
             limits: ResponseLimits::default(),
+            secret_keys: None,
+            address_policy: None,
+            lookup: Arc::new(SystemLookup),
         }
     }
 
     /// The store.
     pub fn store(&self) -> &S {
         &self.inner.store
+    }
+
+    /// Customers' endpoints: create, update, rotate secrets, test.
+    pub fn endpoints(&self) -> crate::endpoints::Endpoints<S> {
+        crate::endpoints::Endpoints::new(self.inner.clone())
     }
 
     /// Creates or updates the schema.
@@ -393,6 +461,7 @@ impl<S: Store> Runtime<S> {
             webhook_type: execution.webhook_type,
             attempts: execution.attempts,
             max_attempts: execution.max_attempts,
+            endpoint_id: execution.endpoint_id,
         };
         Ok(self.retry_by_hand(&[candidate]).await? == 1)
     }
@@ -422,11 +491,12 @@ impl<S: Store> Runtime<S> {
     /// Moves `dead` back to the queue as the state machine decides, fenced on their state.
     async fn retry_by_hand(&self, dead: &[Candidate]) -> Result<u64, StoreError> {
         let now = self.inner.clock.now();
+        let rules = RowRules::load(&self.inner.store, dead).await?;
         let moves: Vec<Move> = dead
             .iter()
             .map(|row| {
                 let event = Event::RetriedByHand {
-                    budget: registry::attempt_budget(&row.webhook_type),
+                    budget: rules.budget(row),
                 };
                 let progress = Progress {
                     attempts: row.attempts,
@@ -439,7 +509,7 @@ impl<S: Store> Runtime<S> {
                     to: queue::decide(
                         progress,
                         event,
-                        registry::retry_rules(&row.webhook_type),
+                        rules.rules(row),
                         now,
                         self.inner.jitter.sample(),
                     ),
@@ -486,6 +556,7 @@ impl Runtime<PgStore> {
             conn,
             env: &*self.inner.env,
             clock: &*self.inner.clock,
+            service: &self.inner.service,
         }
     }
 }
@@ -502,6 +573,7 @@ impl Runtime<SqliteStore> {
             store: &self.inner.store,
             env: &*self.inner.env,
             clock: &*self.inner.clock,
+            service: &self.inner.service,
         }
     }
 }
@@ -513,5 +585,18 @@ impl<S: Store> Enqueue for &Runtime<S> {
     ) -> Result<Enqueued, Box<dyn std::error::Error + Send + Sync>> {
         let row = prepare::row(execution, &*self.inner.env, self.inner.clock.now());
         Ok(self.commits.insert(row).await?.0)
+    }
+}
+
+impl<S: Store> Publish for &Runtime<S> {
+    async fn publish_event(self, event: EventToPublish) -> Result<Published, PublishError> {
+        let now = self.inner.clock.now();
+        let plan = publish::plan(event, now);
+        let route = |row: &_| plan.route(&self.inner.service, row, now);
+        Ok(self
+            .inner
+            .store
+            .publish(now, plan.event.clone(), &route)
+            .await?)
     }
 }

@@ -453,7 +453,7 @@ pub(crate) mod tests {
             Duration::from_secs(8),
             Duration::from_secs(10),
         ];
-        let policy = RetryPolicy::Schedule(&DELAYS);
+        let policy = RetryPolicy::Schedule(std::borrow::Cow::Borrowed(&DELAYS));
         let delays: Vec<u64> = (1..=5)
             .map(|n| policy.delay_after(n).unwrap().as_secs())
             .collect();

@@ -119,6 +119,9 @@ async fn run<S: Store>(store: S, smoke: bool) -> Result<(), String> {
     let runtime = Runtime::builder(store)
         .config(config)
         .env(Development)
+        // The models declare event types: their endpoints' secrets need a key (a development
+        // one under .buildamp/ unless BUILDAMP_SECRET_KEY is set).
+        .secret_keys(development_keys()?)
         .allow_missing_env()
         .build()
         .map_err(|e| e.to_string())?;
@@ -201,4 +204,11 @@ impl JsonValue for reqwest::Response {
         let bytes = self.bytes().await.map_err(|e| e.to_string())?;
         serde_json::from_slice(&bytes).map_err(|e| e.to_string())
     }
+}
+
+/// `BUILDAMP_SECRET_KEY`, or the development key under `.buildamp/`.
+fn development_keys() -> Result<buildamp::service::secrets::SecretKeys, String> {
+    buildamp::service::secrets::SecretKeys::from_env_or_development_file(&buildamp::ProcessEnv)
+        .map(|(keys, _)| keys)
+        .map_err(|e| e.to_string())
 }

@@ -183,10 +183,18 @@ pub async fn runtime_with<S: Store>(
         .env(env)
         .clock(clock.clone())
         .jitter_seed(7)
+        .secret_keys(test_keys())
         .allow_missing_env();
     let runtime = configure(builder).build().expect("the runtime starts");
     runtime.migrate().await.expect("migrations apply");
     runtime
+}
+
+/// The key the tests seal endpoints' secrets with (fixed, so a dump can be searched for it).
+pub const TEST_SECRET_KEY: &str = "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+pub fn test_keys() -> buildamp::service::secrets::SecretKeys {
+    buildamp::service::secrets::SecretKeys::parse(TEST_SECRET_KEY).unwrap()
 }
 
 /// What the conformance suite needs beyond [`Store`]: the backend's own SQL.
@@ -203,6 +211,14 @@ pub trait Backend: Store {
         payload: &W,
         commit: bool,
     ) -> impl std::future::Future<Output = ExecutionId>;
+
+    /// In one of the caller's transactions: publishes `event`, checks that no other connection
+    /// sees its deliveries yet, then commits (`true`) or rolls back.
+    fn publish_in_transaction<E: buildamp::Event>(
+        runtime: &Runtime<Self>,
+        event: &E,
+        commit: bool,
+    ) -> impl std::future::Future<Output = buildamp::store::Published>;
 
     /// Every row of every table, as text.
     fn every_row_as_text(&self) -> impl std::future::Future<Output = Vec<(String, String)>>;
@@ -246,6 +262,29 @@ macro_rules! shared_backend_methods {
                 tx.rollback().await.unwrap()
             }
             id
+        }
+
+        async fn publish_in_transaction<E: buildamp::Event>(
+            runtime: &Runtime<Self>,
+            event: &E,
+            commit: bool,
+        ) -> buildamp::store::Published {
+            let pool = runtime.store().pool();
+            let mut tx = pool.begin().await.unwrap();
+            let published = event.publish(runtime.transaction(&mut tx)).await.unwrap();
+            let seen = buildamp::ExecutionStore::executions(
+                runtime.store(),
+                &buildamp::ExecutionFilter::newest(500),
+            )
+            .await
+            .unwrap();
+            assert!(seen.is_empty(), "deliveries visible before the commit");
+            if commit {
+                tx.commit().await.unwrap()
+            } else {
+                tx.rollback().await.unwrap()
+            }
+            published
         }
 
         async fn count_sent(&self) -> i64 {
@@ -357,4 +396,120 @@ macro_rules! conformance {
             )*
         }
     };
+}
+
+/// The Python interpreter of the venv `tests/run` makes (with the `standardwebhooks` and
+/// `jsonschema` packages from PyPI, pinned).
+pub fn python() -> String {
+    let installed = concat!(env!("CARGO_MANIFEST_DIR"), "/target/pytools/bin/python");
+    std::env::var("BUILDAMP_PYTHON")
+        .ok()
+        .or_else(|| std::path::Path::new(installed).exists().then(|| installed.to_owned()))
+        .expect("the Python packages are not installed: run the tests through tests/run, which installs them")
+}
+
+const VERIFY: &str = r#"
+import sys
+from standardwebhooks.webhooks import Webhook
+secret, msg_id, timestamp, signature, body = sys.argv[1:6]
+Webhook(secret).verify(body, {
+    "webhook-id": msg_id,
+    "webhook-timestamp": timestamp,
+    "webhook-signature": signature,
+})
+print("valid")
+"#;
+
+/// Runs the reference Standard Webhooks library (an implementation we did not write): `Ok` with
+/// its output when it accepts, `Err` with its error when not.
+pub fn reference_verify(
+    secret: &str,
+    id: &str,
+    timestamp: i64,
+    signature: &str,
+    body: &str,
+) -> Result<String, String> {
+    let output = std::process::Command::new(python())
+        .args([
+            "-c",
+            VERIFY,
+            secret,
+            id,
+            &timestamp.to_string(),
+            signature,
+            body,
+        ])
+        .output()
+        .expect("the Python interpreter runs");
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+const VALIDATE: &str = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+schema = json.loads(sys.argv[1])
+Draft202012Validator.check_schema(schema)
+errors = sorted(Draft202012Validator(schema).iter_errors(json.loads(sys.argv[2])), key=str)
+if errors:
+    sys.exit("\n".join(e.message for e in errors))
+print("valid")
+"#;
+
+/// Validates `instance` against a JSON Schema with the `jsonschema` package (draft 2020-12).
+pub fn reference_validate(
+    schema: &serde_json::Value,
+    instance: &serde_json::Value,
+) -> Result<(), String> {
+    let output = std::process::Command::new(python())
+        .args(["-c", VALIDATE, &schema.to_string(), &instance.to_string()])
+        .output()
+        .expect("the Python interpreter runs");
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// Every log line of this test binary from now on (at `debug` and above), for tests that check
+/// what is never logged. Installed once per binary, as the global subscriber.
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn capture_logs() -> Logs {
+    static BUFFER: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    let buffer = BUFFER.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogWriter(buffer.clone());
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .init();
+        buffer
+    });
+    Logs(buffer.clone())
 }

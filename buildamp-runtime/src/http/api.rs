@@ -449,6 +449,7 @@ async fn list<S: Store, A: Authorizer>(
         status,
         correlation_id,
         limit: query.limit.unwrap_or(50).clamp(1, 500),
+        ..ExecutionFilter::default()
     };
     let executions = api
         .runtime

@@ -1,6 +1,7 @@
 //! Every route the runtime serves over HTTP, and the one JSON error body they answer with.
 //!
 //! - [`api`]: the HTTP API the generated Elm client calls (triggers, executions, status streams);
+//! - [`service`]: the webhooks service: event catalog, publishing, endpoints and deliveries;
 //! - [`ApiError`]: `{"error": message}` (plus `"path"` for a bad field), with its status code;
 //! - [`serve`]: serving any of the runtime's routers with limits on slow and idle clients, and
 //!   [`request_timeout`], which every router the runtime builds carries;
@@ -9,6 +10,7 @@
 pub mod api;
 mod error;
 mod serve;
+pub mod service;
 mod watch;
 
 pub use error::ApiError;

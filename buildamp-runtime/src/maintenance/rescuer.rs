@@ -1,6 +1,6 @@
 //! The rescuer: executions still `sending` after their lease expired (their executor crashed or
 //! lost its database) are moved on by the queue's state machine: back to `failed` with the
-//! target's backoff, or to dead letter when that was the last attempt. Fenced on the attempt, so
+//! target's (or the endpoint's) backoff, or to dead letter when that was the last attempt. Fenced on the attempt, so
 //! a late worker and a second rescuer change nothing.
 
 use std::sync::Arc;
@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use super::Service;
 use crate::clock::{Clock, Jitter};
-use crate::outbound::registry;
+use crate::outbound::rules::RowRules;
 use crate::queue::{self, Event, Progress};
-use crate::store::{ExecutionStore, Move, StoreError};
+use crate::store::{EndpointStore, ExecutionStore, Move, StoreError};
 
 /// The rescuer's settings.
 #[derive(Clone, Copy, Debug)]
@@ -38,7 +38,7 @@ pub struct Rescuer<S> {
     config: RescuerConfig,
 }
 
-impl<S: ExecutionStore> Rescuer<S> {
+impl<S: ExecutionStore + EndpointStore> Rescuer<S> {
     pub(crate) fn new(
         store: S,
         clock: Arc<dyn Clock>,
@@ -63,20 +63,26 @@ impl<S: ExecutionStore> Rescuer<S> {
             let now = self.clock.now();
             let expired = self.store.expired_leases(now, self.config.batch).await?;
             let full = expired.len() == self.config.batch;
+            let rules = RowRules::load(&self.store, &expired).await?;
             let moves: Vec<Move> = expired
-                .into_iter()
+                .iter()
                 .map(|row| {
                     let progress = Progress {
                         attempts: row.attempts,
                         max_attempts: row.max_attempts,
                     };
-                    let rules = registry::retry_rules(&row.webhook_type);
                     let event = Event::LeaseExpired;
                     Move {
                         id: row.id,
                         attempt: row.attempts,
                         from: event.from_status(),
-                        to: queue::decide(progress, event, rules, now, self.jitter.sample()),
+                        to: queue::decide(
+                            progress,
+                            event,
+                            rules.rules(row),
+                            now,
+                            self.jitter.sample(),
+                        ),
                         report: None,
                     }
                 })
@@ -92,7 +98,7 @@ impl<S: ExecutionStore> Rescuer<S> {
     }
 }
 
-impl<S: ExecutionStore + 'static> Service for Rescuer<S> {
+impl<S: ExecutionStore + EndpointStore + 'static> Service for Rescuer<S> {
     const NAME: &'static str = "rescuer";
 
     fn interval(&self) -> Duration {

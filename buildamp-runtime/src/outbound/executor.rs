@@ -33,7 +33,12 @@ use crate::clock::{Clock, Jitter};
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::error_chain;
-use crate::queue::{self, AttemptResult, Event, ExecutionId, Progress, RetryRules, Status};
+use crate::queue::{
+    self, AttemptResult, Event, ExecutionId, Progress, RetryPolicy, RetryRules, Status,
+};
+use crate::service::deliver::{self as endpoint_delivery, Delivery};
+use crate::service::endpoint::{Endpoint, EndpointStatus};
+use crate::service::state::ServiceState;
 use crate::store::{AttemptReport, Claimed, Move, Store, StoreError};
 
 /// Rows written per completion statement at most.
@@ -48,6 +53,8 @@ pub(crate) struct Context<S> {
     pub(crate) deliverer: Deliverer,
     pub(crate) limits: TargetLimits,
     pub(crate) jitter: Arc<Jitter>,
+    /// The webhooks service: secret keys and endpoint caches.
+    pub(crate) service: ServiceState,
 }
 
 /// One executor of a runtime. Several may run against one database, in one process or many.
@@ -305,9 +312,36 @@ async fn complete_loop<S: Store>(inner: Arc<Context<S>>, mut done: mpsc::Receive
     written
 }
 
-/// Makes one attempt of `row` (whose webhook type is `registration`, if this process knows it)
-/// and decides what follows. `started` turns true when the request is about to be sent (after
-/// the target's limits let it through).
+/// How the attempt's failures are retried: a target's static rules, or an endpoint's policy.
+enum Rules {
+    Static(RetryRules<'static>),
+    Endpoint(RetryPolicy),
+}
+
+impl Rules {
+    fn get(&self) -> RetryRules<'_> {
+        match self {
+            Rules::Static(rules) => *rules,
+            Rules::Endpoint(policy) => Endpoint::retry_rules(policy),
+        }
+    }
+}
+
+/// What became of a claimed row: an attempt was made (or could not be), or it waits.
+enum Attempted {
+    Made(AttemptResult, Rules),
+    Deferred {
+        until: DateTime<Utc>,
+        reason: &'static str,
+    },
+}
+
+/// How long a paused endpoint's deliveries wait before they look again.
+const PAUSED_RECHECK: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Makes one attempt of `row` (whose webhook type is `registration`, if this process knows it; or
+/// which goes to a customer's endpoint) and decides what follows. `started` turns true when the
+/// request is about to be sent (after the target's limits let it through).
 async fn deliver<S: Store>(
     inner: &Context<S>,
     row: &Claimed,
@@ -316,51 +350,32 @@ async fn deliver<S: Store>(
 ) -> Move {
     let started_at = inner.clock.now();
     let timer = std::time::Instant::now();
-    let (result, rules) = match registration {
-        // Nothing can be sent: dead letter at once (retrying in this process cannot help).
-        None => (
-            AttemptResult::Invalid(format!(
-                "webhook type `{}` is not registered in this executor: deploy the code that declares it, then retry this dead letter",
-                row.webhook_type
-            )),
-            RetryRules::DEFAULT,
-        ),
-        Some(registration) => {
-            let target = registration.target();
-            let _slot = inner.limits.acquire(&row.webhook_type, target).await;
-            started.store(true, Ordering::SeqCst);
-            let result = inner
-                .deliverer
-                .attempt(row, target, &*inner.env, inner.clock.now())
-                .await;
-            if let (
-                Some(wanted),
-                AttemptResult::Response {
-                    status: 200..=299,
-                    external_id: None,
-                    ..
-                },
-            ) = (target.external_id, &result)
-            {
-                tracing::warn!(
-                    webhook = row.webhook_type,
-                    execution = %row.id,
-                    external_id = ?wanted,
-                    "delivered, but the answer held no provider id where `external_id` says: its status events cannot be mapped by id"
-                );
-            }
-            (result, target.retry_rules())
-        }
+    let attempted = match row.endpoint_id {
+        Some(endpoint) => to_endpoint(inner, row, endpoint, started).await,
+        None => to_target(inner, row, registration, started).await,
     };
     let progress = Progress {
         attempts: row.attempt,
         max_attempts: row.max_attempts,
     };
+    let (result, rules) = match attempted {
+        Attempted::Made(result, rules) => (result, rules),
+        Attempted::Deferred { until, reason } => {
+            let event = Event::Deferred { until, reason };
+            return Move {
+                id: row.id,
+                attempt: row.attempt,
+                from: event.from_status(),
+                to: queue::decide(progress, event, RetryRules::DEFAULT, inner.clock.now(), 0.0),
+                report: None,
+            };
+        }
+    };
     let from = Event::Attempted(&result).from_status();
     let to = queue::decide(
         progress,
         Event::Attempted(&result),
-        rules,
+        rules.get(),
         inner.clock.now(),
         inner.jitter.sample(),
     );
@@ -386,6 +401,114 @@ async fn deliver<S: Store>(
         }),
         to,
     }
+}
+
+/// One attempt to a `#[target]` webhook's target.
+async fn to_target<S: Store>(
+    inner: &Context<S>,
+    row: &Claimed,
+    registration: Option<&'static Registration>,
+    started: &AtomicBool,
+) -> Attempted {
+    let Some(registration) = registration else {
+        // Nothing can be sent: dead letter at once (retrying in this process cannot help).
+        return Attempted::Made(
+            AttemptResult::Invalid(format!(
+                "webhook type `{}` is not registered in this executor: deploy the code that declares it, then retry this dead letter",
+                row.webhook_type
+            )),
+            Rules::Static(RetryRules::DEFAULT),
+        );
+    };
+    let target = registration.target();
+    let _slot = inner.limits.acquire(&row.webhook_type, target).await;
+    started.store(true, Ordering::SeqCst);
+    let result = inner
+        .deliverer
+        .attempt(row, target, &*inner.env, inner.clock.now())
+        .await;
+    if let (
+        Some(wanted),
+        AttemptResult::Response {
+            status: 200..=299,
+            external_id: None,
+            ..
+        },
+    ) = (target.external_id, &result)
+    {
+        tracing::warn!(
+            webhook = row.webhook_type,
+            execution = %row.id,
+            external_id = ?wanted,
+            "delivered, but the answer held no provider id where `external_id` says: its status events cannot be mapped by id"
+        );
+    }
+    Attempted::Made(result, Rules::Static(target.retry_rules()))
+}
+
+/// One attempt of an event's delivery to a customer's endpoint, from the endpoint's current
+/// settings (its URL, secrets and policy as they are now, not as they were at publish).
+async fn to_endpoint<S: Store>(
+    inner: &Context<S>,
+    row: &Claimed,
+    endpoint: Uuid,
+    started: &AtomicBool,
+) -> Attempted {
+    let unreachable = |reason: String| {
+        Attempted::Made(
+            AttemptResult::Unreachable(reason),
+            Rules::Static(RetryRules::DEFAULT),
+        )
+    };
+    let endpoint = match inner.service.for_delivery(&inner.store, endpoint).await {
+        Ok(Some(endpoint)) => endpoint,
+        Ok(None) => {
+            return Attempted::Made(
+                AttemptResult::Invalid(format!(
+                    "endpoint {endpoint} was deleted, so this delivery cannot be sent"
+                )),
+                Rules::Static(RetryRules::DEFAULT),
+            );
+        }
+        Err(error) => {
+            return unreachable(format!(
+                "could not read endpoint {endpoint}: {}",
+                error_chain(&error)
+            ));
+        }
+    };
+    let rules = Rules::Endpoint(endpoint.retry_policy());
+    match endpoint.status {
+        EndpointStatus::Enabled => {}
+        EndpointStatus::Paused => {
+            return Attempted::Deferred {
+                until: inner.clock.now() + PAUSED_RECHECK,
+                reason: "the endpoint is paused: delivery waits until it is enabled",
+            };
+        }
+        EndpointStatus::Disabled => {
+            return Attempted::Made(
+                AttemptResult::Invalid(
+                    "the endpoint is disabled: enable it, then retry this dead letter".to_owned(),
+                ),
+                rules,
+            );
+        }
+    }
+    let delivery = Delivery {
+        execution_id: row.id.0,
+        envelope: &row.payload,
+        attempt: row.attempt,
+    };
+    let now = inner.clock.now();
+    let result = match endpoint_delivery::prepare(&endpoint, delivery, now) {
+        Ok(prepared) => {
+            started.store(true, Ordering::SeqCst);
+            inner.deliverer.send(prepared, now).await
+        }
+        Err(reason) => AttemptResult::Invalid(reason),
+    };
+    Attempted::Made(result, rules)
 }
 
 fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {

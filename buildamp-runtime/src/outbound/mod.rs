@@ -3,8 +3,9 @@
 //! type, by name) → `prepare` (the row to store: URL resolved, nothing secret) → [`enqueue`]
 //! (inside the caller's transaction; single triggers share commits through `group_commit`) →
 //! [`executor`] (claim, deliver, record) → [`delivery`] (one
-//! HTTP attempt; the only module that knows reqwest) → [`limits`] (per-target limits in one
-//! process).
+//! HTTP attempt; the only module that knows reqwest; endpoints' requests go through its SSRF
+//! `guard`) → [`limits`] (per-target limits in one process); `rules` says where a queued row's
+//! retry rules come from (a target, or an endpoint's settings) for rescues and retries by hand.
 
 pub mod delivery;
 pub mod enqueue;
@@ -13,4 +14,5 @@ pub(crate) mod group_commit;
 pub mod limits;
 pub(crate) mod prepare;
 pub mod registry;
+pub(crate) mod rules;
 pub mod trigger;

@@ -70,6 +70,8 @@ pub(crate) fn row(
         application: options.application.unwrap_or_default(),
         host: options.host.unwrap_or_default(),
         idempotency_key: options.idempotency_key,
+        endpoint_id: None,
+        event_id: None,
     }
 }
 

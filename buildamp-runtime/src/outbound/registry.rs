@@ -1,28 +1,15 @@
 //! Every webhook type in the program, found at run time with no hand-written list: each
 //! `#[derive(BuildAmpWebhook)]` submits a [`Registration`] at link time (through `inventory`).
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 
 use super::trigger::{NewExecution, TriggerError, TriggerOptions, Webhook};
 use crate::env::Env;
+use crate::payload::decode_json;
+pub use crate::payload::{AnyPayload, PayloadError};
 use crate::queue::{DEFAULT_MAX_ATTEMPTS, RetryRules};
 use crate::target::Target;
-
-/// A payload decoded from JSON into its webhook's Rust type, behind `Any`.
-pub type AnyPayload = Box<dyn Any + Send + Sync>;
-
-/// Why a JSON payload is not a valid value of its webhook's type: serde's message, and the path
-/// of the field it is about (`personalizations[0].to`; empty for the payload as a whole).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct PayloadError {
-    /// The field's path.
-    pub path: String,
-    /// serde's message.
-    pub message: String,
-}
 
 /// One registered webhook type.
 #[derive(Debug)]
@@ -32,22 +19,6 @@ pub struct Registration {
     type_name: fn() -> &'static str,
     decode: fn(&[u8]) -> Result<AnyPayload, PayloadError>,
     execution: fn(&AnyPayload, TriggerOptions) -> Result<NewExecution, TriggerError>,
-}
-
-fn decode<W: Webhook>(json: &[u8]) -> Result<AnyPayload, PayloadError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let payload: W = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        PayloadError {
-            path: if path == "." { String::new() } else { path },
-            message: e.into_inner().to_string(),
-        }
-    })?;
-    deserializer.end().map_err(|e| PayloadError {
-        path: String::new(),
-        message: e.to_string(),
-    })?;
-    Ok(Box::new(payload))
 }
 
 fn execution<W: Webhook>(
@@ -67,7 +38,7 @@ impl Registration {
             name: W::NAME,
             target: W::target,
             type_name: std::any::type_name::<W>,
-            decode: decode::<W>,
+            decode: decode_json::<W>,
             execution: execution::<W>,
         }
     }

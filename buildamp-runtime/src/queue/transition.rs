@@ -16,7 +16,7 @@ use std::time::Duration;
 use super::Status;
 
 /// When a failed delivery is tried again.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RetryPolicy {
     /// `min(initial × multiplier^(n-1), max)` after the n-th failure (jitter is the executor's).
     Exponential {
@@ -29,8 +29,9 @@ pub enum RetryPolicy {
     },
     /// The same delay every time.
     Fixed(Duration),
-    /// An explicit schedule; the last entry repeats.
-    Schedule(&'static [Duration]),
+    /// An explicit schedule; the last entry repeats. Borrowed from a static for a `#[target]`,
+    /// owned for an endpoint's policy.
+    Schedule(std::borrow::Cow<'static, [Duration]>),
     /// A single attempt.
     None,
 }
@@ -100,6 +101,14 @@ pub enum Event<'a> {
     Released {
         /// Whether the request had started.
         started: bool,
+    },
+    /// The executor did not send the claimed attempt because its destination cannot take it now
+    /// (a paused endpoint): the row waits until `until`, its attempt given back.
+    Deferred {
+        /// When it is due again.
+        until: DateTime<Utc>,
+        /// Why it waits, kept in `error_message` for the operator.
+        reason: &'a str,
     },
     /// Someone retried the dead letter by hand, with this many fresh attempts.
     RetriedByHand {
@@ -258,6 +267,17 @@ pub fn decide(
                 Status::Failed
             },
             attempts: attempts - 1,
+            ..stay
+        },
+        Event::Deferred { until, reason } => Transition {
+            status: if attempts <= 1 {
+                Status::Pending
+            } else {
+                Status::Failed
+            },
+            attempts: attempts - 1,
+            due_at: Some(until),
+            error: Write::Set(Some(reason.to_owned())),
             ..stay
         },
         Event::RetriedByHand { budget } => Transition {
@@ -539,6 +559,41 @@ mod tests {
         assert_eq!(
             (t.status, t.outcome),
             (Status::DeadLetter, Some(OutcomeKind::WebhookFailed))
+        );
+    }
+
+    #[test]
+    fn a_deferred_attempt_waits_uncounted_with_its_reason() {
+        let until = now() + chrono::Duration::seconds(30);
+        let t = decide(
+            at(1, 5),
+            Event::Deferred {
+                until,
+                reason: "endpoint is paused",
+            },
+            RULES,
+            now(),
+            0.0,
+        );
+        assert_eq!(
+            (t.status, t.attempts, t.due_at, t.outcome),
+            (Status::Pending, 0, Some(until), None)
+        );
+        assert_eq!(t.error, Write::Set(Some("endpoint is paused".to_owned())));
+        let t = decide(
+            at(3, 3),
+            Event::Deferred {
+                until,
+                reason: "paused",
+            },
+            RULES,
+            now(),
+            0.0,
+        );
+        assert_eq!(
+            (t.status, t.attempts),
+            (Status::Failed, 2),
+            "never dead-letters"
         );
     }
 

@@ -61,6 +61,32 @@ pub fn legacy_sha256(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// The `X-Signature` header in its SHA-1 form: `sha1=` + hex HMAC-SHA1 of the body. Replayable,
+/// like [`legacy_sha256`]; for receivers that only know SHA-1.
+pub fn legacy_sha1(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(body);
+    format!("sha1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A JWT signed with HS256 (RFC 7519): `claims` as the payload, `{"alg":"HS256","typ":"JWT"}` as
+/// the header.
+pub fn jwt_hs256(key: &[u8], claims: &serde_json::Value) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let signing_input = format!(
+        "{}.{}",
+        b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
+        b64.encode(claims.to_string())
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(signing_input.as_bytes());
+    format!(
+        "{signing_input}.{}",
+        b64.encode(mac.finalize().into_bytes())
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +151,24 @@ mod tests {
         assert_eq!(
             standard(&["not-a-secret"], "msg_1", 0, body),
             Err(BadSecret)
+        );
+    }
+
+    #[test]
+    fn sha1_and_jwt_match_published_values() {
+        // RFC 2202 test case 2 (key "Jefe").
+        assert_eq!(
+            legacy_sha1("Jefe", b"what do ya want for nothing?"),
+            "sha1=effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+        );
+        // jwt.io's example token (HS256, key `your-256-bit-secret`).
+        let token = jwt_hs256(
+            b"your-256-bit-secret",
+            &serde_json::json!({"sub": "1234567890", "name": "John Doe", "iat": 1516239022}),
+        );
+        assert_eq!(
+            token,
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
         );
     }
 

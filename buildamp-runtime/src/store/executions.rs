@@ -42,6 +42,11 @@ pub struct NewRow {
     pub host: String,
     /// Deduplicates triggers of one webhook per application.
     pub idempotency_key: Option<String>,
+    /// The customer endpoint it is delivered to (an event's fan-out), or `None` for a
+    /// `#[target]` webhook.
+    pub endpoint_id: Option<Uuid>,
+    /// The published event it delivers, for an endpoint's row.
+    pub event_id: Option<String>,
 }
 
 impl NewRow {
@@ -68,6 +73,8 @@ impl NewRow {
             application: self.application,
             host: self.host,
             idempotency_key: self.idempotency_key,
+            endpoint_id: self.endpoint_id,
+            event_id: self.event_id,
         }
     }
 }
@@ -105,6 +112,8 @@ pub struct Claimed {
     pub correlation_id: Option<Uuid>,
     /// When it was triggered.
     pub created_at: DateTime<Utc>,
+    /// The customer endpoint it goes to, for an event's delivery.
+    pub endpoint_id: Option<Uuid>,
 }
 
 /// An execution some decision is about to move (a lease that expired, a dead letter to retry):
@@ -119,6 +128,8 @@ pub struct Candidate {
     pub attempts: i32,
     /// Attempts allowed.
     pub max_attempts: i32,
+    /// The customer endpoint, for an event's delivery (its retry rules are the endpoint's).
+    pub endpoint_id: Option<Uuid>,
 }
 
 /// What an attempt reported, kept with the execution and in its attempt log.
@@ -173,8 +184,50 @@ pub struct ExecutionFilter {
     pub status: Option<Status>,
     /// Only with this correlation id.
     pub correlation_id: Option<Uuid>,
+    /// Only deliveries to this endpoint.
+    pub endpoint_id: Option<Uuid>,
+    /// Only deliveries to customers' endpoints (of any endpoint), no `#[target]` executions.
+    pub endpoint_deliveries: bool,
+    /// Only created at or after this time.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only created before this time.
+    pub created_before: Option<DateTime<Utc>>,
     /// At most this many (the store caps it at 500).
     pub limit: usize,
+}
+
+impl ExecutionFilter {
+    /// The newest `limit` executions (at most 500), of any kind.
+    pub fn newest(limit: usize) -> Self {
+        ExecutionFilter {
+            limit,
+            ..Self::default()
+        }
+    }
+
+    /// Only deliveries to this endpoint.
+    pub fn endpoint(mut self, id: Uuid) -> Self {
+        self.endpoint_id = Some(id);
+        self
+    }
+
+    /// Only deliveries to customers' endpoints.
+    pub fn endpoint_deliveries(mut self) -> Self {
+        self.endpoint_deliveries = true;
+        self
+    }
+
+    /// Only in this state.
+    pub fn status(mut self, status: Status) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only of this webhook (or event) type.
+    pub fn webhook_type(mut self, webhook_type: impl Into<String>) -> Self {
+        self.webhook_type = Some(webhook_type.into());
+        self
+    }
 }
 
 /// One execution as stored.
@@ -218,6 +271,10 @@ pub struct Execution {
     pub host: String,
     /// The idempotency key.
     pub idempotency_key: Option<String>,
+    /// The customer endpoint, for an event's delivery.
+    pub endpoint_id: Option<Uuid>,
+    /// The event delivered, for an event's delivery.
+    pub event_id: Option<String>,
 }
 
 /// One row of the attempt log.
@@ -251,6 +308,8 @@ pub struct DeadLetterFilter {
     pub created_before: Option<DateTime<Utc>>,
     /// Only those whose reason contains this text.
     pub error_contains: Option<String>,
+    /// Only deliveries to this endpoint.
+    pub endpoint_id: Option<Uuid>,
 }
 
 impl DeadLetterFilter {

@@ -3,7 +3,8 @@
 //!
 //! - [`ExecutionStore`] (`executions.rs`): the queue's rows, their attempt log, providers' ids;
 //! - [`OutcomeStore`] (`outcomes.rs`): outcome events for the app's handlers;
-//! - [`InboundStore`] (`inbound.rs`): providers' events, recorded before they are acknowledged.
+//! - [`InboundStore`] (`inbound.rs`): providers' events, recorded before they are acknowledged;
+//! - [`EndpointStore`] (`endpoints.rs`): customers' endpoints, and events with their fan-out.
 //!
 //! [`Store`] is all of them plus the schema and the wake-up signal. [`PgStore`] is the Postgres
 //! backend (production, many executor processes), [`SqliteStore`] the embedded one (development,
@@ -16,12 +17,14 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+mod endpoints;
 mod executions;
 mod inbound;
 mod outcomes;
 mod postgres;
 mod sqlite;
 
+pub use endpoints::{EndpointRow, EndpointStore, NewEvent, Published, Route};
 pub use executions::{
     Attempt, AttemptReport, Candidate, Claimed, DeadLetterFilter, Enqueued, Execution,
     ExecutionFilter, ExecutionStore, Move, NewRow,
@@ -121,7 +124,9 @@ impl From<crate::queue::UnknownStatus> for StoreError {
 
 /// A storage backend: every concern, the schema and the wake-up signal. Every backend passes the
 /// same per-method conformance tests (`tests/store.rs`) and the end-to-end suite.
-pub trait Store: ExecutionStore + OutcomeStore + InboundStore + Clone + 'static {
+pub trait Store:
+    ExecutionStore + OutcomeStore + InboundStore + EndpointStore + Clone + 'static
+{
     /// Creates or updates the schema.
     fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 

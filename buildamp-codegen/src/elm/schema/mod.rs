@@ -26,9 +26,10 @@ pub use check::TAKEN;
 use check::{check_flatten, check_names};
 pub use convert::elm_field;
 use convert::{Cx, convert};
-use order::{body_refs, order};
+pub(crate) use order::body_refs;
+use order::order;
 
-use crate::ir::{Exposure, Webhook};
+use crate::ir::{EventType, Exposure, Webhook};
 use crate::source::{self, Problem, derives};
 
 /// A type as the wire sees it.
@@ -209,19 +210,62 @@ struct Source {
     shown: String,
     items: Vec<DeriveInput>,
     webhooks: Vec<Webhook>,
+    events: Vec<EventType>,
 }
 
-/// Builds the schema from model files (`(shown name, path)`), in the order given.
+/// Builds the schema of the frontend webhooks from model files (`(shown name, path)`), in the
+/// order given.
 ///
 /// # Errors
 /// Every refusal and unreadable or unresolvable item, all at once.
 pub fn build(files: &[(String, PathBuf)]) -> Result<Schema, Vec<Refusal>> {
+    build_from(files, Roots::Frontend).map(|(schema, _)| schema)
+}
+
+/// Builds the schema of every `#[derive(BuildAmpEvent)]` type in the model files (with the same
+/// serde semantics and refusals as the Elm module's), and the event types, sorted by name.
+///
+/// # Errors
+/// Every refusal, unreadable or unresolvable item and duplicate event name, all at once.
+pub fn build_events(files: &[(String, PathBuf)]) -> Result<(Schema, Vec<EventType>), Vec<Refusal>> {
+    build_from(files, Roots::Events)
+}
+
+/// Which declarations a schema starts from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Roots {
+    /// The frontend webhooks' payloads.
+    Frontend,
+    /// The event types' data.
+    Events,
+}
+
+fn build_from(
+    files: &[(String, PathBuf)],
+    roots: Roots,
+) -> Result<(Schema, Vec<EventType>), Vec<Refusal>> {
     let mut problems = Vec::new();
     let mut sources = Vec::new();
     for (shown, path) in files {
         match read(shown, path) {
             Ok(source) => sources.push(source),
             Err(p) => problems.extend(p),
+        }
+    }
+    let mut events: Vec<(EventType, String)> = sources
+        .iter()
+        .flat_map(|s| s.events.iter().map(|e| (e.clone(), s.shown.clone())))
+        .collect();
+    events.sort_by(|a, b| (&a.0.name, &a.1).cmp(&(&b.0.name, &b.1)));
+    if roots == Roots::Events {
+        for pair in events.windows(2) {
+            if pair[0].0.name == pair[1].0.name {
+                problems.push(Problem::about(
+                    format!("{}, {}", pair[0].1, pair[1].1),
+                    pair[1].0.rust.clone(),
+                    format!("event name `{}` is also declared by `{}`: event names are unique across the program, rename one", pair[1].0.name, pair[0].0.rust),
+                ));
+            }
         }
     }
     // Every declared type, by name; a name declared twice is an error only when used.
@@ -237,7 +281,7 @@ pub fn build(files: &[(String, PathBuf)]) -> Result<Schema, Vec<Refusal>> {
     let mut triggers: Vec<Trigger> = sources
         .iter()
         .flat_map(|s| &s.webhooks)
-        .filter(|w| w.target.exposure == Exposure::Frontend)
+        .filter(|w| roots == Roots::Frontend && w.target.exposure == Exposure::Frontend)
         .map(|w| Trigger {
             name: w.name.clone(),
         })
@@ -262,6 +306,12 @@ pub fn build(files: &[(String, PathBuf)]) -> Result<Schema, Vec<Refusal>> {
     let mut queue: Vec<(String, String, String)> = triggers
         .iter()
         .map(|t| (t.name.clone(), String::new(), String::new()))
+        .chain(
+            events
+                .iter()
+                .filter(|_| roots == Roots::Events)
+                .map(|(e, _)| (e.rust.clone(), String::new(), String::new())),
+        )
         .collect();
     let mut seen = BTreeSet::new();
     while let Some((name, used_by, used_in)) = queue.pop() {
@@ -338,20 +388,25 @@ pub fn build(files: &[(String, PathBuf)]) -> Result<Schema, Vec<Refusal>> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(Schema {
-        triggers,
-        decls,
-        order,
-        cycle_of,
-        sources: sources.into_iter().map(|s| s.shown).collect(),
-    })
+    Ok((
+        Schema {
+            triggers,
+            decls,
+            order,
+            cycle_of,
+            sources: sources.into_iter().map(|s| s.shown).collect(),
+        },
+        events.into_iter().map(|(e, _)| e).collect(),
+    ))
 }
 
 /// A model file through the front end: its serde types, and its webhooks (checked by the
 /// derive's parser).
 fn read(shown: &str, path: &Path) -> Result<Source, Vec<Refusal>> {
     let file = source::read(shown, path)?;
-    let (webhooks, problems) = file.webhooks();
+    let (webhooks, mut problems) = file.webhooks();
+    let (events, event_problems) = file.events();
+    problems.extend(event_problems);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -364,5 +419,6 @@ fn read(shown: &str, path: &Path) -> Result<Source, Vec<Refusal>> {
         shown: file.shown,
         items,
         webhooks,
+        events,
     })
 }

@@ -16,7 +16,7 @@ fn ty_refs(ty: &Ty, out: &mut BTreeSet<String>) {
     }
 }
 
-pub(super) fn body_refs(body: &Body, out: &mut BTreeSet<String>) {
+pub(crate) fn body_refs(body: &Body, out: &mut BTreeSet<String>) {
     match body {
         Body::Record(fields) => fields.iter().for_each(|f| ty_refs(&f.ty, out)),
         Body::Newtype(t) => ty_refs(t, out),

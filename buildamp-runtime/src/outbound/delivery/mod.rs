@@ -1,9 +1,14 @@
 //! One HTTP attempt: build the request from a claimed row and its registered target (resolving
-//! secrets from the environment only now), send it, and read a bounded response. The only module
-//! that knows reqwest.
+//! secrets from the environment only now), or take one an endpoint's delivery prepared, send it,
+//! and read a bounded response. The only module that knows reqwest.
+//!
+//! Two clients: one for `#[target]`s (URLs the developer wrote), and one for customers' endpoints
+//! whose resolver is the SSRF guard ([`guard`]), with no proxy.
 
 pub mod encode;
+pub mod guard;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -12,6 +17,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::env::Env;
 use crate::queue::AttemptResult;
+use crate::service::deliver::Prepared;
 use crate::store::Claimed;
 use crate::target::{Auth, BodyEncoding, ExternalId, Method, Target};
 
@@ -33,10 +39,13 @@ impl Default for ResponseLimits {
     }
 }
 
-/// Sends attempts. One per executor: it holds the connection pool.
+/// Sends attempts. One per executor: it holds the connection pools.
 #[derive(Clone, Debug)]
 pub struct Deliverer {
     client: reqwest::Client,
+    /// For customers' endpoints: resolves through the SSRF guard, never through a proxy.
+    guarded: reqwest::Client,
+    policy: Arc<guard::AddressPolicy>,
     limits: ResponseLimits,
 }
 
@@ -46,16 +55,94 @@ impl Deliverer {
     /// # Panics
     /// When the TLS backend cannot initialise (a broken build, not a run-time condition).
     pub fn new(limits: ResponseLimits, idle_per_host: usize) -> Self {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("BuildAmp/", env!("CARGO_PKG_VERSION")))
-            // A webhook is sent where it was declared to go: a redirect is reported, not followed
-            // (following one would also turn a POST into a GET).
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(idle_per_host)
-            .tcp_nodelay(true)
+        Self::guarded(
+            limits,
+            idle_per_host,
+            Arc::new(guard::AddressPolicy::public_only()),
+            Arc::new(guard::SystemLookup),
+        )
+    }
+
+    /// A deliverer whose endpoint client applies `policy` to what `lookup` resolves.
+    ///
+    /// # Panics
+    /// When the TLS backend cannot initialise (a broken build, not a run-time condition).
+    pub fn guarded(
+        limits: ResponseLimits,
+        idle_per_host: usize,
+        policy: Arc<guard::AddressPolicy>,
+        lookup: Arc<dyn guard::Lookup>,
+    ) -> Self {
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("BuildAmp/", env!("CARGO_PKG_VERSION")))
+                // A webhook is sent where it was declared to go: a redirect is reported, not
+                // followed (following one would also turn a POST into a GET, and could lead an
+                // endpoint's delivery inside the network).
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(idle_per_host)
+                .tcp_nodelay(true)
+        };
+        let client = builder().build().expect("the HTTP client builds");
+        let guarded = builder()
+            .no_proxy()
+            .dns_resolver(Arc::new(guard::GuardedResolver::new(
+                policy.clone(),
+                lookup,
+            )))
             .build()
             .expect("the HTTP client builds");
-        Deliverer { client, limits }
+        Deliverer {
+            client,
+            guarded,
+            policy,
+            limits,
+        }
+    }
+
+    /// The address policy endpoints' deliveries follow.
+    pub fn policy(&self) -> &guard::AddressPolicy {
+        &self.policy
+    }
+
+    /// Sends a prepared endpoint request through the guarded client.
+    pub async fn send(&self, prepared: Prepared, now: DateTime<Utc>) -> AttemptResult {
+        let url = match reqwest::Url::parse(&prepared.url) {
+            Ok(url) => url,
+            Err(e) => return AttemptResult::Invalid(format!("endpoint URL is not valid ({e})")),
+        };
+        if let Err(refused) = self.policy.check_url(&url) {
+            return AttemptResult::Invalid(refused.to_string());
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        for (name, value, secret) in &prepared.headers {
+            let built =
+                header_name(name).and_then(|n| Ok((n, header_value(name, value, *secret)?)));
+            match built {
+                Ok((n, v)) => {
+                    headers.insert(n, v);
+                }
+                Err(reason) => return AttemptResult::Invalid(reason),
+            }
+        }
+        let request = self
+            .guarded
+            .post(url)
+            .headers(headers)
+            .body(prepared.body)
+            .timeout(prepared.timeout);
+        match request.send().await {
+            Ok(response) => self.read(response, None, now).await,
+            Err(error) => match refusal(&error) {
+                // The guard refused every address: retrying cannot help until it is allowed.
+                Some(refused) => AttemptResult::Invalid(refused.to_string()),
+                None => AttemptResult::Unreachable(describe(&error, prepared.timeout)),
+            },
+        }
     }
 
     /// Makes one attempt of `row` to `target`, reading secrets from `env`.
@@ -71,7 +158,7 @@ impl Deliverer {
             Err(reason) => return AttemptResult::Invalid(reason),
         };
         match request.send().await {
-            Ok(response) => self.read(response, target, now).await,
+            Ok(response) => self.read(response, target.external_id, now).await,
             Err(error) => AttemptResult::Unreachable(describe(&error, target.timeout)),
         }
     }
@@ -169,7 +256,7 @@ impl Deliverer {
     async fn read(
         &self,
         mut response: reqwest::Response,
-        target: &Target,
+        wanted: Option<ExternalId>,
         now: DateTime<Utc>,
     ) -> AttemptResult {
         let status = response.status().as_u16();
@@ -184,7 +271,7 @@ impl Deliverer {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let success = response.status().is_success();
-        let mut external_id = match (target.external_id, success) {
+        let mut external_id = match (wanted, success) {
             (Some(ExternalId::Header(name)), true) => response
                 .headers()
                 .get(name)
@@ -201,7 +288,7 @@ impl Deliverer {
                 Ok(None) | Err(_) => break,
             }
         }
-        if let (Some(ExternalId::Json(pointer)), true) = (target.external_id, success) {
+        if let (Some(ExternalId::Json(pointer)), true) = (wanted, success) {
             external_id = json_id(&body, pointer);
         }
         AttemptResult::Response {
@@ -260,6 +347,18 @@ fn header_value(name: &str, value: &str, secret: bool) -> Result<HeaderValue, St
         .map_err(|_| format!("header `{name}` would hold characters HTTP does not allow; check its environment variable"))?;
     v.set_sensitive(secret);
     Ok(v)
+}
+
+/// The guard's refusal behind a transport error, if that is what it is.
+fn refusal(error: &reqwest::Error) -> Option<&guard::Refused> {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<guard::Refused>() {
+            return Some(refused);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// A transport error in words, without the URL (already in the row) and without headers.

@@ -40,6 +40,8 @@ pub(super) async fn insert_rows(
     let mut applications = Vec::with_capacity(n);
     let mut hosts = Vec::with_capacity(n);
     let mut keys = Vec::with_capacity(n);
+    let mut endpoints = Vec::with_capacity(n);
+    let mut events = Vec::with_capacity(n);
     for row in &rows {
         ids.push(row.id.0);
         types.push(row.webhook_type);
@@ -55,19 +57,22 @@ pub(super) async fn insert_rows(
         applications.push(row.application.as_str());
         hosts.push(row.host.as_str());
         keys.push(row.idempotency_key.as_deref());
+        endpoints.push(row.endpoint_id);
+        events.push(row.event_id.as_deref());
     }
     let inserted: Vec<Uuid> = sqlx::query_scalar(
         "INSERT INTO webhook_executions (id, webhook_type, target_url, payload, headers, branches,
              status, error_message, attempts, max_attempts, next_retry_at, created_at, updated_at,
-             correlation_id, application, host, idempotency_key)
+             correlation_id, application, host, idempotency_key, endpoint_id, event_id)
          SELECT t.id, t.webhook_type, t.target_url, t.payload, t.headers, t.branches, t.status,
              t.error_message, 0, t.max_attempts, t.due_at, $15, $15, t.correlation_id,
-             t.application, t.host, t.key
+             t.application, t.host, t.key, t.endpoint_id, t.event_id
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::jsonb[],
              $7::text[], $8::text[], $9::int4[], $10::timestamptz[], $11::uuid[], $12::text[],
-             $13::text[], $14::text[])
+             $13::text[], $14::text[], $16::uuid[], $17::text[])
              AS t(id, webhook_type, target_url, payload, headers, branches, status, error_message,
-                  max_attempts, due_at, correlation_id, application, host, key)
+                  max_attempts, due_at, correlation_id, application, host, key, endpoint_id,
+                  event_id)
          ON CONFLICT (application, webhook_type, idempotency_key)
              WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING id",
@@ -87,6 +92,8 @@ pub(super) async fn insert_rows(
     .bind(&hosts)
     .bind(&keys)
     .bind(now)
+    .bind(&endpoints)
+    .bind(&events)
     .fetch_all(&mut *conn)
     .await?;
 
@@ -156,7 +163,8 @@ pub(super) async fn insert_rows(
 
 const EXECUTION_COLUMNS: &str = "id, webhook_type, target_url, payload, headers, status,
     response_status, response_body, error_message, attempts, max_attempts, next_retry_at,
-    created_at, updated_at, sent_at, correlation_id, application, host, idempotency_key";
+    created_at, updated_at, sent_at, correlation_id, application, host, idempotency_key,
+    endpoint_id, event_id";
 
 fn execution(row: &PgRow) -> Result<Execution, StoreError> {
     Ok(Execution {
@@ -179,6 +187,8 @@ fn execution(row: &PgRow) -> Result<Execution, StoreError> {
         application: row.try_get("application")?,
         host: row.try_get("host")?,
         idempotency_key: row.try_get("idempotency_key")?,
+        endpoint_id: row.try_get("endpoint_id")?,
+        event_id: row.try_get("event_id")?,
     })
 }
 
@@ -188,6 +198,7 @@ fn candidate(row: &PgRow) -> Result<Candidate, StoreError> {
         webhook_type: row.try_get(1)?,
         attempts: row.try_get(2)?,
         max_attempts: row.try_get(3)?,
+        endpoint_id: row.try_get(4)?,
     })
 }
 
@@ -206,7 +217,7 @@ static CLAIM: LazyLock<String> = LazyLock::new(|| {
              lease_expires_at = $4, updated_at = $1
          FROM due WHERE e.id = due.id
          RETURNING e.id, e.webhook_type, e.target_url, e.payload, e.headers, e.branches,
-             e.attempts, e.max_attempts, e.correlation_id, e.created_at",
+             e.attempts, e.max_attempts, e.correlation_id, e.created_at, e.endpoint_id",
         claimable = status_list(&Status::CLAIMABLE),
         sending = status_list(&[Status::Sending]),
     )
@@ -219,7 +230,7 @@ static NEXT_DUE: LazyLock<String> = LazyLock::new(|| {
 });
 static EXPIRED: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
+        "SELECT id, webhook_type, attempts, max_attempts, endpoint_id FROM webhook_executions
          WHERE status = {} AND lease_expires_at < $1
          ORDER BY lease_expires_at LIMIT $2",
         status_list(&[Status::Sending])
@@ -227,7 +238,7 @@ static EXPIRED: LazyLock<String> = LazyLock::new(|| {
 });
 static DEAD_LETTERS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
+        "SELECT id, webhook_type, attempts, max_attempts, endpoint_id FROM webhook_executions
          WHERE status = {}
            AND ($1::uuid IS NULL OR id > $1)
            AND ($2::text IS NULL OR webhook_type = $2)
@@ -235,6 +246,7 @@ static DEAD_LETTERS: LazyLock<String> = LazyLock::new(|| {
            AND ($4::timestamptz IS NULL OR created_at >= $4)
            AND ($5::timestamptz IS NULL OR created_at < $5)
            AND ($6::text IS NULL OR strpos(error_message, $6) > 0)
+           AND ($8::uuid IS NULL OR endpoint_id = $8)
          ORDER BY id LIMIT $7",
         status_list(&[Status::DeadLetter])
     )
@@ -288,6 +300,7 @@ impl ExecutionStore for PgStore {
                     max_attempts: r.try_get(7)?,
                     correlation_id: r.try_get(8)?,
                     created_at: r.try_get(9)?,
+                    endpoint_id: r.try_get(10)?,
                 })
             })
             .collect()
@@ -438,6 +451,7 @@ impl ExecutionStore for PgStore {
             .bind(filter.created_before)
             .bind(filter.error_contains.as_deref())
             .bind(limit(n))
+            .bind(filter.endpoint_id)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(candidate).collect()
@@ -474,12 +488,20 @@ impl ExecutionStore for PgStore {
              WHERE ($1::text IS NULL OR webhook_type = $1)
                AND ($2::text IS NULL OR status = $2)
                AND ($3::uuid IS NULL OR correlation_id = $3)
+               AND ($5::uuid IS NULL OR endpoint_id = $5)
+               AND ($6::timestamptz IS NULL OR created_at >= $6)
+               AND ($7::timestamptz IS NULL OR created_at < $7)
+               AND (NOT $8 OR endpoint_id IS NOT NULL)
              ORDER BY created_at DESC, id DESC LIMIT $4"
         ))
         .bind(filter.webhook_type.as_deref())
         .bind(filter.status.map(Status::as_str))
         .bind(filter.correlation_id)
         .bind(limit(filter.limit.min(500)))
+        .bind(filter.endpoint_id)
+        .bind(filter.created_after)
+        .bind(filter.created_before)
+        .bind(filter.endpoint_deliveries)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(execution).collect()

@@ -36,17 +36,19 @@ pub(super) async fn insert_rows(
                 "max_attempts": r.max_attempts, "due_at": micros(r.due_at),
                 "correlation_id": r.correlation_id.map(|c| c.to_string()),
                 "application": r.application, "host": r.host, "idempotency_key": r.idempotency_key,
+                "endpoint_id": r.endpoint_id.map(|e| e.to_string()), "event_id": r.event_id,
             })
         })
         .collect();
     let inserted: Vec<String> = sqlx::query_scalar(
         "INSERT INTO webhook_executions (id, webhook_type, target_url, payload, headers, branches,
              status, error_message, attempts, max_attempts, next_retry_at, created_at, updated_at,
-             correlation_id, application, host, idempotency_key)
+             correlation_id, application, host, idempotency_key, endpoint_id, event_id)
          SELECT value ->> 'id', value ->> 'webhook_type', value ->> 'target_url', value -> 'payload',
              value -> 'headers', value -> 'branches', value ->> 'status', value ->> 'error_message',
              0, value ->> 'max_attempts', value ->> 'due_at', ?2, ?2, value ->> 'correlation_id',
-             value ->> 'application', value ->> 'host', value ->> 'idempotency_key'
+             value ->> 'application', value ->> 'host', value ->> 'idempotency_key',
+             value ->> 'endpoint_id', value ->> 'event_id'
          FROM json_each(?1) WHERE true
          ON CONFLICT (application, webhook_type, idempotency_key)
              WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -91,7 +93,8 @@ pub(super) async fn insert_rows(
 
 const EXECUTION_COLUMNS: &str = "id, webhook_type, target_url, payload, headers, status,
     response_status, response_body, error_message, attempts, max_attempts, next_retry_at,
-    created_at, updated_at, sent_at, correlation_id, application, host, idempotency_key";
+    created_at, updated_at, sent_at, correlation_id, application, host, idempotency_key,
+    endpoint_id, event_id";
 
 fn execution(r: &SqliteRow) -> Result<Execution, StoreError> {
     Ok(Execution {
@@ -117,6 +120,8 @@ fn execution(r: &SqliteRow) -> Result<Execution, StoreError> {
         application: r.try_get("application")?,
         host: r.try_get("host")?,
         idempotency_key: r.try_get("idempotency_key")?,
+        endpoint_id: opt_uuid(r.try_get("endpoint_id")?)?,
+        event_id: r.try_get("event_id")?,
     })
 }
 
@@ -126,6 +131,7 @@ fn candidate(r: &SqliteRow) -> Result<Candidate, StoreError> {
         webhook_type: r.try_get(1)?,
         attempts: r.try_get(2)?,
         max_attempts: r.try_get(3)?,
+        endpoint_id: opt_uuid(r.try_get(4)?)?,
     })
 }
 
@@ -139,7 +145,7 @@ static CLAIM: LazyLock<String> = LazyLock::new(|| {
                       WHERE status IN ({claimable}) AND next_retry_at <= ?2
                       ORDER BY next_retry_at LIMIT ?4)
          RETURNING id, webhook_type, target_url, payload, headers, branches, attempts,
-             max_attempts, correlation_id, created_at, next_retry_at",
+             max_attempts, correlation_id, created_at, next_retry_at, endpoint_id",
         claimable = status_list(&Status::CLAIMABLE),
         sending = status_list(&[Status::Sending]),
     )
@@ -152,7 +158,7 @@ static NEXT_DUE: LazyLock<String> = LazyLock::new(|| {
 });
 static EXPIRED: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
+        "SELECT id, webhook_type, attempts, max_attempts, endpoint_id FROM webhook_executions
          WHERE status = {} AND lease_expires_at < ?1
          ORDER BY lease_expires_at LIMIT ?2",
         status_list(&[Status::Sending])
@@ -160,7 +166,7 @@ static EXPIRED: LazyLock<String> = LazyLock::new(|| {
 });
 static DEAD_LETTERS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT id, webhook_type, attempts, max_attempts FROM webhook_executions
+        "SELECT id, webhook_type, attempts, max_attempts, endpoint_id FROM webhook_executions
          WHERE status = {}
            AND (?1 IS NULL OR id > ?1)
            AND (?2 IS NULL OR webhook_type = ?2)
@@ -168,6 +174,7 @@ static DEAD_LETTERS: LazyLock<String> = LazyLock::new(|| {
            AND (?4 IS NULL OR created_at >= ?4)
            AND (?5 IS NULL OR created_at < ?5)
            AND (?6 IS NULL OR instr(error_message, ?6) > 0)
+           AND (?8 IS NULL OR endpoint_id = ?8)
          ORDER BY id LIMIT ?7",
         status_list(&[Status::DeadLetter])
     )
@@ -224,6 +231,7 @@ impl ExecutionStore for SqliteStore {
                         max_attempts: r.try_get("max_attempts")?,
                         correlation_id: opt_uuid(r.try_get("correlation_id")?)?,
                         created_at: time(r.try_get("created_at")?)?,
+                        endpoint_id: opt_uuid(r.try_get("endpoint_id")?)?,
                     },
                 ))
             })
@@ -391,6 +399,7 @@ impl ExecutionStore for SqliteStore {
             .bind(filter.created_before.map(micros))
             .bind(filter.error_contains.as_deref())
             .bind(limit(n))
+            .bind(filter.endpoint_id.map(|e| e.to_string()))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(candidate).collect()
@@ -429,12 +438,20 @@ impl ExecutionStore for SqliteStore {
              WHERE (?1 IS NULL OR webhook_type = ?1)
                AND (?2 IS NULL OR status = ?2)
                AND (?3 IS NULL OR correlation_id = ?3)
+               AND (?5 IS NULL OR endpoint_id = ?5)
+               AND (?6 IS NULL OR created_at >= ?6)
+               AND (?7 IS NULL OR created_at < ?7)
+               AND (NOT ?8 OR endpoint_id IS NOT NULL)
              ORDER BY created_at DESC, id DESC LIMIT ?4"
         ))
         .bind(filter.webhook_type.as_deref())
         .bind(filter.status.map(Status::as_str))
         .bind(filter.correlation_id.map(|c| c.to_string()))
         .bind(limit(filter.limit.min(500)))
+        .bind(filter.endpoint_id.map(|e| e.to_string()))
+        .bind(filter.created_after.map(micros))
+        .bind(filter.created_before.map(micros))
+        .bind(filter.endpoint_deliveries)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(execution).collect()

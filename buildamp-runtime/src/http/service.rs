@@ -1,0 +1,599 @@
+//! The webhooks service over HTTP: the event catalog, publishing, and the management of
+//! customers' endpoints and their deliveries. An axum router the app mounts.
+//!
+//! | route | scope | answers |
+//! | --- | --- | --- |
+//! | `GET /buildamp/event-types` | [`Scope::Catalog`] | every registered event type: name, version, description |
+//! | `POST /buildamp/events` | [`Scope::Publish`] | `202 {event_id, deliveries}`; `200` with `duplicate: true` for a repeated id or `Idempotency-Key`; `422` naming the field (`data.lead.score`) |
+//! | `POST /buildamp/endpoints` | [`Scope::Admin`] | `201` the endpoint and its `secret` (the only time it is shown unasked) |
+//! | `GET /buildamp/endpoints?application=&after=&limit=` | admin | endpoints by id |
+//! | `GET`, `PATCH`, `DELETE /buildamp/endpoints/{id}` | admin | the endpoint; `PATCH` takes any fields of the create body |
+//! | `POST /buildamp/endpoints/{id}/status` `{"status": "paused"}` | admin | the endpoint |
+//! | `POST /buildamp/endpoints/{id}/test` | admin | what the endpoint answered a signed `buildamp.test` event |
+//! | `POST /buildamp/endpoints/{id}/secret/rotate` `{"grace": "24h"}` | admin | the new secret; the old one signs too until the grace ends |
+//! | `GET /buildamp/endpoints/{id}/secret` | admin | the active secrets (a logged reveal) |
+//! | `GET /buildamp/deliveries?endpoint=&event_type=&status=&since=&until=&limit=` | admin | deliveries, newest first |
+//! | `GET /buildamp/deliveries/{id}` | admin | a delivery with every attempt |
+//! | `POST /buildamp/deliveries/{id}/retry` | admin | `202`, or `409` unless it is a dead letter |
+//!
+//! Every request passes [`ServiceAuthorizer::authenticate`] first (`401`), then
+//! [`ServiceAuthorizer::authorize`] for the route's scope (`403`); only then is the body or an id
+//! looked at. Bad input is a `4xx` naming the field (`{"error": ..., "path": "retry.max_attempts"}`).
+//! Secrets appear only in the create, rotate and reveal answers, never in a log line.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::ApiError;
+use super::api::{Caller, ExecutionView, Refused};
+use crate::endpoints::DEFAULT_ROTATION_GRACE;
+use crate::payload::decode;
+use crate::queue::{ExecutionId, Status};
+use crate::runtime::Runtime;
+use crate::service::endpoint::{Dur, EndpointId, EndpointSpec, EndpointStatus};
+use crate::service::event::{EventId, event_types, find_event_type};
+use crate::service::publish::{EventToPublish, Publish, PublishOptions};
+use crate::service::state::ServiceError;
+use crate::store::{ExecutionFilter, Store};
+
+/// What a route lets a caller do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scope {
+    /// Read the event catalog.
+    Catalog,
+    /// Publish events.
+    Publish,
+    /// Manage endpoints, their secrets and their deliveries.
+    Admin,
+}
+
+/// Decides who may use the service's routes. The app must supply one: there is no default.
+pub trait ServiceAuthorizer: Send + Sync + 'static {
+    /// Who is this? Asked first on every route; a refusal answers `401`.
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+    ) -> impl Future<Output = Result<Caller, Refused>> + Send;
+
+    /// May `caller` use a route of `scope`? A refusal answers `403`.
+    fn authorize(
+        &self,
+        caller: &Caller,
+        scope: Scope,
+    ) -> impl Future<Output = Result<(), Refused>> + Send;
+}
+
+/// The service's limits.
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceConfig {
+    /// The largest body accepted (default 256 KiB).
+    pub body_limit: usize,
+    /// How long a request may take (default 30 s; an endpoint test may take the endpoint's
+    /// timeout, which is below it).
+    pub request_timeout: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            body_limit: 256 * 1024,
+            request_timeout: Duration::from_secs(150),
+        }
+    }
+}
+
+struct Service<S: Store, A> {
+    runtime: Runtime<S>,
+    authorizer: A,
+    config: ServiceConfig,
+}
+
+type Shared<S, A> = State<Arc<Service<S, A>>>;
+
+/// The service's routes over `runtime`, every request passing `authorizer`.
+pub fn router<S: Store, A: ServiceAuthorizer>(runtime: Runtime<S>, authorizer: A) -> Router {
+    router_with(runtime, authorizer, ServiceConfig::default())
+}
+
+/// [`router`] with explicit limits.
+pub fn router_with<S: Store, A: ServiceAuthorizer>(
+    runtime: Runtime<S>,
+    authorizer: A,
+    config: ServiceConfig,
+) -> Router {
+    let service = Arc::new(Service {
+        runtime,
+        authorizer,
+        config,
+    });
+    let routes = Router::new()
+        .route("/buildamp/event-types", get(catalog::<S, A>))
+        .route("/buildamp/events", post(publish::<S, A>))
+        .route(
+            "/buildamp/endpoints",
+            post(create::<S, A>).get(list::<S, A>),
+        )
+        .route(
+            "/buildamp/endpoints/{id}",
+            get(one::<S, A>)
+                .patch(update::<S, A>)
+                .delete(delete::<S, A>),
+        )
+        .route("/buildamp/endpoints/{id}/status", post(status::<S, A>))
+        .route("/buildamp/endpoints/{id}/test", post(test::<S, A>))
+        .route("/buildamp/endpoints/{id}/secret", get(reveal::<S, A>))
+        .route(
+            "/buildamp/endpoints/{id}/secret/rotate",
+            post(rotate::<S, A>),
+        )
+        .route("/buildamp/deliveries", get(deliveries::<S, A>))
+        .route("/buildamp/deliveries/{id}", get(delivery::<S, A>))
+        .route("/buildamp/deliveries/{id}/retry", post(retry::<S, A>))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .with_state(service);
+    super::request_timeout(routes, config.request_timeout)
+}
+
+/// `401`, then `403`: the first thing every route does.
+async fn allow<S: Store, A: ServiceAuthorizer>(
+    service: &Service<S, A>,
+    headers: &HeaderMap,
+    scope: Scope,
+) -> Result<(), ApiError> {
+    let caller = service
+        .authorizer
+        .authenticate(headers)
+        .await
+        .map_err(|Refused(reason)| ApiError::new(StatusCode::UNAUTHORIZED, reason))?;
+    service
+        .authorizer
+        .authorize(&caller, scope)
+        .await
+        .map_err(|Refused(reason)| ApiError::new(StatusCode::FORBIDDEN, reason))
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Invalid(invalid) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, invalid.message).at(invalid.path)
+            }
+            ServiceError::NotFound(id) => {
+                ApiError::new(StatusCode::NOT_FOUND, format!("no endpoint has id {id}"))
+            }
+            ServiceError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
+            ServiceError::Secrets(crate::service::secrets::SecretError::MissingKey) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+/// A JSON body decoded as serde does: `415` unless JSON, `422` naming the field.
+fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+    prefix: &str,
+) -> Result<T, ApiError> {
+    let body = super::body(body, limit)?;
+    if !super::has_media_type(headers, "application/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as `Content-Type: application/json`",
+        ));
+    }
+    decode(&body).map_err(|e| {
+        let path = match (prefix.is_empty(), e.path.is_empty()) {
+            (true, _) => e.path,
+            (false, true) => prefix.to_owned(),
+            (false, false) => format!("{prefix}.{}", e.path),
+        };
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.message).at(path)
+    })
+}
+
+fn endpoint_id(text: &str) -> Result<EndpointId, ApiError> {
+    Uuid::parse_str(text).map(EndpointId).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no endpoint has id `{text}`"),
+        )
+    })
+}
+
+async fn catalog<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Catalog).await?;
+    let types: Vec<Value> = event_types()
+        .iter()
+        .map(|e| json!({"name": e.name(), "version": e.version(), "description": e.description()}))
+        .collect();
+    Ok(axum::Json(json!({ "event_types": types })).into_response())
+}
+
+/// `POST /buildamp/events`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishBody {
+    event_type: String,
+    data: Box<serde_json::value::RawValue>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    application: Option<String>,
+    #[serde(default)]
+    metadata: serde_json::Map<String, Value>,
+    #[serde(default)]
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+async fn publish<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Publish).await?;
+    let body: PublishBody = json_body(&headers, body, s.config.body_limit, "")?;
+    let Some(registration) = find_event_type(&body.event_type) else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "no event type is named `{}`: `GET /buildamp/event-types` lists them",
+                body.event_type
+            ),
+        )
+        .at("event_type"));
+    };
+    let data = registration
+        .normalize(body.data.get().as_bytes())
+        .map_err(|e| {
+            let path = if e.path.is_empty() {
+                "data".to_owned()
+            } else {
+                format!("data.{}", e.path)
+            };
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.message).at(path)
+        })?;
+    if let Some(id) = &body.id
+        && (id.is_empty() || id.len() > 255)
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "an event id is 1 to 255 characters",
+        )
+        .at("id"));
+    }
+    let key = match headers.get("idempotency-key") {
+        Some(v) => match v.to_str() {
+            Ok(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_owned()),
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "`Idempotency-Key` must be 1 to 255 characters of text",
+                ));
+            }
+        },
+        None => None,
+    };
+    let event = EventToPublish {
+        event_type: registration.name(),
+        version: registration.version(),
+        data,
+        options: PublishOptions {
+            id: body.id.map(EventId),
+            application: body.application,
+            idempotency_key: key,
+            metadata: body.metadata,
+            occurred_at: body.occurred_at,
+        },
+    };
+    let published = (&s.runtime)
+        .publish_event(event)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let status = if published.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((
+        status,
+        axum::Json(json!({
+            "event_id": published.event_id,
+            "deliveries": published.deliveries,
+            "duplicate": published.duplicate,
+        })),
+    )
+        .into_response())
+}
+
+async fn create<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let spec: EndpointSpec = json_body(&headers, body, s.config.body_limit, "")?;
+    let created = s.runtime.endpoints().create(spec).await?;
+    let mut view = created.endpoint.view(Utc::now());
+    view["secret"] = created.secret.expose().into();
+    Ok((StatusCode::CREATED, axum::Json(view)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    application: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let after = q
+        .after
+        .map(|a| Uuid::parse_str(&a).map(EndpointId))
+        .transpose()
+        .map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "`after` must be an endpoint id").at("after")
+        })?;
+    let endpoints = s
+        .runtime
+        .endpoints()
+        .list(q.application.as_deref(), after, q.limit.unwrap_or(100))
+        .await?;
+    let now = Utc::now();
+    let views: Vec<Value> = endpoints.iter().map(|e| e.view(now)).collect();
+    Ok(axum::Json(json!({ "endpoints": views })).into_response())
+}
+
+async fn one<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let endpoint = s.runtime.endpoints().get(endpoint_id(&id)?).await?;
+    Ok(axum::Json(endpoint.view(Utc::now())).into_response())
+}
+
+async fn update<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let id = endpoint_id(&id)?;
+    let spec: EndpointSpec = json_body(&headers, body, s.config.body_limit, "")?;
+    let endpoint = s.runtime.endpoints().update(id, spec).await?;
+    Ok(axum::Json(endpoint.view(Utc::now())).into_response())
+}
+
+async fn delete<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    s.runtime.endpoints().delete(endpoint_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: EndpointStatus,
+}
+
+async fn status<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let id = endpoint_id(&id)?;
+    let body: StatusBody = json_body(&headers, body, s.config.body_limit, "")?;
+    let endpoint = s.runtime.endpoints().set_status(id, body.status).await?;
+    Ok(axum::Json(endpoint.view(Utc::now())).into_response())
+}
+
+async fn test<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let sent = s.runtime.endpoints().test(endpoint_id(&id)?).await?;
+    Ok(axum::Json(sent).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    grace: Option<Dur>,
+}
+
+async fn rotate<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let id = endpoint_id(&id)?;
+    let empty = matches!(&body, Ok(b) if b.is_empty());
+    let body: RotateBody = if empty {
+        RotateBody::default()
+    } else {
+        json_body(&headers, body, s.config.body_limit, "")?
+    };
+    let grace = body.grace.map_or(DEFAULT_ROTATION_GRACE, |g| g.0);
+    if grace > Duration::from_secs(30 * 86_400) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "at most 30 days").at("grace"));
+    }
+    let secret = s.runtime.endpoints().rotate_secret(id, grace).await?;
+    let until = Utc::now() + chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+    Ok(
+        axum::Json(json!({ "secret": secret.expose(), "previous_expires_at": until }))
+            .into_response(),
+    )
+}
+
+async fn reveal<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let secrets = s
+        .runtime
+        .endpoints()
+        .reveal_secrets(endpoint_id(&id)?)
+        .await?;
+    let shown: Vec<Value> = secrets
+        .iter()
+        .map(|k| json!({"secret": k.secret.expose(), "created_at": k.created_at, "expires_at": k.expires_at}))
+        .collect();
+    Ok(axum::Json(json!({ "secrets": shown })).into_response())
+}
+
+#[derive(Deserialize)]
+struct DeliveriesQuery {
+    endpoint: Option<String>,
+    event_type: Option<String>,
+    status: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    limit: Option<usize>,
+}
+
+async fn deliveries<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let Query(q) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let endpoint = q
+        .endpoint
+        .map(|e| Uuid::parse_str(&e))
+        .transpose()
+        .map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "`endpoint` must be an endpoint id")
+                .at("endpoint")
+        })?;
+    let status = q
+        .status
+        .map(|st| st.parse::<Status>())
+        .transpose()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()).at("status"))?;
+    let filter = ExecutionFilter {
+        webhook_type: q.event_type,
+        status,
+        endpoint_id: endpoint,
+        created_after: q.since,
+        created_before: q.until,
+        limit: q.limit.unwrap_or(50).clamp(1, 500),
+        // Only the service's deliveries: `#[target]` executions are the Elm API's.
+        endpoint_deliveries: true,
+        ..ExecutionFilter::default()
+    };
+    let found = s.runtime.store().executions(&filter).await?;
+    let views: Vec<Value> = found.iter().map(delivery_view).collect();
+    Ok(axum::Json(json!({ "deliveries": views })).into_response())
+}
+
+fn delivery_view(e: &crate::store::Execution) -> Value {
+    let mut view = serde_json::to_value(ExecutionView::from(e)).expect("a view serializes");
+    view["endpoint_id"] = json!(e.endpoint_id);
+    view["event_id"] = json!(e.event_id);
+    view["error"] = json!(e.error_message);
+    view
+}
+
+fn delivery_id(text: &str) -> Result<ExecutionId, ApiError> {
+    Uuid::parse_str(text).map(ExecutionId).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no delivery has id `{text}`"),
+        )
+    })
+}
+
+async fn delivery<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let id = delivery_id(&id)?;
+    let Some(execution) = s
+        .runtime
+        .execution(id)
+        .await?
+        .filter(|e| e.endpoint_id.is_some())
+    else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no delivery has id {id}"),
+        ));
+    };
+    let attempts = s.runtime.attempts(id).await?;
+    let mut view = delivery_view(&execution);
+    view["attempt_log"] = serde_json::to_value(attempts).expect("attempts serialize");
+    Ok(axum::Json(view).into_response())
+}
+
+async fn retry<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let id = delivery_id(&id)?;
+    if s.runtime
+        .execution(id)
+        .await?
+        .filter(|e| e.endpoint_id.is_some())
+        .is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no delivery has id {id}"),
+        ));
+    }
+    if !s.runtime.retry_dead_letter(id).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "only a dead letter can be retried; this delivery is not one (any more)",
+        ));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "retried": id.to_string() })),
+    )
+        .into_response())
+}

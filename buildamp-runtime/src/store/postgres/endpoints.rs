@@ -1,0 +1,218 @@
+//! `endpoints` and `events` on Postgres.
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use super::executions::insert_rows;
+use super::{PgStore, limit};
+use crate::store::{EndpointRow, EndpointStore, NewEvent, Published, Route, StoreError};
+
+const COLUMNS: &str = "id, application, url, description, status, environment, config, secrets, created_at, updated_at";
+
+fn endpoint(r: &PgRow) -> Result<EndpointRow, StoreError> {
+    Ok(EndpointRow {
+        id: r.try_get(0)?,
+        application: r.try_get(1)?,
+        url: r.try_get(2)?,
+        description: r.try_get(3)?,
+        status: r.try_get(4)?,
+        environment: r.try_get(5)?,
+        config: r.try_get(6)?,
+        secrets: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+        updated_at: r.try_get(9)?,
+    })
+}
+
+/// Publishes `event` on `conn` (inside the caller's transaction, or the store's own); whether it
+/// queued a delivery.
+async fn publish_on(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    event: NewEvent,
+    route: Route<'_>,
+) -> Result<(Published, bool), StoreError> {
+    let endpoints = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM endpoints WHERE application = $1"
+    ))
+    .bind(&event.application)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut rows = Vec::new();
+    for r in &endpoints {
+        if let Some(row) = route(&endpoint(r)?) {
+            rows.push(row);
+        }
+    }
+    let deliveries = i32::try_from(rows.len()).unwrap_or(i32::MAX);
+    let inserted: Option<String> = sqlx::query_scalar(
+        "INSERT INTO events (id, application, event_type, version, occurred_at, data, metadata,
+             idempotency_key, deliveries, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(&event.id)
+    .bind(&event.application)
+    .bind(event.event_type)
+    .bind(event.version)
+    .bind(event.occurred_at)
+    .bind(&event.data)
+    .bind(&event.metadata)
+    .bind(&event.idempotency_key)
+    .bind(deliveries)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if inserted.is_none() {
+        let row = sqlx::query(
+            "SELECT id, deliveries FROM events
+             WHERE id = $1 OR (application = $2 AND idempotency_key = $3) LIMIT 1",
+        )
+        .bind(&event.id)
+        .bind(&event.application)
+        .bind(&event.idempotency_key)
+        .fetch_one(&mut *conn)
+        .await?;
+        return Ok((
+            Published {
+                event_id: row.try_get(0)?,
+                deliveries: row.try_get(1)?,
+                duplicate: true,
+            },
+            false,
+        ));
+    }
+    let any = !rows.is_empty();
+    insert_rows(conn, now, rows).await?;
+    Ok((
+        Published {
+            event_id: event.id,
+            deliveries,
+            duplicate: false,
+        },
+        any,
+    ))
+}
+
+impl PgStore {
+    /// Publishes `event` inside the caller's transaction on `conn` (see
+    /// [`EndpointStore::publish`]), with a `NOTIFY` that Postgres delivers if (and when) that
+    /// transaction commits.
+    ///
+    /// # Errors
+    /// The database refused a statement.
+    pub async fn publish_in(
+        conn: &mut PgConnection,
+        now: DateTime<Utc>,
+        event: NewEvent,
+        route: Route<'_>,
+    ) -> Result<Published, StoreError> {
+        let (published, queued) = publish_on(conn, now, event, route).await?;
+        if queued {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(super::CHANNEL)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(published)
+    }
+}
+
+impl EndpointStore for PgStore {
+    async fn insert_endpoint(&self, row: &EndpointRow) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO endpoints ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(row.id)
+        .bind(&row.application)
+        .bind(&row.url)
+        .bind(&row.description)
+        .bind(&row.status)
+        .bind(&row.environment)
+        .bind(&row.config)
+        .bind(&row.secrets)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn replace_endpoint(
+        &self,
+        row: &EndpointRow,
+        seen: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE endpoints SET url = $2, description = $3, status = $4, environment = $5,
+                 config = $6, secrets = $7, updated_at = $8
+             WHERE id = $1 AND updated_at = $9",
+        )
+        .bind(row.id)
+        .bind(&row.url)
+        .bind(&row.description)
+        .bind(&row.status)
+        .bind(&row.environment)
+        .bind(&row.config)
+        .bind(&row.secrets)
+        .bind(row.updated_at)
+        .bind(seen)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_endpoint(&self, id: Uuid) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM endpoints WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn endpoint(&self, id: Uuid) -> Result<Option<EndpointRow>, StoreError> {
+        sqlx::query(&format!("SELECT {COLUMNS} FROM endpoints WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(endpoint)
+            .transpose()
+    }
+
+    async fn endpoints(
+        &self,
+        application: Option<&str>,
+        after: Option<Uuid>,
+        n: usize,
+    ) -> Result<Vec<EndpointRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM endpoints
+             WHERE ($1::text IS NULL OR application = $1) AND ($2::uuid IS NULL OR id > $2)
+             ORDER BY id LIMIT $3"
+        ))
+        .bind(application)
+        .bind(after)
+        .bind(limit(n))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(endpoint).collect()
+    }
+
+    async fn publish(
+        &self,
+        now: DateTime<Utc>,
+        event: NewEvent,
+        route: Route<'_>,
+    ) -> Result<Published, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (published, queued) = publish_on(&mut tx, now, event, route).await?;
+        tx.commit().await?;
+        if queued {
+            self.announce();
+        }
+        Ok(published)
+    }
+}
