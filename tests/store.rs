@@ -35,6 +35,7 @@ conformance! {
     publish_stores_the_event_and_the_routed_deliveries_together,
     publish_of_a_known_id_or_key_stores_nothing_more,
     executions_lists_an_endpoints_deliveries_by_time,
+    prune_events_removes_only_old_events,
 }
 
 use buildamp::queue::{self, AttemptResult, Event, OutcomeKind, Progress, RetryRules, Write};
@@ -1149,4 +1150,29 @@ async fn executions_lists_an_endpoints_deliveries_by_time<S: Backend>(store: S) 
     let mut window = ExecutionFilter::newest(10).endpoint(a.id);
     window.created_after = Some(t0() + secs(30));
     assert_eq!(store.executions(&window).await.unwrap().len(), 1);
+}
+
+async fn prune_events_removes_only_old_events<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let none = |_: &EndpointRow| None;
+    store
+        .publish(t0(), new_event("evt_old", None), &none)
+        .await
+        .unwrap();
+    store
+        .publish(t0() + secs(100), new_event("evt_new", None), &none)
+        .await
+        .unwrap();
+    assert_eq!(store.prune_events(t0() + secs(50), 10).await.unwrap(), 1);
+    assert_eq!(store.prune_events(t0() + secs(50), 10).await.unwrap(), 0);
+    let again = store
+        .publish(t0(), new_event("evt_new", None), &none)
+        .await
+        .unwrap();
+    assert!(again.duplicate, "the newer event is kept");
+    let old = store
+        .publish(t0(), new_event("evt_old", None), &none)
+        .await
+        .unwrap();
+    assert!(!old.duplicate, "the pruned one is gone");
 }

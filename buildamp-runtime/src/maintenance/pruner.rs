@@ -1,7 +1,8 @@
 //! The pruner: what the retention period has passed leaves the database, in batches: delivered
 //! executions (with their attempt log and external ids), handled inbound events (kept until then
-//! to recognise a provider's repeat), and outcome events no handler ever took (an app with no
-//! outcome handler anywhere). Dead letters and unhandled events are never pruned.
+//! to recognise a provider's repeat), outcome events no handler ever took (an app with no
+//! outcome handler anywhere), and published events (their deliveries carry their own envelope).
+//! Dead letters and unhandled events are never pruned.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub struct Pruned {
     pub inbound_events: u64,
     /// Outcome events no handler took.
     pub outcome_events: u64,
+    /// Published events (the webhooks service's).
+    pub events: u64,
 }
 
 /// Deletes what the retention period has passed.
@@ -71,6 +74,7 @@ impl<S: Store> Pruner<S> {
             inbound_events: drain(batch, || store.prune_inbound(before, batch)).await?,
             outcome_events: drain(batch, || store.prune_outcomes(before, batch)).await?,
             executions: drain(batch, || store.prune_delivered(before, batch)).await?,
+            events: drain(batch, || store.prune_events(before, batch)).await?,
         })
     }
 }
@@ -100,6 +104,6 @@ impl<S: Store> Service for Pruner<S> {
 
     async fn run_once(&self) -> Result<u64, StoreError> {
         let pruned = self.prune().await?;
-        Ok(pruned.executions + pruned.inbound_events + pruned.outcome_events)
+        Ok(pruned.executions + pruned.inbound_events + pruned.outcome_events + pruned.events)
     }
 }

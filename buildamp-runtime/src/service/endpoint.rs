@@ -441,7 +441,8 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> InvalidEndpoi
 /// What creating or updating an endpoint takes; every field but `url` and `subscriptions` has a
 /// default. Over HTTP it is the JSON body of `POST /endpoints` (and, every field optional, of
 /// `PATCH /endpoints/{id}`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+// Deserialize only: a spec may hold secrets (`secret`, `auth`), and nothing should write one out.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
     /// Where deliveries go: `https://`, or `http://` outside production.

@@ -116,6 +116,15 @@ pub trait EndpointStore {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<EndpointRow>, StoreError>> + Send;
 
+    /// Deletes up to `limit` events published before `before`. Their deliveries carry their own
+    /// copy of the envelope, so they are delivered, retried and listed as before; only a repeat
+    /// publish of a pruned id or key is no longer recognised.
+    fn prune_events(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Stores `event` and, in the same transaction, one delivery per endpoint of its application
     /// that `route` returns a row for (one insert statement). A duplicate id or idempotency key
     /// stores nothing.

@@ -201,6 +201,18 @@ impl EndpointStore for PgStore {
         rows.iter().map(endpoint).collect()
     }
 
+    async fn prune_events(&self, before: DateTime<Utc>, n: usize) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM events WHERE id IN (
+                 SELECT id FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit(n))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn publish(
         &self,
         now: DateTime<Utc>,

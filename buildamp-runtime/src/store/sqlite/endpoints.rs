@@ -27,30 +27,19 @@ fn endpoint(r: &SqliteRow) -> Result<EndpointRow, StoreError> {
 }
 
 /// Publishes `event` on `conn` (inside the caller's transaction, or the store's own); whether it
-/// queued a delivery.
+/// queued a delivery. The event row is written first: on SQLite a transaction that read before
+/// writing must upgrade its lock, which fails at once (busy) when another writer got in between,
+/// so the first statement takes the write lock.
 async fn publish_on(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
     event: NewEvent,
     route: Route<'_>,
 ) -> Result<(Published, bool), StoreError> {
-    let endpoints = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM endpoints WHERE application = ?1"
-    ))
-    .bind(&event.application)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut rows = Vec::new();
-    for r in &endpoints {
-        if let Some(row) = route(&endpoint(r)?) {
-            rows.push(row);
-        }
-    }
-    let deliveries = i32::try_from(rows.len()).unwrap_or(i32::MAX);
     let inserted: Option<String> = sqlx::query_scalar(
         "INSERT INTO events (id, application, event_type, version, occurred_at, data, metadata,
              idempotency_key, deliveries, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)
          ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(&event.id)
@@ -61,7 +50,6 @@ async fn publish_on(
     .bind(event.data.to_string())
     .bind(event.metadata.to_string())
     .bind(&event.idempotency_key)
-    .bind(deliveries)
     .bind(micros(now))
     .fetch_optional(&mut *conn)
     .await?;
@@ -84,8 +72,28 @@ async fn publish_on(
             false,
         ));
     }
+    let endpoints = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM endpoints WHERE application = ?1"
+    ))
+    .bind(&event.application)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut rows = Vec::new();
+    for r in &endpoints {
+        if let Some(row) = route(&endpoint(r)?) {
+            rows.push(row);
+        }
+    }
+    let deliveries = i32::try_from(rows.len()).unwrap_or(i32::MAX);
     let any = !rows.is_empty();
-    insert_rows(conn, now, rows).await?;
+    if any {
+        insert_rows(conn, now, rows).await?;
+        sqlx::query("UPDATE events SET deliveries = ?2 WHERE id = ?1")
+            .bind(&event.id)
+            .bind(deliveries)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok((
         Published {
             event_id: event.id,
@@ -198,15 +206,25 @@ impl EndpointStore for SqliteStore {
         rows.iter().map(endpoint).collect()
     }
 
+    async fn prune_events(&self, before: DateTime<Utc>, n: usize) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM events WHERE id IN (
+                 SELECT id FROM events WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
+        )
+        .bind(micros(before))
+        .bind(limit(n))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn publish(
         &self,
         now: DateTime<Utc>,
         event: NewEvent,
         route: Route<'_>,
     ) -> Result<Published, StoreError> {
-        // Immediate: the publish reads the endpoints, then writes; a deferred transaction would
-        // have to upgrade its read lock, which SQLite refuses outright when another writer got
-        // in first (busy, without waiting).
+        // Immediate: the writer lock is taken (waiting for it if need be) before anything runs.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let (published, queued) = publish_on(&mut tx, now, event, route).await?;
         tx.commit().await?;
