@@ -48,5 +48,28 @@
 //! Credentials are never written in a model: `auth` must name environment variables, and values
 //! are read when a request is built, never stored.
 
+//!
+//! # Event types
+//! Webhooks to your own customers start from an event type, a struct the customers' endpoints
+//! subscribe to by name (see the README's "The webhooks service"):
+//!
+//! ```
+//! use buildamp::{BuildAmpEvent, Event};
+//! use serde::{Deserialize, Serialize};
+//!
+//! /// A new lead was created.
+//! #[derive(Serialize, Deserialize, BuildAmpEvent)]
+//! #[event(name = "crm.lead_created", version = "1.0")]
+//! pub struct LeadCreated {
+//!     pub id: String,
+//!     pub score: u32,
+//! }
+//!
+//! assert_eq!(LeadCreated::NAME, "crm.lead_created");
+//! assert_eq!(LeadCreated::DESCRIPTION, "A new lead was created.");
+//! assert!(buildamp::service::find_event_type("crm.lead_created").is_some());
+//! // lead.publish(&runtime).await? stores it and one delivery per subscribed endpoint.
+//! ```
+
 pub use buildamp_macros::{BuildAmpEvent, BuildAmpWebhook};
 pub use buildamp_runtime::*;
