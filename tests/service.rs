@@ -15,7 +15,7 @@ conformance! {
     a_rolled_back_publish_delivers_nothing,
     an_event_id_or_idempotency_key_publishes_once,
     retries_follow_the_endpoints_policy_then_dead_letter,
-    a_paused_endpoint_waits_without_spending_attempts_and_a_disabled_one_dead_letters,
+    a_paused_endpoint_waits_without_spending_attempts_and_a_disabled_or_deleted_one_dead_letters,
     endpoint_auth_is_sent_and_a_jwt_is_minted_per_request,
     the_ssrf_guard_refuses_internal_addresses_unless_allowlisted,
     secrets_are_absent_from_the_database_and_the_logs,
@@ -595,7 +595,7 @@ async fn retries_follow_the_endpoints_policy_then_dead_letter<S: Backend>(store:
     assert_eq!((row.status, row.max_attempts), (Status::Pending, 4));
 }
 
-async fn a_paused_endpoint_waits_without_spending_attempts_and_a_disabled_one_dead_letters<
+async fn a_paused_endpoint_waits_without_spending_attempts_and_a_disabled_or_deleted_one_dead_letters<
     S: Backend,
 >(
     store: S,
@@ -648,6 +648,24 @@ async fn a_paused_endpoint_waits_without_spending_attempts_and_a_disabled_one_de
             .unwrap()
             .contains("disabled")
     );
+    assert_eq!(s.receiver.received().len(), 1);
+
+    // Deleted: its queued delivery dead-letters with the reason.
+    let gone = create(
+        &s,
+        spec(&format!("{}/gone", s.receiver.base), &["lead.created"]),
+    )
+    .await;
+    lead(4, "web").publish(&s.runtime).await.unwrap();
+    s.runtime
+        .endpoints()
+        .delete(gone.endpoint.id)
+        .await
+        .unwrap();
+    drain(&s.runtime).await;
+    let row = deliveries(&s.runtime, gone.endpoint.id).await.remove(0);
+    assert_eq!(row.status, Status::DeadLetter);
+    assert!(row.error_message.unwrap().contains("was deleted"));
     assert_eq!(s.receiver.received().len(), 1);
 }
 

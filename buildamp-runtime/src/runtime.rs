@@ -591,12 +591,8 @@ impl<S: Store> Enqueue for &Runtime<S> {
 impl<S: Store> Publish for &Runtime<S> {
     async fn publish_event(self, event: EventToPublish) -> Result<Published, PublishError> {
         let now = self.inner.clock.now();
-        let plan = publish::plan(event, now);
-        let route = |row: &_| plan.route(&self.inner.service, row, now);
-        Ok(self
-            .inner
-            .store
-            .publish(now, plan.event.clone(), &route)
-            .await?)
+        let publish::Plan { event, deliveries } = publish::plan(event, now);
+        let route = |row: &_| deliveries.route(&self.inner.service, row, now);
+        Ok(self.inner.store.publish(now, event, &route).await?)
     }
 }

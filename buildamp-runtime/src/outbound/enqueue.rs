@@ -5,7 +5,7 @@ use super::prepare;
 use super::trigger::{Enqueue, NewExecution};
 use crate::clock::Clock;
 use crate::env::Env;
-use crate::service::publish::{EventToPublish, Publish, PublishError, plan};
+use crate::service::publish::{EventToPublish, Plan, Publish, PublishError, plan};
 use crate::service::state::ServiceState;
 use crate::store::{Enqueued, PgStore, Published, SqliteStore};
 
@@ -53,20 +53,17 @@ impl Enqueue for SqliteTransactionQueue<'_> {
 impl Publish for PgTransactionQueue<'_> {
     async fn publish_event(self, event: EventToPublish) -> Result<Published, PublishError> {
         let now = self.clock.now();
-        let plan = plan(event, now);
-        let route = |row: &_| plan.route(self.service, row, now);
-        Ok(PgStore::publish_in(self.conn, now, plan.event.clone(), &route).await?)
+        let Plan { event, deliveries } = plan(event, now);
+        let route = |row: &_| deliveries.route(self.service, row, now);
+        Ok(PgStore::publish_in(self.conn, now, event, &route).await?)
     }
 }
 
 impl Publish for SqliteTransactionQueue<'_> {
     async fn publish_event(self, event: EventToPublish) -> Result<Published, PublishError> {
         let now = self.clock.now();
-        let plan = plan(event, now);
-        let route = |row: &_| plan.route(self.service, row, now);
-        Ok(self
-            .store
-            .publish_in(self.conn, now, plan.event.clone(), &route)
-            .await?)
+        let Plan { event, deliveries } = plan(event, now);
+        let route = |row: &_| deliveries.route(self.service, row, now);
+        Ok(self.store.publish_in(self.conn, now, event, &route).await?)
     }
 }

@@ -130,7 +130,7 @@ impl<S: Store> Executor<S> {
             let permits = permits.clone();
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await.expect("never closed");
-                let registration = registry::find(&row.webhook_type);
+                let registration = registration_of(&row);
                 deliver(&inner, &row, registration, &AtomicBool::new(false)).await
             });
         }
@@ -201,7 +201,7 @@ impl<S: Store> Executor<S> {
                     .expect("claimed no more than free slots");
                 let started = Arc::new(AtomicBool::new(false));
                 // Looked up once: the delivery uses its target, a release its retry rules.
-                let registration = registry::find(&row.webhook_type);
+                let registration = registration_of(&row);
                 in_flight.lock().expect("in-flight lock").insert(
                     row.id,
                     InFlight {
@@ -310,6 +310,15 @@ async fn complete_loop<S: Store>(inner: Arc<Context<S>>, mut done: mpsc::Receive
         batch.clear();
     }
     written
+}
+
+/// The registered webhook type of a `#[target]` row; an endpoint's row has none (its settings
+/// are the endpoint's), so the registry is not searched for it.
+fn registration_of(row: &Claimed) -> Option<&'static Registration> {
+    row.endpoint_id
+        .is_none()
+        .then(|| registry::find(&row.webhook_type))
+        .flatten()
 }
 
 /// How the attempt's failures are retried: a target's static rules, or an endpoint's policy.

@@ -156,9 +156,17 @@ impl<'a, E: Event, P: Publish + Send + 'a> IntoFuture for Publishing<'a, E, P> {
     }
 }
 
-/// An event's stored row and its envelope.
+/// An event's stored row, and what its deliveries are made from.
 pub(crate) struct Plan {
     pub(crate) event: NewEvent,
+    pub(crate) deliveries: Deliveries,
+}
+
+/// What each delivery of one event is made of: the envelope, and the event's identity.
+pub(crate) struct Deliveries {
+    event_type: &'static str,
+    event_id: String,
+    application: String,
     envelope: Value,
 }
 
@@ -181,10 +189,17 @@ pub(crate) fn plan(event: EventToPublish, now: DateTime<Utc>) -> Plan {
         &options.metadata,
         0,
     );
+    let application = options.application.unwrap_or_default();
     Plan {
+        deliveries: Deliveries {
+            event_type,
+            event_id: id.0.clone(),
+            application: application.clone(),
+            envelope,
+        },
         event: NewEvent {
             id: id.0,
-            application: options.application.unwrap_or_default(),
+            application,
             event_type,
             version,
             occurred_at,
@@ -192,11 +207,10 @@ pub(crate) fn plan(event: EventToPublish, now: DateTime<Utc>) -> Plan {
             metadata: options.metadata.into(),
             idempotency_key: options.idempotency_key,
         },
-        envelope,
     }
 }
 
-impl Plan {
+impl Deliveries {
     /// The delivery of this event to `endpoint`, if the endpoint receives it
     /// ([`super::state::Routing::receives`]).
     pub(crate) fn route(
@@ -206,12 +220,12 @@ impl Plan {
         now: DateTime<Utc>,
     ) -> Option<NewRow> {
         let routing = state.routing(endpoint)?;
-        if !routing.receives(self.event.event_type, &self.envelope) {
+        if !routing.receives(self.event_type, &self.envelope) {
             return None;
         }
         Some(NewRow {
             id: ExecutionId::new(),
-            webhook_type: self.event.event_type,
+            webhook_type: self.event_type,
             target_url: routing.url.clone(),
             payload: self.envelope.clone(),
             headers: Value::Object(Map::new()),
@@ -221,11 +235,11 @@ impl Plan {
             max_attempts: routing.max_attempts,
             due_at: now,
             correlation_id: None,
-            application: self.event.application.clone(),
+            application: self.application.clone(),
             host: String::new(),
             idempotency_key: None,
             endpoint_id: Some(endpoint.id),
-            event_id: Some(self.event.id.clone()),
+            event_id: Some(self.event_id.clone()),
         })
     }
 }
