@@ -82,8 +82,8 @@ pub trait ServiceAuthorizer: Send + Sync + 'static {
 pub struct ServiceConfig {
     /// The largest body accepted (default 256 KiB).
     pub body_limit: usize,
-    /// How long a request may take (default 30 s; an endpoint test may take the endpoint's
-    /// timeout, which is below it).
+    /// How long a request may take (default 150 s: an endpoint test waits for the endpoint,
+    /// whose timeout is at most 120 s).
     pub request_timeout: Duration,
 }
 
@@ -534,13 +534,26 @@ fn delivery_view(e: &crate::store::Execution) -> Value {
     view
 }
 
-fn delivery_id(text: &str) -> Result<ExecutionId, ApiError> {
-    Uuid::parse_str(text).map(ExecutionId).map_err(|_| {
+/// The delivery (an execution to a customer's endpoint) named `text`, or `404`: the service's
+/// routes never show a `#[target]` execution.
+async fn service_delivery<S: Store, A>(
+    s: &Service<S, A>,
+    text: &str,
+) -> Result<(ExecutionId, crate::store::Execution), ApiError> {
+    let missing = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no delivery has id `{text}`"),
         )
-    })
+    };
+    let id = Uuid::parse_str(text)
+        .map(ExecutionId)
+        .map_err(|_| missing())?;
+    let execution = s.runtime.execution(id).await?;
+    let execution = execution
+        .filter(|e| e.endpoint_id.is_some())
+        .ok_or_else(missing)?;
+    Ok((id, execution))
 }
 
 async fn delivery<S: Store, A: ServiceAuthorizer>(
@@ -549,18 +562,7 @@ async fn delivery<S: Store, A: ServiceAuthorizer>(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     allow(&s, &headers, Scope::Admin).await?;
-    let id = delivery_id(&id)?;
-    let Some(execution) = s
-        .runtime
-        .execution(id)
-        .await?
-        .filter(|e| e.endpoint_id.is_some())
-    else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no delivery has id {id}"),
-        ));
-    };
+    let (id, execution) = service_delivery(&s, &id).await?;
     let attempts = s.runtime.attempts(id).await?;
     let mut view = delivery_view(&execution);
     view["attempt_log"] = serde_json::to_value(attempts).expect("attempts serialize");
@@ -573,18 +575,7 @@ async fn retry<S: Store, A: ServiceAuthorizer>(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     allow(&s, &headers, Scope::Admin).await?;
-    let id = delivery_id(&id)?;
-    if s.runtime
-        .execution(id)
-        .await?
-        .filter(|e| e.endpoint_id.is_some())
-        .is_none()
-    {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no delivery has id {id}"),
-        ));
-    }
+    let (id, _) = service_delivery(&s, &id).await?;
     if !s.runtime.retry_dead_letter(id).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
