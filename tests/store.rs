@@ -36,8 +36,11 @@ conformance! {
     publish_of_a_known_id_or_key_stores_nothing_more,
     executions_lists_an_endpoints_deliveries_by_time,
     prune_events_removes_only_old_events,
+    admit_holds_a_destinations_limit_under_concurrent_admissions,
+    admit_forgets_ended_slots_and_keeps_destinations_apart,
 }
 
+use buildamp::protect::{Admission, Decision, Limits, Slot};
 use buildamp::queue::{self, AttemptResult, Event, OutcomeKind, Progress, RetryRules, Write};
 use buildamp::store::{
     AttemptReport, Candidate, DeadLetterFilter, EndpointRow, ExecutionFilter, InboundRecord, Move,
@@ -1175,4 +1178,115 @@ async fn prune_events_removes_only_old_events<S: Backend>(store: S) {
         .await
         .unwrap();
     assert!(!old.duplicate, "the pruned one is gone");
+}
+
+fn slot_request(key: &str, now: DateTime<Utc>) -> buildamp::store::SlotRequest<'_> {
+    buildamp::store::SlotRequest {
+        key,
+        execution: ExecutionId::new(),
+        attempt: 1,
+        now,
+        lease_until: now + secs(60),
+        forget_before: now - secs(10),
+    }
+}
+
+/// The rule the executor applies, for the store tests.
+fn rule(
+    limits: Limits,
+    now: DateTime<Utc>,
+) -> impl Fn(&[Slot], Option<DateTime<Utc>>) -> Decision + Send + Sync {
+    move |slots, turn| buildamp::protect::admit(&limits, slots, turn, now)
+}
+
+async fn admit_holds_a_destinations_limit_under_concurrent_admissions<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    // Two more pools on the same database, as two more executor processes would have.
+    let stores = [
+        store.clone(),
+        store.another_process().await,
+        store.another_process().await,
+    ];
+    let limits = Limits {
+        max_concurrency: Some(3),
+        rate: None,
+    };
+    let decide = rule(limits, t0());
+    let mut asks = Vec::new();
+    for i in 0..12 {
+        let (store, decide) = (stores[i % 3].clone(), &decide);
+        asks.push(async move {
+            let request = slot_request("endpoint:a", t0());
+            (
+                request.execution,
+                store.admit(request, decide).await.unwrap(),
+            )
+        });
+    }
+    let decisions = futures_util::future::join_all(asks).await;
+    let admitted: Vec<ExecutionId> = decisions
+        .iter()
+        .filter(|(_, d)| d.admission == Admission::Admit)
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(admitted.len(), 3, "exactly the limit is admitted");
+    // Each refusal took its own turn: the nine turns are distinct.
+    let mut turns: Vec<DateTime<Utc>> = decisions
+        .iter()
+        .filter_map(|(_, d)| match d.admission {
+            Admission::Wait { until, .. } => Some(until),
+            Admission::Admit => None,
+        })
+        .collect();
+    turns.sort();
+    turns.dedup();
+    assert_eq!(turns.len(), 9);
+    // A released slot frees its place, once.
+    assert!(store.release_slot(admitted[0], 1, t0()).await.unwrap());
+    assert!(!store.release_slot(admitted[0], 1, t0()).await.unwrap());
+    let next = store
+        .admit(slot_request("endpoint:a", t0()), &decide)
+        .await
+        .unwrap();
+    assert_eq!(next.admission, Admission::Admit);
+    let full = store
+        .admit(slot_request("endpoint:a", t0()), &decide)
+        .await
+        .unwrap();
+    assert!(matches!(full.admission, Admission::Wait { .. }));
+}
+
+async fn admit_forgets_ended_slots_and_keeps_destinations_apart<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let limits = Limits {
+        max_concurrency: Some(1),
+        rate: None,
+    };
+    let first = slot_request("target:A", t0());
+    let decision = store.admit(first, &rule(limits, t0())).await.unwrap();
+    assert_eq!(decision.admission, Admission::Admit);
+    // Another destination has its own slots.
+    let other = store
+        .admit(slot_request("target:B", t0()), &rule(limits, t0()))
+        .await
+        .unwrap();
+    assert_eq!(other.admission, Admission::Admit);
+    // A lost slot (never released) holds its place until its lease ends...
+    let later = t0() + secs(30);
+    let held = store
+        .admit(slot_request("target:A", later), &rule(limits, later))
+        .await
+        .unwrap();
+    assert!(matches!(held.admission, Admission::Wait { .. }));
+    // ...and not after: the rule reads it as ended, and the store forgets it.
+    let after = t0() + secs(120);
+    let freed = store
+        .admit(slot_request("target:A", after), &rule(limits, after))
+        .await
+        .unwrap();
+    assert_eq!(freed.admission, Admission::Admit);
+    assert!(
+        !store.release_slot(first.execution, 1, after).await.unwrap(),
+        "the lost slot was forgotten"
+    );
 }

@@ -11,11 +11,12 @@
 //!   webhook's static target, as the derive wrote it), [`payload`] (JSON checked as serde reads it);
 //! - [`queue`]: the state machine: [`Status`], and [`queue::decide`], the one pure function that
 //!   decides every move of an execution;
+//! - [`protect`]: the pure rules of the limits every executor shares (concurrency, rate, turns);
 //! - [`store`]: the only SQL, one trait per concern ([`ExecutionStore`], [`OutcomeStore`],
 //!   [`InboundStore`]) and one file per concern per backend ([`PgStore`], [`SqliteStore`]); it
 //!   writes what the queue decided;
 //! - [`outbound`]: `trigger` → `registry` → `prepare` → `enqueue` → `executor` → `delivery` (the
-//!   only module that knows reqwest) → `limits`;
+//!   only module that knows reqwest) → `limits` (admission through the store's shared slots);
 //! - [`maintenance`]: the rescuer, the pruner and the outcome dispatcher, as named services;
 //! - [`signing`]: our signatures and the providers' (the only module that knows HMAC, ECDSA and
 //!   RSA), with SNS certificates;
@@ -41,6 +42,7 @@ pub mod inbound;
 pub mod maintenance;
 pub mod outbound;
 pub mod payload;
+pub mod protect;
 pub mod queue;
 pub mod service;
 pub mod signing;

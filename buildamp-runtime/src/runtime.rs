@@ -19,7 +19,6 @@ use crate::outbound::delivery::{Deliverer, ResponseLimits};
 use crate::outbound::enqueue::{PgTransactionQueue, SqliteTransactionQueue};
 use crate::outbound::executor::{Context, Executor, ExecutorStats};
 use crate::outbound::group_commit::GroupCommit;
-use crate::outbound::limits::TargetLimits;
 use crate::outbound::prepare;
 use crate::outbound::registry;
 use crate::outbound::rules::RowRules;
@@ -233,7 +232,6 @@ impl<S: Store> RuntimeBuilder<S> {
                 clock: self.clock,
                 deliverer: Deliverer::guarded(self.limits, idle, Arc::new(policy), self.lookup),
                 config: self.config,
-                limits: TargetLimits::default(),
                 jitter: Arc::new(Jitter::new(self.jitter_seed)),
                 service: ServiceState::new(keys, max_timeout),
             }),

@@ -57,6 +57,119 @@ struct Inner {
     arrivals: watch::Sender<usize>,
 }
 
+/// A real HTTP server on 127.0.0.1 that holds every request `delay` before answering 204, and
+/// records per path when each arrived and how many were in flight at once.
+#[derive(Clone)]
+pub struct Gauge {
+    pub base: String,
+    state: Arc<Mutex<GaugeState>>,
+    arrivals: watch::Sender<usize>,
+}
+
+#[derive(Default)]
+struct GaugeState {
+    started: Option<std::time::Instant>,
+    paths: BTreeMap<String, PathGauge>,
+    total: usize,
+}
+
+/// What one path saw.
+#[derive(Clone, Default, Debug)]
+pub struct PathGauge {
+    /// Arrival times, since the first request of any path.
+    pub arrivals: Vec<Duration>,
+    /// Requests in flight now, and at most.
+    pub in_flight: usize,
+    pub max_in_flight: usize,
+    /// The `webhook-id` (event id) of each request, in arrival order.
+    pub ids: Vec<String>,
+}
+
+impl PathGauge {
+    /// The most arrivals within any span of `per` (a sliding window over arrival times).
+    pub fn max_in_any(&self, per: Duration) -> usize {
+        let mut times = self.arrivals.clone();
+        times.sort();
+        let mut best = 0;
+        let mut first = 0;
+        for last in 0..times.len() {
+            while times[last] - times[first] >= per {
+                first += 1;
+            }
+            best = best.max(last + 1 - first);
+        }
+        best
+    }
+}
+
+impl Gauge {
+    pub async fn start(delay: Duration) -> Gauge {
+        let state: Arc<Mutex<GaugeState>> = Arc::default();
+        let arrivals = watch::channel(0).0;
+        let app = {
+            let (state, arrivals) = (state.clone(), arrivals.clone());
+            axum::Router::new().fallback(move |request: axum::extract::Request| {
+                let (state, arrivals) = (state.clone(), arrivals.clone());
+                async move {
+                    let path = request.uri().path().to_owned();
+                    let id = request
+                        .headers()
+                        .get("webhook-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    {
+                        let mut s = state.lock().unwrap();
+                        let started = *s.started.get_or_insert_with(std::time::Instant::now);
+                        let p = s.paths.entry(path.clone()).or_default();
+                        p.arrivals.push(started.elapsed());
+                        p.in_flight += 1;
+                        p.max_in_flight = p.max_in_flight.max(p.in_flight);
+                        p.ids.push(id);
+                    }
+                    tokio::time::sleep(delay).await;
+                    let total = {
+                        let mut s = state.lock().unwrap();
+                        s.paths.get_mut(&path).unwrap().in_flight -= 1;
+                        s.total += 1;
+                        s.total
+                    };
+                    arrivals.send_replace(total);
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            })
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Gauge {
+            base,
+            state,
+            arrivals,
+        }
+    }
+
+    /// What `path` saw so far.
+    pub fn path(&self, path: &str) -> PathGauge {
+        self.state
+            .lock()
+            .unwrap()
+            .paths
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Waits until `n` requests were answered: a signal, not a sleep. Fails after `limit`.
+    pub async fn wait_for(&self, n: usize, limit: Duration) {
+        let mut answered = self.arrivals.subscribe();
+        tokio::time::timeout(limit, answered.wait_for(|got| *got >= n))
+            .await
+            .unwrap_or_else(|_| panic!("{n} requests did not arrive within {limit:?}"))
+            .unwrap();
+    }
+}
+
 /// A real HTTP server on 127.0.0.1 that records every request.
 #[derive(Clone)]
 pub struct Receiver {
@@ -225,6 +338,10 @@ pub trait Backend: Store {
 
     /// How many executions are `sent`.
     fn count_sent(&self) -> impl std::future::Future<Output = i64>;
+
+    /// A store on the same database as another executor process would have it: its own pool
+    /// (Postgres), or a clone (SQLite runs one process).
+    fn another_process(&self) -> impl std::future::Future<Output = Self>;
 }
 
 /// The parts of [`Backend`] whose SQL both backends share, written once: only the store type
@@ -300,6 +417,16 @@ impl Backend for PgStore {
     const REFUSES_NUL_IN_JSON: bool = true;
     shared_backend_methods!();
 
+    async fn another_process(&self) -> Self {
+        let options = (*self.pool().connect_options()).clone();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .expect("a second pool connects");
+        PgStore::from_pool(pool)
+    }
+
     async fn every_row_as_text(&self) -> Vec<(String, String)> {
         let tables: Vec<String> = sqlx::query_scalar(
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
@@ -323,6 +450,10 @@ impl Backend for PgStore {
 impl Backend for SqliteStore {
     const REFUSES_NUL_IN_JSON: bool = false;
     shared_backend_methods!();
+
+    async fn another_process(&self) -> Self {
+        self.clone()
+    }
 
     async fn every_row_as_text(&self) -> Vec<(String, String)> {
         let tables: Vec<String> =

@@ -27,12 +27,13 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::delivery::Deliverer;
-use super::limits::TargetLimits;
+use super::limits::{self, Admitted};
 use super::registry::{self, Registration};
 use crate::clock::{Clock, Jitter};
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::error_chain;
+use crate::protect::{LimitKey, Limits};
 use crate::queue::{
     self, AttemptResult, Event, ExecutionId, Progress, RetryPolicy, RetryRules, Status,
 };
@@ -51,7 +52,6 @@ pub(crate) struct Context<S> {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: Config,
     pub(crate) deliverer: Deliverer,
-    pub(crate) limits: TargetLimits,
     pub(crate) jitter: Arc<Jitter>,
     /// The webhooks service: secret keys and endpoint caches.
     pub(crate) service: ServiceState,
@@ -430,12 +430,29 @@ async fn to_target<S: Store>(
         );
     };
     let target = registration.target();
-    let _slot = inner.limits.acquire(&row.webhook_type, target).await;
+    let limits = Limits {
+        max_concurrency: target.max_concurrency,
+        rate: target.rate_limit,
+    };
+    let slot = match admission(
+        inner,
+        limits,
+        || LimitKey::Target(row.webhook_type.clone()),
+        row,
+    )
+    .await
+    {
+        Ok(slot) => slot,
+        Err(wait) => return wait,
+    };
     started.store(true, Ordering::SeqCst);
     let result = inner
         .deliverer
         .attempt(row, target, &*inner.env, inner.clock.now())
         .await;
+    if slot {
+        limits::release(&inner.store, row, inner.clock.now()).await;
+    }
     if let (
         Some(wanted),
         AttemptResult::Response {
@@ -509,6 +526,11 @@ async fn to_endpoint<S: Store>(
         envelope: &row.payload,
         attempt: row.attempt,
     };
+    let limits = endpoint.config.limits.limits();
+    let slot = match admission(inner, limits, || LimitKey::Endpoint(endpoint.id.0), row).await {
+        Ok(slot) => slot,
+        Err(wait) => return wait,
+    };
     let now = inner.clock.now();
     let result = match endpoint_delivery::prepare(&endpoint, delivery, now) {
         Ok(prepared) => {
@@ -517,7 +539,27 @@ async fn to_endpoint<S: Store>(
         }
         Err(reason) => AttemptResult::Invalid(reason),
     };
+    if slot {
+        limits::release(&inner.store, row, inner.clock.now()).await;
+    }
     Attempted::Made(result, rules)
+}
+
+/// Asks the destination's shared limits whether `row` may start now: `Ok(true)` with a slot to
+/// release after the request, `Ok(false)` when the destination has no limits, or the deferral.
+async fn admission<S: Store>(
+    inner: &Context<S>,
+    limits: Limits,
+    key: impl FnOnce() -> LimitKey,
+    row: &Claimed,
+) -> Result<bool, Attempted> {
+    let now = inner.clock.now();
+    let lease_until =
+        now + chrono::Duration::from_std(inner.config.lease).unwrap_or(chrono::Duration::MAX);
+    match limits::admit(&inner.store, limits, key, row, now, lease_until).await {
+        Admitted::Go(slot) => Ok(slot),
+        Admitted::Wait { until, reason } => Err(Attempted::Deferred { until, reason }),
+    }
 }
 
 fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {

@@ -1,157 +1,68 @@
-//! Per-target limits inside one executor: at most `max_concurrency` deliveries in flight and at
-//! most `rate_limit` started per window, for each webhook type.
-//!
-//! These hold per process. Several executor processes each apply them, so the effective limit
-//! across N processes is N times the declared one (see README, "Scale").
+//! Admission under a destination's limits, shared by every executor through the store (see
+//! [`crate::protect::limit`] for the rule and its guarantees). A destination without limits is
+//! never asked about: its deliveries pay nothing for the feature.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::Instant;
+use chrono::{DateTime, Utc};
 
-use crate::target::{RateLimit, Target};
+use crate::error::error_chain;
+use crate::protect::{self, Admission, LimitKey, Limits};
+use crate::store::{Claimed, LimitStore, SlotRequest};
 
-/// The limits of every target this executor has delivered to.
-#[derive(Default)]
-pub(crate) struct TargetLimits {
-    by_type: Mutex<HashMap<String, Arc<Limit>>>,
+/// How long a delivery waits when its limits cannot be read (the database failed).
+const UNREADABLE_WAIT: chrono::Duration = chrono::Duration::seconds(1);
+
+/// What the admission said.
+pub(crate) enum Admitted {
+    /// Go; release the slot when the request has ended (`true` when there is one).
+    Go(bool),
+    /// Wait until `until`, attempt uncounted.
+    Wait {
+        until: DateTime<Utc>,
+        reason: &'static str,
+    },
 }
 
-struct Limit {
-    concurrency: Option<Arc<Semaphore>>,
-    rate: Option<Mutex<Window>>,
-}
-
-/// A fixed window of `count` starts per `per`: simple, and exact over each window.
-struct Window {
-    limit: RateLimit,
-    started: Instant,
-    used: u32,
-}
-
-/// Held while a delivery runs; dropping it frees the target's concurrency slot.
-pub(crate) struct Slot {
-    _permit: Option<OwnedSemaphorePermit>,
-}
-
-impl TargetLimits {
-    /// Waits until `webhook_type` may start another delivery, and takes the slot.
-    pub(crate) async fn acquire(&self, webhook_type: &str, target: &Target) -> Slot {
-        let limit = self.limit(webhook_type, target);
-        let permit = match &limit.concurrency {
-            Some(semaphore) => Some(
-                semaphore
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("never closed"),
-            ),
-            None => None,
-        };
-        if let Some(window) = &limit.rate {
-            loop {
-                let wait = {
-                    let mut w = window.lock().expect("rate lock");
-                    let now = Instant::now();
-                    if now.duration_since(w.started) >= w.limit.per {
-                        w.started = now;
-                        w.used = 0;
-                    }
-                    if w.used < w.limit.count {
-                        w.used += 1;
-                        None
-                    } else {
-                        Some(w.started + w.limit.per)
-                    }
-                };
-                match wait {
-                    None => break,
-                    Some(until) => tokio::time::sleep_until(until).await,
-                }
+/// Asks whether `row` may start now under `limits` (of the destination `key` names).
+pub(crate) async fn admit<S: LimitStore>(
+    store: &S,
+    limits: Limits,
+    key: impl FnOnce() -> LimitKey,
+    row: &Claimed,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Admitted {
+    if !limits.any() {
+        return Admitted::Go(false);
+    }
+    let key = key().as_stored();
+    let request = SlotRequest {
+        key: &key,
+        execution: row.id,
+        attempt: row.attempt,
+        now,
+        lease_until,
+        forget_before: limits.forget_before(now),
+    };
+    let decide = move |slots: &[protect::Slot], turn| protect::admit(&limits, slots, turn, now);
+    match store.admit(request, &decide).await {
+        Ok(decision) => match decision.admission {
+            Admission::Admit => Admitted::Go(true),
+            Admission::Wait { until, reason } => Admitted::Wait { until, reason },
+        },
+        Err(error) => {
+            tracing::warn!(error = %error_chain(&error), destination = key, "reading limits failed; the delivery waits");
+            Admitted::Wait {
+                until: now + UNREADABLE_WAIT,
+                reason: "the destination's limits could not be read (database error): waits (no attempt spent)",
             }
         }
-        Slot { _permit: permit }
-    }
-
-    fn limit(&self, webhook_type: &str, target: &Target) -> Arc<Limit> {
-        let mut by_type = self.by_type.lock().expect("limits lock");
-        if let Some(limit) = by_type.get(webhook_type) {
-            return limit.clone(); // the hot path: no allocation
-        }
-        by_type
-            .entry(webhook_type.to_owned())
-            .or_insert_with(|| {
-                Arc::new(Limit {
-                    concurrency: target
-                        .max_concurrency
-                        .map(|n| Arc::new(Semaphore::new(n as usize))),
-                    rate: target.rate_limit.map(|limit| {
-                        Mutex::new(Window {
-                            limit,
-                            started: Instant::now(),
-                            used: 0,
-                        })
-                    }),
-                })
-            })
-            .clone()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-    use crate::target::tests::plain;
-
-    fn target(max_concurrency: Option<u32>, rate_limit: Option<RateLimit>) -> Target {
-        Target {
-            max_concurrency,
-            rate_limit,
-            ..plain()
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn rate_limit_spreads_starts_over_windows() {
-        let limits = TargetLimits::default();
-        let target = target(
-            None,
-            Some(RateLimit {
-                count: 2,
-                per: Duration::from_secs(1),
-            }),
-        );
-        let start = Instant::now();
-        let mut started_at = Vec::new();
-        for _ in 0..5 {
-            let _slot = limits.acquire("Hook", &target).await;
-            started_at.push(start.elapsed().as_secs());
-        }
-        // Two per one-second window: 0, 0, 1, 1, 2.
-        assert_eq!(started_at, [0, 0, 1, 1, 2]);
-        // Another type has its own window.
-        let _other = limits.acquire("Other", &target).await;
-        assert_eq!(start.elapsed().as_secs(), 2);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn concurrency_limit_holds_until_a_slot_is_dropped() {
-        let limits = std::sync::Arc::new(TargetLimits::default());
-        let target: &'static Target = Box::leak(Box::new(target(Some(2), None)));
-        let a = limits.acquire("Hook", target).await;
-        let _b = limits.acquire("Hook", target).await;
-        let waiting = tokio::spawn({
-            let limits = limits.clone();
-            async move { limits.acquire("Hook", target).await }
-        });
-        tokio::task::yield_now().await;
-        assert!(
-            !waiting.is_finished(),
-            "a third delivery started while two were in flight"
-        );
-        drop(a);
-        waiting.await.unwrap();
+/// Ends `row`'s slot. If that fails the slot counts until the attempt's lease: stricter for a
+/// while, never looser.
+pub(crate) async fn release<S: LimitStore>(store: &S, row: &Claimed, at: DateTime<Utc>) {
+    if let Err(error) = store.release_slot(row.id, row.attempt, at).await {
+        tracing::warn!(error = %error_chain(&error), execution = %row.id, "releasing a limit slot failed; it frees when the lease ends");
     }
 }

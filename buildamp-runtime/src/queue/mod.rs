@@ -26,7 +26,7 @@
 //! | `sending` | [`Event::LeaseExpired`], attempts spent | `dead_letter` (+ `WebhookFailed`) | rescuer |
 //! | `sending` | [`Event::Released`], request not started | `pending` or `failed`, due now, attempt uncounted | shutdown |
 //! | `sending` | [`Event::Released`], request started | `failed` due now, or `dead_letter` (+ `WebhookFailed`) if it was the last attempt | shutdown |
-//! | `sending` | [`Event::Deferred`] (a paused endpoint) | `pending` or `failed`, due at `until`, attempt uncounted, the reason kept | executor |
+//! | `sending` | [`Event::Deferred`] (a paused endpoint, a destination's shared limit) | `pending` or `failed`, due at `until`, attempt uncounted, the reason kept | executor |
 //! | `dead_letter` | [`Event::RetriedByHand`] | `pending`, due now, a fresh budget of attempts | the app (API, CLI) |
 //! | `sent` | retention | deleted | pruner |
 //!

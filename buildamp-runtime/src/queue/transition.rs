@@ -103,7 +103,8 @@ pub enum Event<'a> {
         started: bool,
     },
     /// The executor did not send the claimed attempt because its destination cannot take it now
-    /// (a paused endpoint): the row waits until `until`, its attempt given back.
+    /// (a paused endpoint, a destination's limit that is full): the row waits until `until`, its
+    /// attempt given back.
     Deferred {
         /// When it is due again.
         until: DateTime<Utc>,

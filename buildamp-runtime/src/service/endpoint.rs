@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use super::filter::{Filter, valid_pattern};
 use super::secrets::Secret;
+use crate::protect::Limits;
 use crate::queue::{RetryPolicy, RetryRules};
+use crate::target::RateLimit;
 
 /// An endpoint's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -164,6 +166,71 @@ fn parse_duration(text: &str) -> Option<Duration> {
         "m" => n.checked_mul(60).map(Duration::from_secs),
         "h" => n.checked_mul(3600).map(Duration::from_secs),
         _ => None,
+    }
+}
+
+/// A rate written as `"100/min"`, `"10/s"`, `"1000/h"` or `"5/10s"` (a count per duration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate(pub RateLimit);
+
+impl Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let RateLimit { count, per } = self.0;
+        let per = match per.as_secs() {
+            _ if per.subsec_nanos() != 0 => format!("{}ms", per.as_millis()),
+            1 => "s".to_owned(),
+            60 => "min".to_owned(),
+            3600 => "h".to_owned(),
+            secs => format!("{secs}s"),
+        };
+        s.serialize_str(&format!("{count}/{per}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_rate(&text).map(Rate).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not a rate: write `100/min`, `10/s`, `1000/h` or `5/10s`"
+            ))
+        })
+    }
+}
+
+fn parse_rate(text: &str) -> Option<RateLimit> {
+    let (count, per) = text.trim().split_once('/')?;
+    let count: u32 = count.trim().parse().ok()?;
+    let per = match per.trim() {
+        "s" | "sec" | "second" => Duration::from_secs(1),
+        "m" | "min" | "minute" => Duration::from_secs(60),
+        "h" | "hour" => Duration::from_secs(3600),
+        other => parse_duration(other)?,
+    };
+    Some(RateLimit { count, per })
+}
+
+/// Limits that every executor process shares, so they hold however many run: deliveries in
+/// flight at once and deliveries per window. A delivery over a limit waits for its turn without
+/// spending an attempt, and other endpoints' deliveries go on meanwhile. Unset: unlimited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EndpointLimits {
+    /// Deliveries in flight at once (`10`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
+    /// Deliveries per window (`"100/min"`), counted until a window after each one ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+}
+
+impl EndpointLimits {
+    /// The limits as the admission rule reads them.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_concurrency: self.max_concurrency,
+            rate: self.rate.map(|r| r.0),
+        }
     }
 }
 
@@ -331,6 +398,9 @@ pub struct EndpointConfig {
     /// How failures are retried.
     #[serde(default)]
     pub retry: RetrySpec,
+    /// Concurrency and rate limits, shared by every executor.
+    #[serde(default)]
+    pub limits: EndpointLimits,
     /// How deliveries are signed.
     #[serde(default)]
     pub signing: SigningScheme,
@@ -407,6 +477,7 @@ impl Endpoint {
             "headers": self.config.headers,
             "timeout": self.config.timeout,
             "retry": self.config.retry,
+            "limits": self.config.limits,
             "signing": {
                 "scheme": self.config.signing,
                 "active_secrets": self.active_secrets(now).len(),
@@ -465,6 +536,8 @@ pub struct EndpointSpec {
     pub timeout: Option<Dur>,
     /// Retry policy.
     pub retry: Option<RetrySpec>,
+    /// Concurrency and rate limits (`{"max_concurrency": 10, "rate": "100/min"}`).
+    pub limits: Option<EndpointLimits>,
     /// How deliveries are signed (default Standard Webhooks).
     pub signing: Option<SigningScheme>,
     /// A signing secret of your own (`whsec_` + base64 of 24 to 64 bytes); one is generated
@@ -542,6 +615,9 @@ impl EndpointSpec {
         }
         if let Some(r) = self.retry {
             base.config.retry = r;
+        }
+        if let Some(l) = self.limits {
+            base.config.limits = l;
         }
         if let Some(s) = self.signing {
             base.config.signing = s;
@@ -676,6 +752,21 @@ fn check(
             return Err(invalid(format!("retry.schedule[{i}]"), "at most a day"));
         }
     }
+    let limits = &e.config.limits;
+    if limits.max_concurrency == Some(0) {
+        return Err(invalid(
+            "limits.max_concurrency",
+            "at least 1 (leave it out for no limit; pause the endpoint to stop deliveries)",
+        ));
+    }
+    if let Some(Rate(rate)) = limits.rate
+        && (rate.count == 0 || rate.per < Duration::from_secs(1) || rate.per > day)
+    {
+        return Err(invalid(
+            "limits.rate",
+            "at least one delivery per window of 1s to a day, like `100/min`",
+        ));
+    }
     match &e.auth {
         EndpointAuth::ApiKey { header, key } => {
             if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
@@ -746,6 +837,7 @@ pub(crate) fn blank(id: EndpointId, now: DateTime<Utc>) -> Endpoint {
             headers: BTreeMap::new(),
             timeout: Dur(DEFAULT_TIMEOUT),
             retry: RetrySpec::default(),
+            limits: EndpointLimits::default(),
             signing: SigningScheme::default(),
             auth: EndpointAuth::None.view(),
         },
@@ -854,6 +946,16 @@ mod tests {
                 "between 1 and 50",
             ),
             (
+                serde_json::json!({"url": "https://example.com", "subscriptions": ["lead.*"], "limits": {"max_concurrency": 0}}),
+                "limits.max_concurrency",
+                "at least 1",
+            ),
+            (
+                serde_json::json!({"url": "https://example.com", "subscriptions": ["lead.*"], "limits": {"rate": "0/min"}}),
+                "limits.rate",
+                "at least one delivery",
+            ),
+            (
                 serde_json::json!({"url": "https://example.com", "subscriptions": ["lead.*"], "auth": {"type": "jwt", "secret": "short"}}),
                 "auth.secret",
                 "32 bytes",
@@ -895,5 +997,28 @@ mod tests {
             serde_json::to_value(Dur(Duration::from_millis(1500))).unwrap(),
             "1500ms"
         );
+    }
+
+    #[test]
+    fn rates_read_and_print_as_written() {
+        for (text, count, secs, printed) in [
+            ("100/min", 100, 60, "100/min"),
+            ("10/s", 10, 1, "10/s"),
+            ("1000/h", 1000, 3600, "1000/h"),
+            ("5/10s", 5, 10, "5/10s"),
+            ("20 / 1m", 20, 60, "20/min"),
+        ] {
+            let rate: Rate = serde_json::from_value(serde_json::json!(text)).unwrap();
+            assert_eq!(
+                rate.0,
+                RateLimit {
+                    count,
+                    per: Duration::from_secs(secs)
+                }
+            );
+            assert_eq!(serde_json::to_value(rate).unwrap(), printed);
+        }
+        let err = serde_json::from_value::<Rate>(serde_json::json!("100 per minute")).unwrap_err();
+        assert!(err.to_string().contains("write `100/min`"), "{err}");
     }
 }

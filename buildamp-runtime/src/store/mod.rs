@@ -4,7 +4,8 @@
 //! - [`ExecutionStore`] (`executions.rs`): the queue's rows, their attempt log, providers' ids;
 //! - [`OutcomeStore`] (`outcomes.rs`): outcome events for the app's handlers;
 //! - [`InboundStore`] (`inbound.rs`): providers' events, recorded before they are acknowledged;
-//! - [`EndpointStore`] (`endpoints.rs`): customers' endpoints, and events with their fan-out.
+//! - [`EndpointStore`] (`endpoints.rs`): customers' endpoints, and events with their fan-out;
+//! - [`LimitStore`] (`limits.rs`): destinations' admitted slots, shared by every executor.
 //!
 //! [`Store`] is all of them plus the schema and the wake-up signal. [`PgStore`] is the Postgres
 //! backend (production, many executor processes), [`SqliteStore`] the embedded one (development,
@@ -20,6 +21,7 @@ use tokio::sync::Notify;
 mod endpoints;
 mod executions;
 mod inbound;
+mod limits;
 mod outcomes;
 mod postgres;
 mod sqlite;
@@ -30,6 +32,7 @@ pub use executions::{
     ExecutionFilter, ExecutionStore, Move, NewRow,
 };
 pub use inbound::{InboundRecord, InboundRow, InboundStore};
+pub use limits::{Decide, LimitStore, SlotRequest};
 pub use outcomes::{OutcomeRow, OutcomeStore};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -125,7 +128,7 @@ impl From<crate::queue::UnknownStatus> for StoreError {
 /// A storage backend: every concern, the schema and the wake-up signal. Every backend passes the
 /// same per-method conformance tests (`tests/store.rs`) and the end-to-end suite.
 pub trait Store:
-    ExecutionStore + OutcomeStore + InboundStore + EndpointStore + Clone + 'static
+    ExecutionStore + OutcomeStore + InboundStore + EndpointStore + LimitStore + Clone + 'static
 {
     /// Creates or updates the schema.
     fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

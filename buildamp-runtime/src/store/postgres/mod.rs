@@ -5,6 +5,7 @@
 mod endpoints;
 mod executions;
 mod inbound;
+mod limits;
 mod outcomes;
 
 use std::sync::Arc;

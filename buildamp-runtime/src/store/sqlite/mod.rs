@@ -9,6 +9,7 @@
 mod endpoints;
 mod executions;
 mod inbound;
+mod limits;
 mod outcomes;
 
 use std::str::FromStr;
