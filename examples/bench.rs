@@ -336,7 +336,7 @@ trait BenchStore: Store {
 impl BenchStore for PgStore {
     async fn reset(&self, resume: bool, sink_url: &str) -> Result<(), String> {
         if !resume {
-            return sqlx::query("TRUNCATE webhook_executions, webhook_attempts, webhook_outcomes, message_external_ids, inbound_events, endpoints, events")
+            return sqlx::query("TRUNCATE webhook_executions, webhook_attempts, webhook_outcomes, message_external_ids, inbound_events, endpoints, events, delivery_limits, delivery_slots")
                 .execute(self.pool())
                 .await
                 .map(drop)
@@ -401,7 +401,7 @@ impl BenchStore for PgStore {
 impl BenchStore for SqliteStore {
     async fn reset(&self, resume: bool, sink_url: &str) -> Result<(), String> {
         if !resume {
-            return sqlx::raw_sql("DELETE FROM webhook_outcomes; DELETE FROM webhook_attempts; DELETE FROM message_external_ids; DELETE FROM inbound_events; DELETE FROM webhook_executions; DELETE FROM endpoints; DELETE FROM events;")
+            return sqlx::raw_sql("DELETE FROM webhook_outcomes; DELETE FROM webhook_attempts; DELETE FROM message_external_ids; DELETE FROM inbound_events; DELETE FROM webhook_executions; DELETE FROM endpoints; DELETE FROM events; DELETE FROM delivery_limits; DELETE FROM delivery_slots;")
                 .execute(self.pool())
                 .await
                 .map(drop)

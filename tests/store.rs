@@ -38,6 +38,7 @@ conformance! {
     prune_events_removes_only_old_events,
     admit_holds_a_destinations_limit_under_concurrent_admissions,
     admit_forgets_ended_slots_and_keeps_destinations_apart,
+    change_circuit_gives_the_probe_to_one_of_many_and_logs_changes,
 }
 
 use buildamp::protect::{Admission, Decision, Limits, Slot};
@@ -1289,4 +1290,89 @@ async fn admit_forgets_ended_slots_and_keeps_destinations_apart<S: Backend>(stor
         !store.release_slot(first.execution, 1, after).await.unwrap(),
         "the lost slot was forgotten"
     );
+}
+
+async fn change_circuit_gives_the_probe_to_one_of_many_and_logs_changes<S: Backend>(store: S) {
+    use buildamp::protect::breaker::{self, BreakerPolicy, Change, CircuitState, Health};
+    let store = migrated(store).await;
+    let policy = BreakerPolicy {
+        failures: 2,
+        ..BreakerPolicy::default()
+    };
+    let key = "endpoint:x";
+    let failed = |at: DateTime<Utc>| {
+        move |c: Option<&buildamp::protect::Circuit>| {
+            breaker::observe(c, Health::Down, ExecutionId::new(), at, &policy)
+        }
+    };
+    assert_eq!(store.circuit(key).await.unwrap(), None);
+    let (first, change) = store
+        .change_circuit(key, &failed(t0()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (first.state, first.failures, change),
+        (CircuitState::Closed, 1, None)
+    );
+    let (open, change) = store
+        .change_circuit(key, &failed(t0()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (open.state, change),
+        (CircuitState::Open, Some(Change::Opened))
+    );
+    assert_eq!(store.circuit(key).await.unwrap(), Some(open));
+    assert_eq!(
+        store.circuits().await.unwrap(),
+        vec![(key.to_owned(), open)]
+    );
+    // After the cool-down, executors of three processes ask for the probe at once: one gets it.
+    let later = t0() + secs(31);
+    let stores = [
+        store.clone(),
+        store.another_process().await,
+        store.another_process().await,
+    ];
+    let asks = (0..9).map(|i| {
+        let store = stores[i % 3].clone();
+        async move {
+            let me = ExecutionId::new();
+            let take = move |c: Option<&buildamp::protect::Circuit>| {
+                breaker::take_probe(c, me, later, later + secs(60)).map(|c| (c, None))
+            };
+            store.change_circuit(key, &take).await.unwrap()
+        }
+    });
+    let taken = futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .count();
+    assert_eq!(taken, 1, "one probe");
+    assert_eq!(
+        store.circuit(key).await.unwrap().unwrap().state,
+        CircuitState::HalfOpen
+    );
+    // Any answer closes it; a clean circuit is neither listed nor changed.
+    let answered = |c: Option<&buildamp::protect::Circuit>| {
+        breaker::observe(c, Health::Up, ExecutionId::new(), later, &policy)
+    };
+    let (closed, change) = store.change_circuit(key, &answered).await.unwrap().unwrap();
+    assert_eq!(
+        (closed.state, change),
+        (CircuitState::Closed, Some(Change::Closed))
+    );
+    assert_eq!(store.change_circuit(key, &answered).await.unwrap(), None);
+    assert!(store.circuits().await.unwrap().is_empty());
+    let log: Vec<Change> = store
+        .circuit_changes(key, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.change)
+        .collect();
+    assert_eq!(log, [Change::Closed, Change::Opened]);
 }

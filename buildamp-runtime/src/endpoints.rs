@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::outbound::executor::Context;
-use crate::queue::AttemptResult;
+use crate::protect::{CircuitState, Destination};
+use crate::queue::{AttemptResult, ExecutionId};
 use crate::service::deliver::{Delivery, prepare};
 use crate::service::endpoint::{
     Bounds, Endpoint, EndpointId, EndpointSpec, EndpointStatus, InvalidEndpoint, SigningSecret,
@@ -18,7 +19,7 @@ use crate::service::event::{EventId, TEST_EVENT, envelope, event_types, find_eve
 use crate::service::secrets::Secret;
 use crate::service::state::ServiceError;
 use crate::signing::sign;
-use crate::store::Store;
+use crate::store::{CircuitChange, Store};
 
 /// A new endpoint, with its signing secret: the only time the secret is returned without asking.
 #[derive(Debug)]
@@ -44,6 +45,29 @@ pub struct TestSend {
     pub delivered: bool,
     /// How long it took.
     pub duration_ms: u64,
+    /// Whether the answer enabled an endpoint BuildAmp had disabled (a successful test is how
+    /// an automatically disabled endpoint comes back).
+    pub re_enabled: bool,
+}
+
+/// An endpoint's health: its circuit breaker, shared by every executor, and its recent changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EndpointHealth {
+    /// `closed` (deliveries go), `open` (they wait for the cool-down) or `half_open` (one probe
+    /// is in flight).
+    pub state: CircuitState,
+    /// Consecutive failures.
+    pub failures: u32,
+    /// When the current run of failures began.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Open: when the cool-down ends; half-open: when the probe's lease ends.
+    pub until: Option<DateTime<Utc>>,
+    /// When the state last changed (`None`: it never failed).
+    pub changed_at: Option<DateTime<Utc>>,
+    /// Why BuildAmp disabled it, if it did.
+    pub disabled_reason: Option<String>,
+    /// The last 20 changes of the circuit, newest first.
+    pub changes: Vec<CircuitChange>,
 }
 
 /// How long the old signing secret keeps signing after a rotation, by default.
@@ -67,9 +91,9 @@ fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
-fn invalid_url(message: String) -> ServiceError {
+fn invalid_url(path: &str, message: String) -> ServiceError {
     ServiceError::Invalid(InvalidEndpoint {
-        path: "url".to_owned(),
+        path: path.to_owned(),
         message,
     })
 }
@@ -98,12 +122,18 @@ impl<S: Store> Endpoints<S> {
     /// Refuses a URL whose host is an address the SSRF guard refuses (a name is checked when a
     /// delivery connects, on the address it resolves to).
     fn check_reachable(&self, endpoint: &Endpoint) -> Result<(), ServiceError> {
-        let url = url::Url::parse(&endpoint.url).map_err(|e| invalid_url(e.to_string()))?;
-        self.inner
-            .deliverer
-            .policy()
-            .check_url(&url)
-            .map_err(|refused| invalid_url(refused.to_string()))
+        let failover = endpoint.config.failover_url.iter();
+        for (path, url) in
+            std::iter::once(("url", &endpoint.url)).chain(failover.map(|f| ("failover_url", f)))
+        {
+            let url = url::Url::parse(url).map_err(|e| invalid_url(path, e.to_string()))?;
+            self.inner
+                .deliverer
+                .policy()
+                .check_url(&url)
+                .map_err(|refused| invalid_url(path, refused.to_string()))?;
+        }
+        Ok(())
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -310,6 +340,40 @@ impl<S: Store> Endpoints<S> {
             Err(reason) => AttemptResult::Invalid(reason),
         };
         let duration_ms = u64::try_from(timer.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // An answer is news for the endpoint's circuit (it may close it); a 2xx also enables an
+        // endpoint that BuildAmp disabled.
+        let circuit = Destination::Endpoint(id.0).as_stored();
+        self.inner
+            .breakers
+            .observe(
+                &self.inner.store,
+                &circuit,
+                ExecutionId::new(),
+                &result,
+                self.inner.clock.now(),
+            )
+            .await;
+        let answered_2xx = matches!(
+            result,
+            AttemptResult::Response {
+                status: 200..=299,
+                ..
+            }
+        );
+        let re_enabled = answered_2xx
+            && endpoint.status == EndpointStatus::Disabled
+            && endpoint.config.disabled_reason.is_some()
+            && self
+                .modify(id, |e| {
+                    if e.status == EndpointStatus::Disabled && e.config.disabled_reason.is_some() {
+                        e.status = EndpointStatus::Enabled;
+                        e.config.disabled_reason = None;
+                    }
+                    Ok(())
+                })
+                .await?
+                .status
+                == EndpointStatus::Enabled;
         Ok(match result {
             AttemptResult::Response { status, body, .. } => TestSend {
                 event_id: event_id.0,
@@ -319,6 +383,7 @@ impl<S: Store> Endpoints<S> {
                     .then(|| format!("the endpoint answered HTTP {status}")),
                 body: Some(body),
                 duration_ms,
+                re_enabled,
             },
             AttemptResult::Unreachable(reason) | AttemptResult::Invalid(reason) => TestSend {
                 event_id: event_id.0,
@@ -327,7 +392,28 @@ impl<S: Store> Endpoints<S> {
                 error: Some(reason),
                 delivered: false,
                 duration_ms,
+                re_enabled,
             },
+        })
+    }
+
+    /// The endpoint's health: its circuit, as every executor shares it, and its recent changes.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`], or the store failed.
+    pub async fn health(&self, id: EndpointId) -> Result<EndpointHealth, ServiceError> {
+        let endpoint = self.get(id).await?;
+        let key = Destination::Endpoint(id.0).as_stored();
+        let circuit = self.inner.store.circuit(&key).await?;
+        let changes = self.inner.store.circuit_changes(&key, 20).await?;
+        Ok(EndpointHealth {
+            state: circuit.map_or(CircuitState::Closed, |c| c.state),
+            failures: circuit.map_or(0, |c| c.failures),
+            failing_since: circuit.and_then(|c| c.failing_since),
+            until: circuit.and_then(|c| c.until),
+            changed_at: circuit.map(|c| c.changed_at),
+            disabled_reason: endpoint.config.disabled_reason,
+            changes,
         })
     }
 
@@ -338,19 +424,9 @@ impl<S: Store> Endpoints<S> {
         id: EndpointId,
         change: impl Fn(&mut Endpoint) -> Result<(), ServiceError>,
     ) -> Result<Endpoint, ServiceError> {
-        for _ in 0..5 {
-            let row = self.row(id).await?;
-            let seen = row.updated_at;
-            let mut endpoint = self.inner.service.open(&row)?;
-            change(&mut endpoint)?;
-            // Always a new version, even under a manual clock that has not moved.
-            endpoint.updated_at = self.now().max(seen + chrono::Duration::microseconds(1));
-            let row = self.inner.service.seal(&endpoint)?;
-            if self.inner.store.replace_endpoint(&row, seen).await? {
-                self.inner.service.forget(id.0);
-                return Ok(endpoint);
-            }
-        }
-        Err(ServiceError::Conflict(id))
+        self.inner
+            .service
+            .modify(&self.inner.store, id, self.now(), change)
+            .await
     }
 }

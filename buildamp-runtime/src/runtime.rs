@@ -23,6 +23,7 @@ use crate::outbound::prepare;
 use crate::outbound::registry;
 use crate::outbound::rules::RowRules;
 use crate::outbound::trigger::{Enqueue, NewExecution, TriggerError, TriggerOptions, Webhook};
+use crate::protect::BreakerPolicy;
 use crate::queue::{self, Event, ExecutionId, Progress};
 use crate::service::event::{duplicate_event_names, event_types};
 use crate::service::publish::{self, EventToPublish, Publish, PublishError};
@@ -79,6 +80,7 @@ pub struct RuntimeBuilder<S: Store> {
     secret_keys: Option<SecretKeys>,
     address_policy: Option<AddressPolicy>,
     lookup: Arc<dyn Lookup>,
+    breaker: BreakerPolicy,
 }
 
 /// Why the runtime would not start: every problem, one a line.
@@ -137,6 +139,14 @@ impl<S: Store> RuntimeBuilder<S> {
     /// system's resolver). The address policy applies to what it answers.
     pub fn lookup(mut self, lookup: impl Lookup) -> Self {
         self.lookup = Arc::new(lookup);
+        self
+    }
+
+    /// When destinations' circuits open, for how long, and when a failing endpoint is disabled
+    /// (default [`BreakerPolicy::default`]: 5 consecutive failures, 30 s doubling to an hour,
+    /// 5 days).
+    pub fn breaker(mut self, policy: BreakerPolicy) -> Self {
+        self.breaker = policy;
         self
     }
 
@@ -231,6 +241,8 @@ impl<S: Store> RuntimeBuilder<S> {
                 env: self.env,
                 clock: self.clock,
                 deliverer: Deliverer::guarded(self.limits, idle, Arc::new(policy), self.lookup),
+                turns: Default::default(),
+                breakers: crate::outbound::breaker::Breakers::new(self.breaker),
                 config: self.config,
                 jitter: Arc::new(Jitter::new(self.jitter_seed)),
                 service: ServiceState::new(keys, max_timeout),
@@ -295,6 +307,7 @@ impl<S: Store> Runtime<S> {
             secret_keys: None,
             address_policy: None,
             lookup: Arc::new(SystemLookup),
+            breaker: BreakerPolicy::default(),
         }
     }
 

@@ -19,3 +19,29 @@ CREATE TABLE delivery_slots (
     PRIMARY KEY (execution_id, attempt)
 );
 CREATE INDEX delivery_slots_by_key ON delivery_slots (key);
+
+-- Circuit breakers every executor process shares (see protect::breaker): one row per destination
+-- that has failed, and the log of state changes for the operator.
+CREATE TABLE circuits (
+    key TEXT PRIMARY KEY,
+    -- closed, open or half_open.
+    state TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    failing_since TIMESTAMPTZ,
+    cool_down_ms BIGINT NOT NULL,
+    -- Open: when the cool-down ends; half-open: when the probe's lease ends.
+    until_at TIMESTAMPTZ,
+    probe_id UUID,
+    changed_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE circuit_changes (
+    id BIGSERIAL PRIMARY KEY,
+    key TEXT NOT NULL,
+    -- opened, reopened or closed.
+    change TEXT NOT NULL,
+    at TIMESTAMPTZ NOT NULL,
+    failures INTEGER NOT NULL,
+    cool_down_ms BIGINT NOT NULL
+);
+CREATE INDEX circuit_changes_by_key ON circuit_changes (key, id);

@@ -16,3 +16,24 @@ CREATE TABLE delivery_slots (
     PRIMARY KEY (execution_id, attempt)
 );
 CREATE INDEX delivery_slots_by_key ON delivery_slots (key);
+
+CREATE TABLE circuits (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    failing_since INTEGER,
+    cool_down_ms INTEGER NOT NULL,
+    until_at INTEGER,
+    probe_id TEXT,
+    changed_at INTEGER NOT NULL
+);
+
+CREATE TABLE circuit_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    change TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    cool_down_ms INTEGER NOT NULL
+);
+CREATE INDEX circuit_changes_by_key ON circuit_changes (key, id);

@@ -135,6 +135,7 @@ pub fn router_with<S: Store, A: ServiceAuthorizer>(
         )
         .route("/buildamp/endpoints/{id}/status", post(status::<S, A>))
         .route("/buildamp/endpoints/{id}/test", post(test::<S, A>))
+        .route("/buildamp/endpoints/{id}/health", get(health::<S, A>))
         .route("/buildamp/endpoints/{id}/secret", get(reveal::<S, A>))
         .route(
             "/buildamp/endpoints/{id}/secret/rotate",
@@ -428,6 +429,16 @@ async fn test<S: Store, A: ServiceAuthorizer>(
     allow(&s, &headers, Scope::Admin).await?;
     let sent = s.runtime.endpoints().test(endpoint_id(&id)?).await?;
     Ok(axum::Json(sent).into_response())
+}
+
+async fn health<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let health = s.runtime.endpoints().health(endpoint_id(&id)?).await?;
+    Ok(axum::Json(health).into_response())
 }
 
 #[derive(Deserialize, Default)]

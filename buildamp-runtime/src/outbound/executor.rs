@@ -26,14 +26,15 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::breaker::Breakers;
 use super::delivery::Deliverer;
-use super::limits::{self, Admitted};
+use super::limits::{self, Admitted, Turns};
 use super::registry::{self, Registration};
 use crate::clock::{Clock, Jitter};
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::error_chain;
-use crate::protect::{LimitKey, Limits};
+use crate::protect::{Destination, Limits, breaker};
 use crate::queue::{
     self, AttemptResult, Event, ExecutionId, Progress, RetryPolicy, RetryRules, Status,
 };
@@ -52,6 +53,10 @@ pub(crate) struct Context<S> {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: Config,
     pub(crate) deliverer: Deliverer,
+    /// Turns of destinations whose limits the store refused (see `limits`).
+    pub(crate) turns: Turns,
+    /// The circuits of destinations, as this process knows them (see `breaker`).
+    pub(crate) breakers: Breakers,
     pub(crate) jitter: Arc<Jitter>,
     /// The webhooks service: secret keys and endpoint caches.
     pub(crate) service: ServiceState,
@@ -430,6 +435,21 @@ async fn to_target<S: Store>(
         );
     };
     let target = registration.target();
+    // The circuit of the target's host first (an open one takes no slot), then the limits.
+    let circuit = host_of(&row.target_url).map(|host| Destination::Host(host).as_stored());
+    if let Some(circuit) = &circuit {
+        let now = inner.clock.now();
+        if let Err(held) = inner
+            .breakers
+            .gate(&inner.store, circuit, row.id, now, lease_from(inner, now))
+            .await
+        {
+            return Attempted::Deferred {
+                until: held.until,
+                reason: held.reason,
+            };
+        }
+    }
     let limits = Limits {
         max_concurrency: target.max_concurrency,
         rate: target.rate_limit,
@@ -437,7 +457,7 @@ async fn to_target<S: Store>(
     let slot = match admission(
         inner,
         limits,
-        || LimitKey::Target(row.webhook_type.clone()),
+        || Destination::Target(row.webhook_type.clone()),
         row,
     )
     .await
@@ -450,8 +470,15 @@ async fn to_target<S: Store>(
         .deliverer
         .attempt(row, target, &*inner.env, inner.clock.now())
         .await;
+    let ended = inner.clock.now();
     if slot {
-        limits::release(&inner.store, row, inner.clock.now()).await;
+        limits::release(&inner.store, row, ended).await;
+    }
+    if let Some(circuit) = &circuit {
+        inner
+            .breakers
+            .observe(&inner.store, circuit, row.id, &result, ended)
+            .await;
     }
     if let (
         Some(wanted),
@@ -513,10 +540,15 @@ async fn to_endpoint<S: Store>(
             };
         }
         EndpointStatus::Disabled => {
+            let why = endpoint
+                .config
+                .disabled_reason
+                .as_deref()
+                .map_or_else(String::new, |r| format!(" ({r})"));
             return Attempted::Made(
-                AttemptResult::Invalid(
-                    "the endpoint is disabled: enable it, then retry this dead letter".to_owned(),
-                ),
+                AttemptResult::Invalid(format!(
+                    "the endpoint is disabled{why}: enable it, then retry this dead letter"
+                )),
                 rules,
             );
         }
@@ -526,23 +558,84 @@ async fn to_endpoint<S: Store>(
         envelope: &row.payload,
         attempt: row.attempt,
     };
+    // The circuit first (an open one takes no slot), then the limits.
+    let circuit = Destination::Endpoint(endpoint.id.0).as_stored();
+    let now = inner.clock.now();
+    let failover;
+    let to: &Endpoint = match inner
+        .breakers
+        .gate(&inner.store, &circuit, row.id, now, lease_from(inner, now))
+        .await
+    {
+        Ok(()) => &endpoint,
+        Err(held) => match &endpoint.config.failover_url {
+            Some(url) if held.circuit_open => {
+                failover = Endpoint {
+                    url: url.clone(),
+                    ..(*endpoint).clone()
+                };
+                &failover
+            }
+            _ => {
+                return Attempted::Deferred {
+                    until: held.until,
+                    reason: held.reason,
+                };
+            }
+        },
+    };
     let limits = endpoint.config.limits.limits();
-    let slot = match admission(inner, limits, || LimitKey::Endpoint(endpoint.id.0), row).await {
+    let slot = match admission(inner, limits, || Destination::Endpoint(endpoint.id.0), row).await {
         Ok(slot) => slot,
         Err(wait) => return wait,
     };
     let now = inner.clock.now();
-    let result = match endpoint_delivery::prepare(&endpoint, delivery, now) {
+    let result = match endpoint_delivery::prepare(to, delivery, now) {
         Ok(prepared) => {
             started.store(true, Ordering::SeqCst);
             inner.deliverer.send(prepared, now).await
         }
         Err(reason) => AttemptResult::Invalid(reason),
     };
+    let ended = inner.clock.now();
     if slot {
-        limits::release(&inner.store, row, inner.clock.now()).await;
+        limits::release(&inner.store, row, ended).await;
+    }
+    // A failover's answers say nothing about the endpoint's own URL.
+    if std::ptr::eq(to, &*endpoint) {
+        let observed = inner
+            .breakers
+            .observe(&inner.store, &circuit, row.id, &result, ended)
+            .await;
+        let status = match &result {
+            AttemptResult::Response { status, .. } => Some(*status),
+            _ => None,
+        };
+        let circuit = observed.map(|(c, _)| c);
+        if let Some(reason) =
+            breaker::disable_reason(status, circuit.as_ref(), ended, &inner.breakers.policy)
+        {
+            match inner
+                .service
+                .disable(&inner.store, endpoint.id, &reason, ended)
+                .await
+            {
+                Ok(true) => {
+                    tracing::warn!(endpoint = %endpoint.id.0, reason, "endpoint disabled");
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(&error), endpoint = %endpoint.id.0, "disabling the endpoint failed");
+                }
+            }
+        }
     }
     Attempted::Made(result, rules)
+}
+
+/// The lease of an attempt that starts at `now`.
+fn lease_from<S: Store>(inner: &Context<S>, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(inner.config.lease).unwrap_or(chrono::Duration::MAX)
 }
 
 /// Asks the destination's shared limits whether `row` may start now: `Ok(true)` with a slot to
@@ -550,16 +643,35 @@ async fn to_endpoint<S: Store>(
 async fn admission<S: Store>(
     inner: &Context<S>,
     limits: Limits,
-    key: impl FnOnce() -> LimitKey,
+    key: impl FnOnce() -> Destination,
     row: &Claimed,
 ) -> Result<bool, Attempted> {
     let now = inner.clock.now();
-    let lease_until =
-        now + chrono::Duration::from_std(inner.config.lease).unwrap_or(chrono::Duration::MAX);
-    match limits::admit(&inner.store, limits, key, row, now, lease_until).await {
+    let lease_until = lease_from(inner, now);
+    match limits::admit(
+        &inner.store,
+        &inner.turns,
+        limits,
+        key,
+        row,
+        now,
+        lease_until,
+    )
+    .await
+    {
         Admitted::Go(slot) => Ok(slot),
         Admitted::Wait { until, reason } => Err(Attempted::Deferred { until, reason }),
     }
+}
+
+/// The host and port a `#[target]` row goes to: its circuit's destination.
+fn host_of(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    Some(format!(
+        "{}:{}",
+        url.host_str()?,
+        url.port_or_known_default().unwrap_or(0)
+    ))
 }
 
 fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {

@@ -4,9 +4,11 @@
 //! (inside the caller's transaction; single triggers share commits through `group_commit`) →
 //! [`executor`] (claim, deliver, record) → [`delivery`] (one
 //! HTTP attempt; the only module that knows reqwest; endpoints' requests go through its SSRF
-//! `guard`) → [`limits`] (per-target limits in one process); `rules` says where a queued row's
+//! `guard`) → `breaker` (each destination's circuit) → [`limits`] (admission under limits every
+//! executor shares); `rules` says where a queued row's
 //! retry rules come from (a target, or an endpoint's settings) for rescues and retries by hand.
 
+pub(crate) mod breaker;
 pub mod delivery;
 pub mod enqueue;
 pub mod executor;

@@ -27,29 +27,8 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
-
 use crate::target::RateLimit;
-
-/// The destination a limit belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum LimitKey {
-    /// A customer's endpoint of the webhooks service.
-    Endpoint(Uuid),
-    /// A `#[target]` webhook type.
-    Target(String),
-}
-
-impl LimitKey {
-    /// The key as stored (`endpoint:<id>`, `target:<WebhookType>`).
-    pub fn as_stored(&self) -> String {
-        match self {
-            LimitKey::Endpoint(id) => format!("endpoint:{id}"),
-            LimitKey::Target(name) => format!("target:{name}"),
-        }
-    }
-}
+use chrono::{DateTime, Utc};
 
 /// A destination's limits; both unset means unlimited (and no admission is asked for).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

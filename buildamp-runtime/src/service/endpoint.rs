@@ -407,6 +407,13 @@ pub struct EndpointConfig {
     /// The auth kind, without secrets (the sealed part holds the whole).
     #[serde(default)]
     pub auth: serde_json::Value,
+    /// Where deliveries go while the endpoint's circuit is open (its own URL's circuit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_url: Option<String>,
+    /// Why BuildAmp disabled the endpoint (it answered 410 Gone, or failed for too long); cleared
+    /// when it is enabled again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
 }
 
 /// An endpoint, its secrets opened.
@@ -478,6 +485,8 @@ impl Endpoint {
             "timeout": self.config.timeout,
             "retry": self.config.retry,
             "limits": self.config.limits,
+            "failover_url": self.config.failover_url,
+            "disabled_reason": self.config.disabled_reason,
             "signing": {
                 "scheme": self.config.signing,
                 "active_secrets": self.active_secrets(now).len(),
@@ -538,6 +547,8 @@ pub struct EndpointSpec {
     pub retry: Option<RetrySpec>,
     /// Concurrency and rate limits (`{"max_concurrency": 10, "rate": "100/min"}`).
     pub limits: Option<EndpointLimits>,
+    /// Where deliveries go while the endpoint's circuit is open; `""` removes it.
+    pub failover_url: Option<String>,
     /// How deliveries are signed (default Standard Webhooks).
     pub signing: Option<SigningScheme>,
     /// A signing secret of your own (`whsec_` + base64 of 24 to 64 bytes); one is generated
@@ -600,6 +611,9 @@ impl EndpointSpec {
         }
         if let Some(s) = self.status {
             base.status = s;
+            if s == EndpointStatus::Enabled {
+                base.config.disabled_reason = None;
+            }
         }
         if let Some(s) = self.subscriptions {
             base.config.subscriptions = s;
@@ -619,6 +633,9 @@ impl EndpointSpec {
         if let Some(l) = self.limits {
             base.config.limits = l;
         }
+        if let Some(f) = self.failover_url {
+            base.config.failover_url = Some(f).filter(|f| !f.is_empty());
+        }
         if let Some(s) = self.signing {
             base.config.signing = s;
         }
@@ -636,38 +653,47 @@ impl EndpointSpec {
     }
 }
 
-/// Every rule an endpoint's settings must follow.
-fn check(
-    e: &Endpoint,
-    bounds: &Bounds,
-    known_event: &dyn Fn(&str) -> Option<bool>,
-) -> Result<(), InvalidEndpoint> {
-    let url = url::Url::parse(&e.url)
-        .map_err(|err| invalid("url", format!("not an absolute URL ({err})")))?;
-    match (url.scheme(), e.environment) {
+/// The rules a delivery URL follows (`path` names the field).
+fn check_url(path: &str, url: &str, environment: Environment) -> Result<(), InvalidEndpoint> {
+    let parsed = url::Url::parse(url)
+        .map_err(|err| invalid(path, format!("not an absolute URL ({err})")))?;
+    match (parsed.scheme(), environment) {
         ("https", _) => {}
         ("http", Environment::Production) => {
             return Err(invalid(
-                "url",
+                path,
                 "production endpoints must use https://: use an https URL, or set `environment` to `development` or `staging`",
             ));
         }
         ("http", _) => {}
         (other, _) => {
             return Err(invalid(
-                "url",
+                path,
                 format!("scheme `{other}` is not delivered: use https://"),
             ));
         }
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("url", "the URL has no host"));
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(path, "the URL has no host"));
     }
-    if !url.username().is_empty() || url.password().is_some() {
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(invalid(
-            "url",
+            path,
             "credentials in the URL would be stored in clear: use `auth` instead",
         ));
+    }
+    Ok(())
+}
+
+/// Every rule an endpoint's settings must follow.
+fn check(
+    e: &Endpoint,
+    bounds: &Bounds,
+    known_event: &dyn Fn(&str) -> Option<bool>,
+) -> Result<(), InvalidEndpoint> {
+    check_url("url", &e.url, e.environment)?;
+    if let Some(failover) = &e.config.failover_url {
+        check_url("failover_url", failover, e.environment)?;
     }
     if e.config.subscriptions.is_empty() {
         return Err(invalid(
@@ -840,6 +866,8 @@ pub(crate) fn blank(id: EndpointId, now: DateTime<Utc>) -> Endpoint {
             limits: EndpointLimits::default(),
             signing: SigningScheme::default(),
             auth: EndpointAuth::None.view(),
+            failover_url: None,
+            disabled_reason: None,
         },
         auth: EndpointAuth::None,
         secrets: Vec::new(),

@@ -216,6 +216,57 @@ impl ServiceState {
         (read_at.elapsed() < Self::REFRESH).then(|| endpoint.clone())
     }
 
+    /// Reads endpoint `id`, changes it with `change` and writes it back at `now`, fenced on the
+    /// version read (a concurrent change makes it read again, up to five times).
+    pub(crate) async fn modify<S: EndpointStore>(
+        &self,
+        store: &S,
+        id: EndpointId,
+        now: DateTime<Utc>,
+        change: impl Fn(&mut Endpoint) -> Result<(), ServiceError>,
+    ) -> Result<Endpoint, ServiceError> {
+        for _ in 0..5 {
+            let row = store
+                .endpoint(id.0)
+                .await?
+                .ok_or(ServiceError::NotFound(id))?;
+            let seen = row.updated_at;
+            let mut endpoint = self.open(&row)?;
+            change(&mut endpoint)?;
+            // Always a new version, even under a manual clock that has not moved.
+            endpoint.updated_at = now.max(seen + chrono::Duration::microseconds(1));
+            let row = self.seal(&endpoint)?;
+            if store.replace_endpoint(&row, seen).await? {
+                self.forget(id.0);
+                return Ok(endpoint);
+            }
+        }
+        Err(ServiceError::Conflict(id))
+    }
+
+    /// Disables an enabled endpoint, saying why (the executor, when it answered 410 Gone or
+    /// failed for too long). `false` when it was not enabled any more.
+    pub(crate) async fn disable<S: EndpointStore>(
+        &self,
+        store: &S,
+        id: EndpointId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let disabled = std::sync::atomic::AtomicBool::new(false);
+        self.modify(store, id, now, |e| {
+            let enabled = e.status == EndpointStatus::Enabled;
+            if enabled {
+                e.status = EndpointStatus::Disabled;
+                e.config.disabled_reason = Some(reason.to_owned());
+            }
+            disabled.store(enabled, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+        .await?;
+        Ok(disabled.into_inner())
+    }
+
     /// Drops what this process cached of `id`, after it changed it.
     pub(crate) fn forget(&self, id: Uuid) {
         self.opened.lock().expect("opened lock").remove(&id);

@@ -16,7 +16,7 @@ pub type Decide<'a> = &'a (dyn Fn(&[Slot], Option<DateTime<Utc>>) -> Decision + 
 /// The attempt asking to be admitted.
 #[derive(Clone, Copy, Debug)]
 pub struct SlotRequest<'a> {
-    /// The destination (`LimitKey::as_stored`).
+    /// The destination (`Destination::as_stored`).
     pub key: &'a str,
     /// The execution.
     pub execution: ExecutionId,

@@ -5,7 +5,8 @@
 //! - [`OutcomeStore`] (`outcomes.rs`): outcome events for the app's handlers;
 //! - [`InboundStore`] (`inbound.rs`): providers' events, recorded before they are acknowledged;
 //! - [`EndpointStore`] (`endpoints.rs`): customers' endpoints, and events with their fan-out;
-//! - [`LimitStore`] (`limits.rs`): destinations' admitted slots, shared by every executor.
+//! - [`LimitStore`] (`limits.rs`): destinations' admitted slots, shared by every executor;
+//! - [`CircuitStore`] (`circuits.rs`): destinations' circuit breakers and the log of their changes.
 //!
 //! [`Store`] is all of them plus the schema and the wake-up signal. [`PgStore`] is the Postgres
 //! backend (production, many executor processes), [`SqliteStore`] the embedded one (development,
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+mod circuits;
 mod endpoints;
 mod executions;
 mod inbound;
@@ -26,6 +28,7 @@ mod outcomes;
 mod postgres;
 mod sqlite;
 
+pub use circuits::{ChangeCircuit, CircuitChange, CircuitStore};
 pub use endpoints::{EndpointRow, EndpointStore, NewEvent, Published, Route};
 pub use executions::{
     Attempt, AttemptReport, Candidate, Claimed, DeadLetterFilter, Enqueued, Execution,
@@ -128,7 +131,14 @@ impl From<crate::queue::UnknownStatus> for StoreError {
 /// A storage backend: every concern, the schema and the wake-up signal. Every backend passes the
 /// same per-method conformance tests (`tests/store.rs`) and the end-to-end suite.
 pub trait Store:
-    ExecutionStore + OutcomeStore + InboundStore + EndpointStore + LimitStore + Clone + 'static
+    ExecutionStore
+    + OutcomeStore
+    + InboundStore
+    + EndpointStore
+    + LimitStore
+    + CircuitStore
+    + Clone
+    + 'static
 {
     /// Creates or updates the schema.
     fn migrate(&self) -> impl Future<Output = Result<(), StoreError>> + Send;

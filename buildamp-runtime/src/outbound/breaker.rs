@@ -1,0 +1,200 @@
+//! The circuit breaker at delivery time: each attempt passes its destination's gate first, and
+//! its result is observed after (see [`crate::protect::breaker`] for the rule).
+//!
+//! A healthy destination costs nothing beyond a map lookup: this process knows the circuits that
+//! are not closed-and-clean (all of them, read from the store at most once a second, and its own
+//! changes at once), and only an attempt that failed, or that answered while the circuit had
+//! failures, writes to the store. So across processes, a change is seen within a second, and the
+//! count of consecutive failures may miss an answer another process got in that second.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::error_chain;
+use crate::protect::breaker::{self, BreakerPolicy, Change, Circuit, Gate, Health};
+use crate::queue::{AttemptResult, ExecutionId};
+use crate::store::CircuitStore;
+
+/// How long a circuit read is used before it is read again.
+const REFRESH: Duration = Duration::from_secs(1);
+
+/// The circuits of this process's destinations.
+pub(crate) struct Breakers {
+    pub(crate) policy: BreakerPolicy,
+    known: Mutex<Known>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Known {
+    read_at: Option<tokio::time::Instant>,
+    circuits: HashMap<String, Circuit>,
+}
+
+/// A delivery the gate held back.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Held {
+    /// When to look again.
+    pub(crate) until: DateTime<Utc>,
+    /// Why, for the row.
+    pub(crate) reason: &'static str,
+    /// Whether the destination's circuit is open or probing (not merely unreadable): a failover
+    /// may take the delivery.
+    pub(crate) circuit_open: bool,
+}
+
+fn held(until: DateTime<Utc>, reason: &'static str) -> Held {
+    Held {
+        until,
+        reason,
+        circuit_open: reason != UNREADABLE,
+    }
+}
+
+/// Why a delivery waits.
+const OPEN: &str = "the destination's circuit is open: waits for the cool-down (no attempt spent)";
+const PROBING: &str =
+    "the destination's circuit is half-open: waits for the probe's answer (no attempt spent)";
+const UNREADABLE: &str =
+    "the destination's circuit could not be read (database error): waits (no attempt spent)";
+
+impl Breakers {
+    pub(crate) fn new(policy: BreakerPolicy) -> Self {
+        Breakers {
+            policy,
+            known: Mutex::default(),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// `key`'s circuit as this process knows it, reading every circuit again once the last read
+    /// is older than a second (one reader at a time; the others use what is known).
+    async fn known<S: CircuitStore>(&self, store: &S, key: &str) -> Option<Circuit> {
+        let stale = |k: &Known| k.read_at.is_none_or(|at| at.elapsed() >= REFRESH);
+        if stale(&self.known.lock().expect("circuits lock"))
+            && let Ok(_one) = self.refreshing.try_lock()
+            && stale(&self.known.lock().expect("circuits lock"))
+        {
+            let read = store.circuits().await;
+            let mut known = self.known.lock().expect("circuits lock");
+            known.read_at = Some(tokio::time::Instant::now());
+            match read {
+                Ok(circuits) => known.circuits = circuits.into_iter().collect(),
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(&error), "reading circuits failed; using the last ones read");
+                }
+            }
+        }
+        self.cached(key)
+    }
+
+    fn cached(&self, key: &str) -> Option<Circuit> {
+        self.known
+            .lock()
+            .expect("circuits lock")
+            .circuits
+            .get(key)
+            .copied()
+    }
+
+    fn put(&self, key: &str, circuit: Option<Circuit>) {
+        let mut known = self.known.lock().expect("circuits lock");
+        match circuit.filter(|c| !c.is_clean()) {
+            Some(c) => known.circuits.insert(key.to_owned(), c),
+            None => known.circuits.remove(key),
+        };
+    }
+
+    /// Whether `execution` may be sent to `key` now: `Ok` (as the probe, if the cool-down is
+    /// over and the store gives it the probe), or when to look again and why.
+    pub(crate) async fn gate<S: CircuitStore>(
+        &self,
+        store: &S,
+        key: &str,
+        execution: ExecutionId,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), Held> {
+        match breaker::gate(self.known(store, key).await.as_ref(), now) {
+            Gate::Pass => Ok(()),
+            Gate::Wait(until) => Err(held(until, OPEN)),
+            Gate::Probe => {
+                // What the store holds, as the probe was asked for (this process's view may be a
+                // second old).
+                let stored: Arc<Mutex<Option<Circuit>>> = Arc::default();
+                let seen = stored.clone();
+                let decide = move |c: Option<&Circuit>| {
+                    *seen.lock().expect("seen lock") = c.copied();
+                    breaker::take_probe(c, execution, now, lease_until).map(|c| (c, None))
+                };
+                match store.change_circuit(key, &decide).await {
+                    Ok(Some((probing, _))) => {
+                        self.put(key, Some(probing));
+                        tracing::info!(destination = key, execution = %execution, "circuit half-open: this delivery is the probe");
+                        Ok(())
+                    }
+                    Ok(None) => {
+                        let current = *stored.lock().expect("seen lock");
+                        self.put(key, current);
+                        match breaker::gate(current.as_ref(), now) {
+                            Gate::Pass => Ok(()), // closed meanwhile
+                            Gate::Wait(until) => Err(held(until, PROBING)),
+                            Gate::Probe => Err(held(now + breaker_recheck(), PROBING)),
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error_chain(&error), destination = key, "taking the probe failed; the delivery waits");
+                        Err(held(now + breaker_recheck(), UNREADABLE))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records what `execution`'s attempt showed about `key`; returns the circuit as stored
+    /// after it, when it was written, and the change it made.
+    pub(crate) async fn observe<S: CircuitStore>(
+        &self,
+        store: &S,
+        key: &str,
+        execution: ExecutionId,
+        result: &AttemptResult,
+        now: DateTime<Utc>,
+    ) -> Option<(Circuit, Option<Change>)> {
+        let health = Health::of(result)?;
+        if health == Health::Up && self.cached(key).is_none_or(|c| c.is_clean()) {
+            return None; // the hot path: a healthy destination answered
+        }
+        let policy = self.policy;
+        let decide =
+            move |c: Option<&Circuit>| breaker::observe(c, health, execution, now, &policy);
+        match store.change_circuit(key, &decide).await {
+            Ok(written) => {
+                if let Some((circuit, change)) = written {
+                    self.put(key, Some(circuit));
+                    if let Some(change) = change {
+                        tracing::warn!(
+                            destination = key,
+                            ?change,
+                            failures = circuit.failures,
+                            cool_down_ms = circuit.cool_down.as_millis() as u64,
+                            "circuit changed"
+                        );
+                    }
+                }
+                written
+            }
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), destination = key, "recording a circuit's failure failed");
+                None
+            }
+        }
+    }
+}
+
+fn breaker_recheck() -> chrono::Duration {
+    chrono::Duration::from_std(breaker::PROBE_RECHECK).unwrap_or(chrono::Duration::MAX)
+}

@@ -1,0 +1,418 @@
+//! Protecting destinations: limits that hold across executor processes, and the circuit
+//! breaker, on Postgres and SQLite.
+//!
+//! For the limits, three runtimes, each with its own connection pool on one Postgres database
+//! (as three processes would have), deliver to one receiver on 127.0.0.1 that records when each
+//! request arrived and how many were in flight at once. On SQLite, which runs one process, the
+//! same three executors share it. The breaker's timelines run under a manual clock, drained by
+//! hand, so every transition is a step of the test.
+
+mod support;
+
+conformance! {
+    an_endpoints_limits_hold_across_executors_and_spare_an_unlimited_endpoint,
+    a_targets_concurrency_limit_holds_across_executors,
+    the_breaker_opens_probes_once_reopens_longer_and_closes_without_spending_attempts,
+    an_endpoint_is_disabled_on_410_or_after_failing_for_the_period_and_a_good_test_enables_it,
+    a_failover_url_takes_deliveries_while_the_circuit_is_open,
+}
+
+use std::time::Duration;
+
+use buildamp::delivery::guard::AddressPolicy;
+use buildamp::protect::{BreakerPolicy, Change, CircuitState};
+use buildamp::service::EndpointSpec;
+use buildamp::service::{EndpointId, EndpointStatus};
+use buildamp::{Clock, Event, ExecutionFilter, ManualClock, Runtime, Status, Webhook};
+use buildamp_models::{CustomAPICall, Lead, LeadCreated};
+use serde_json::json;
+use support::{Backend, Gauge, Receiver, Reply, env, runtime_with, test_keys};
+
+/// A runtime on `store` with the system clock (the receiver measures real time), allowed to
+/// reach 127.0.0.0/8.
+async fn runtime<S: Backend>(store: S, vars: &[(&str, &str)]) -> Runtime<S> {
+    let runtime = Runtime::builder(store)
+        .env(env(vars))
+        .secret_keys(test_keys())
+        .address_policy(AddressPolicy::public_only().allowing(["127.0.0.0/8".parse().unwrap()]))
+        .allow_missing_env()
+        .build()
+        .expect("the runtime starts");
+    runtime.migrate().await.expect("migrations apply");
+    runtime
+}
+
+/// Three executors' runtimes on one database, as three processes.
+async fn three<S: Backend>(store: S, vars: &[(&str, &str)]) -> Vec<Runtime<S>> {
+    let mut runtimes = vec![runtime(store.another_process().await, vars).await];
+    runtimes.push(runtime(store.another_process().await, vars).await);
+    runtimes.push(runtime(store, vars).await);
+    runtimes
+}
+
+fn lead(n: u32) -> LeadCreated {
+    LeadCreated {
+        lead: Lead {
+            id: format!("lead_{n}"),
+            name: "Jo Doe".into(),
+            email: None,
+            phone: None,
+            source: "website".into(),
+            score: n,
+            created_at: "2025-08-05T17:30:00Z".into(),
+        },
+        agent: None,
+    }
+}
+
+async fn an_endpoints_limits_hold_across_executors_and_spare_an_unlimited_endpoint<S: Backend>(
+    store: S,
+) {
+    const EVENTS: usize = 60;
+    const MAX_CONCURRENCY: usize = 3;
+    const RATE: usize = 20;
+    const PER: Duration = Duration::from_secs(2);
+    let gauge = Gauge::start(Duration::from_millis(100)).await;
+    let runtimes = three(store, &[]).await;
+    let endpoint = |path: &str, limits: serde_json::Value| -> EndpointSpec {
+        serde_json::from_value(json!({
+            "url": format!("{}/{path}", gauge.base),
+            "environment": "development",
+            "subscriptions": ["lead.created"],
+            "limits": limits,
+        }))
+        .unwrap()
+    };
+    let endpoints = runtimes[0].endpoints();
+    endpoints
+        .create(endpoint(
+            "limited",
+            json!({"max_concurrency": MAX_CONCURRENCY, "rate": format!("{RATE}/2s")}),
+        ))
+        .await
+        .unwrap();
+    endpoints.create(endpoint("free", json!({}))).await.unwrap();
+    for n in 0..EVENTS as u32 {
+        lead(n).publish(&runtimes[n as usize % 3]).await.unwrap();
+    }
+    let mut running = Vec::new();
+    for r in &runtimes {
+        running.push(r.start().await.unwrap());
+    }
+    gauge.wait_for(2 * EVENTS, Duration::from_secs(60)).await;
+
+    let limited = gauge.path("/limited");
+    let free = gauge.path("/free");
+    assert_eq!(limited.arrivals.len(), EVENTS);
+    assert_eq!(free.arrivals.len(), EVENTS);
+    assert!(
+        limited.max_in_flight <= MAX_CONCURRENCY,
+        "at most {MAX_CONCURRENCY} at once across the executors, saw {}",
+        limited.max_in_flight
+    );
+    let most = limited.max_in_any(PER);
+    assert!(most <= RATE, "at most {RATE} in any {PER:?}, saw {most}");
+    assert_eq!(
+        most, RATE,
+        "the limit is used, not only respected (the backlog fills each window)"
+    );
+    // The unlimited endpoint is not held up: all its deliveries arrived before the limited one
+    // could start its second window's worth, and more than the limited one's cap ran at once.
+    let mut limited_times = limited.arrivals.clone();
+    limited_times.sort();
+    let free_last = free.arrivals.iter().max().unwrap();
+    assert!(
+        *free_last < limited_times[RATE],
+        "the unlimited endpoint finished at {free_last:?}, after the limited one's window turned ({:?})",
+        limited_times[RATE]
+    );
+    assert!(
+        free.max_in_flight > MAX_CONCURRENCY,
+        "the unlimited endpoint kept its concurrency ({})",
+        free.max_in_flight
+    );
+    // Shutting down writes every completion; then no attempt was spent on waiting: every
+    // delivery was sent by its first attempt.
+    for r in running {
+        r.shutdown().await.unwrap();
+    }
+    let rows = runtimes[0]
+        .store()
+        .executions(&ExecutionFilter::newest(500))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2 * EVENTS);
+    for row in &rows {
+        assert_eq!((row.status, row.attempts), (Status::Sent, 1), "{row:?}");
+    }
+    let mut ids = limited.ids.clone();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), EVENTS, "each event arrived once");
+}
+
+async fn a_targets_concurrency_limit_holds_across_executors<S: Backend>(store: S) {
+    // `CustomAPICall` declares `max_concurrency = 10`, `rate_limit = "100/min"`.
+    const CALLS: usize = 40;
+    let gauge = Gauge::start(Duration::from_millis(150)).await;
+    let url = format!("{}/custom", gauge.base);
+    let runtimes = three(store, &[("CUSTOM_SERVICE_URL", &url)]).await;
+    for n in 0..CALLS {
+        CustomAPICall {
+            operation: format!("op{n}"),
+            data: json!({"n": n}),
+        }
+        .trigger(&runtimes[n % 3])
+        .await
+        .unwrap();
+    }
+    let mut running = Vec::new();
+    for r in &runtimes {
+        running.push(r.start().await.unwrap());
+    }
+    gauge.wait_for(CALLS, Duration::from_secs(60)).await;
+    let seen = gauge.path("/custom");
+    assert_eq!(seen.arrivals.len(), CALLS);
+    assert!(
+        seen.max_in_flight <= 10,
+        "at most 10 at once across the executors, saw {}",
+        seen.max_in_flight
+    );
+    assert!(
+        seen.max_in_flight >= 5,
+        "the limit is used ({})",
+        seen.max_in_flight
+    );
+    for r in running {
+        r.shutdown().await.unwrap();
+    }
+}
+
+/// A runtime under a manual clock, with a breaker that opens after `failures`.
+async fn manual<S: Backend>(store: S, clock: &ManualClock, policy: BreakerPolicy) -> Runtime<S> {
+    runtime_with(store, env(&[]), clock, |b| {
+        b.address_policy(AddressPolicy::public_only().allowing(["127.0.0.0/8".parse().unwrap()]))
+            .breaker(policy)
+    })
+    .await
+}
+
+fn policy(failures: u32) -> BreakerPolicy {
+    BreakerPolicy {
+        failures,
+        cool_down: Duration::from_secs(10),
+        max_cool_down: Duration::from_secs(25),
+        disable_after: None,
+    }
+}
+
+/// An endpoint at `url` retried every second, up to 20 attempts.
+async fn endpoint_at<S: Backend>(
+    runtime: &Runtime<S>,
+    url: &str,
+    extra: serde_json::Value,
+) -> EndpointId {
+    let mut spec = json!({
+        "url": url,
+        "environment": "development",
+        "subscriptions": ["lead.created"],
+        "retry": {"max_attempts": 20, "schedule": ["1s"]},
+    });
+    spec.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    runtime
+        .endpoints()
+        .create(serde_json::from_value(spec).unwrap())
+        .await
+        .unwrap()
+        .endpoint
+        .id
+}
+
+/// Runs the executor until nothing is due now.
+async fn drain<S: Backend>(runtime: &Runtime<S>) {
+    let executor = runtime.executor();
+    for _ in 0..100 {
+        if executor.run_once().await.unwrap() == 0 {
+            return;
+        }
+    }
+    panic!("the queue never drained");
+}
+
+async fn rows<S: Backend>(runtime: &Runtime<S>, endpoint: EndpointId) -> Vec<buildamp::Execution> {
+    runtime
+        .store()
+        .executions(&ExecutionFilter::newest(100).endpoint(endpoint.0))
+        .await
+        .unwrap()
+}
+
+async fn the_breaker_opens_probes_once_reopens_longer_and_closes_without_spending_attempts<
+    S: Backend,
+>(
+    store: S,
+) {
+    let clock = ManualClock::new(chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6));
+    let runtime = manual(store, &clock, policy(3)).await;
+    let receiver = Receiver::answering(503).await;
+    let id = endpoint_at(&runtime, &format!("{}/hook", receiver.base), json!({})).await;
+    let health = || async { runtime.endpoints().health(id).await.unwrap() };
+    for n in 0..5 {
+        lead(n).publish(&runtime).await.unwrap();
+    }
+    // Five attempts in one batch fail: the circuit opens (at the third) for 10 s.
+    drain(&runtime).await;
+    assert_eq!(receiver.received().len(), 5);
+    let h = health().await;
+    assert_eq!((h.state, h.failures), (CircuitState::Open, 5));
+    let opened_until = h.until.unwrap();
+    // Their retries come due while it is open: they wait, no request, no attempt spent.
+    clock.advance(Duration::from_secs(2));
+    drain(&runtime).await;
+    assert_eq!(receiver.received().len(), 5, "nothing is sent while open");
+    for row in rows(&runtime, id).await {
+        assert_eq!(row.attempts, 1, "{row:?}");
+        assert!(row.error_message.unwrap().contains("circuit is open"));
+        assert_eq!(row.next_retry_at, opened_until);
+    }
+    // The cool-down ends: exactly one probe goes, and fails: open again for twice as long.
+    clock.advance(Duration::from_secs(8));
+    drain(&runtime).await;
+    assert_eq!(receiver.received().len(), 6, "one probe");
+    let h = health().await;
+    assert_eq!(h.state, CircuitState::Open);
+    assert_eq!(
+        h.until.unwrap(),
+        clock.now() + chrono::Duration::seconds(20)
+    );
+    // The endpoint recovers; after the longer cool-down the probe succeeds and the circuit
+    // closes; the waiting deliveries follow.
+    receiver.script(|_, _| Reply::Status(204));
+    clock.advance(Duration::from_secs(20));
+    drain(&runtime).await;
+    // (The others of the probe's batch go too if they look after it closed the circuit, or
+    // wait for the recheck if they look while it is in flight.)
+    assert!(receiver.received().len() >= 7);
+    assert_eq!(health().await.state, CircuitState::Closed);
+    clock.advance(Duration::from_secs(5));
+    drain(&runtime).await;
+    assert_eq!(receiver.received().len(), 11);
+    let rows = rows(&runtime, id).await;
+    assert!(rows.iter().all(|r| r.status == Status::Sent));
+    // Attempts are the requests made: 5 + 2 probes + 4.
+    assert_eq!(rows.iter().map(|r| r.attempts).sum::<i32>(), 11);
+    let changes: Vec<Change> = health().await.changes.iter().map(|c| c.change).collect();
+    assert_eq!(changes, [Change::Closed, Change::Reopened, Change::Opened]);
+}
+
+async fn an_endpoint_is_disabled_on_410_or_after_failing_for_the_period_and_a_good_test_enables_it<
+    S: Backend,
+>(
+    store: S,
+) {
+    let clock = ManualClock::new(chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6));
+    let runtime = manual(
+        store,
+        &clock,
+        BreakerPolicy {
+            disable_after: Some(Duration::from_secs(3600)),
+            ..policy(100)
+        },
+    )
+    .await;
+    let receiver = Receiver::answering(410).await;
+    let id = endpoint_at(&runtime, &format!("{}/gone", receiver.base), json!({})).await;
+    lead(1).publish(&runtime).await.unwrap();
+    drain(&runtime).await;
+    let endpoint = runtime.endpoints().get(id).await.unwrap();
+    assert_eq!(endpoint.status, EndpointStatus::Disabled);
+    assert!(
+        endpoint
+            .config
+            .disabled_reason
+            .as_deref()
+            .unwrap()
+            .contains("410 Gone"),
+        "{endpoint:?}"
+    );
+    assert_eq!(rows(&runtime, id).await[0].status, Status::DeadLetter);
+    // A disabled endpoint receives no new events.
+    assert_eq!(lead(2).publish(&runtime).await.unwrap().deliveries, 0);
+    // A failed test leaves it disabled; a successful one enables it.
+    let test = runtime.endpoints().test(id).await.unwrap();
+    assert!(!test.delivered && !test.re_enabled);
+    receiver.script(|_, _| Reply::Status(204));
+    let test = runtime.endpoints().test(id).await.unwrap();
+    assert!(test.delivered && test.re_enabled);
+    let endpoint = runtime.endpoints().get(id).await.unwrap();
+    assert_eq!(
+        (endpoint.status, endpoint.config.disabled_reason),
+        (EndpointStatus::Enabled, None)
+    );
+    // Failing continuously for the period (an hour here) disables it too.
+    receiver.script(|_, _| Reply::Status(503));
+    lead(3).publish(&runtime).await.unwrap();
+    drain(&runtime).await;
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(30 * 60));
+        drain(&runtime).await;
+    }
+    let endpoint = runtime.endpoints().get(id).await.unwrap();
+    assert_eq!(endpoint.status, EndpointStatus::Disabled);
+    let reason = endpoint.config.disabled_reason.unwrap();
+    assert!(reason.contains("failed every delivery since"), "{reason}");
+    assert_eq!(
+        runtime
+            .endpoints()
+            .health(id)
+            .await
+            .unwrap()
+            .disabled_reason,
+        Some(reason)
+    );
+}
+
+async fn a_failover_url_takes_deliveries_while_the_circuit_is_open<S: Backend>(store: S) {
+    let clock = ManualClock::new(chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6));
+    let runtime = manual(store, &clock, policy(2)).await;
+    let primary = Receiver::answering(503).await;
+    let failover = Receiver::answering(204).await;
+    let id = endpoint_at(
+        &runtime,
+        &format!("{}/primary", primary.base),
+        json!({"failover_url": format!("{}/failover", failover.base)}),
+    )
+    .await;
+    for n in 0..2 {
+        lead(n).publish(&runtime).await.unwrap();
+    }
+    drain(&runtime).await;
+    assert_eq!(
+        runtime.endpoints().health(id).await.unwrap().state,
+        CircuitState::Open
+    );
+    // While open, new deliveries and the retries go to the failover, signed as usual.
+    for n in 2..5 {
+        lead(n).publish(&runtime).await.unwrap();
+    }
+    drain(&runtime).await;
+    clock.advance(Duration::from_secs(2));
+    drain(&runtime).await;
+    assert_eq!(primary.received().len(), 2);
+    let got = failover.received();
+    assert_eq!(got.len(), 5);
+    assert!(got.iter().all(|r| r.header("webhook-signature").is_some()));
+    assert!(
+        rows(&runtime, id)
+            .await
+            .iter()
+            .all(|r| r.status == Status::Sent)
+    );
+    // The failover's answers do not close the primary's circuit.
+    assert_eq!(
+        runtime.endpoints().health(id).await.unwrap().state,
+        CircuitState::Open
+    );
+}
