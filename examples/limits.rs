@@ -21,7 +21,8 @@
 //!
 //! Each phase is published in one transaction, so the executors find it all at once.
 //!
-//! The executors stop gracefully when this process closes their stdin.
+//! The executors stop gracefully when this process closes their stdin. It exits 1 if a limit was
+//! exceeded or a delivery lost or duplicated (the figures are for people; those are bugs).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read as _;
@@ -162,6 +163,9 @@ fn database_url() -> String {
 }
 
 async fn runtime(keys: &str) -> Result<Runtime<PgStore>, String> {
+    if !database_url().starts_with("postgres") {
+        return Err("the limits harness runs several executor processes, so it needs Postgres: set DATABASE_URL=postgres://… (SQLite runs one process; tests/protection.rs covers it)".into());
+    }
     let store = PgStore::connect_or_create(&database_url(), 16)
         .await
         .map_err(|e| error_chain(&e))?;
@@ -385,5 +389,13 @@ async fn harness(args: Args) -> Result<(), String> {
         "lost": ((2 * free + n) as usize).saturating_sub(g.seen.values().map(|s| s.ids.len()).sum()),
     });
     println!("{report}");
+    // Not a timing: a broken promise.
+    if limited.max_in_flight > args.max_concurrency as usize
+        || limited.max_in_any(rate.per) > rate.count as usize
+        || duplicates > 0
+        || report["lost"] != 0
+    {
+        return Err("a limit was exceeded, or a delivery was lost or duplicated".into());
+    }
     Ok(())
 }
