@@ -15,6 +15,7 @@ conformance! {
     the_breaker_opens_probes_once_reopens_longer_and_closes_without_spending_attempts,
     an_endpoint_is_disabled_on_410_or_after_failing_for_the_period_and_a_good_test_enables_it,
     a_failover_url_takes_deliveries_while_the_circuit_is_open,
+    an_ordered_endpoint_gets_each_keys_events_in_order_with_gap_free_numbers_under_failures,
 }
 
 use std::time::Duration;
@@ -414,5 +415,122 @@ async fn a_failover_url_takes_deliveries_while_the_circuit_is_open<S: Backend>(s
     assert_eq!(
         runtime.endpoints().health(id).await.unwrap().state,
         CircuitState::Open
+    );
+}
+
+/// Whether the receiver fails its `n`-th request: about one in four, spread by a hash.
+fn fails(n: usize) -> bool {
+    (n.wrapping_mul(2_654_435_761) >> 7).is_multiple_of(4)
+}
+
+async fn an_ordered_endpoint_gets_each_keys_events_in_order_with_gap_free_numbers_under_failures<
+    S: Backend,
+>(
+    store: S,
+) {
+    const KEYS: [&str; 3] = ["txn_a", "txn_b", "txn_c"];
+    const EACH: u32 = 200;
+    let (ok_tx, mut delivered) = tokio::sync::watch::channel(0usize);
+    let receiver = Receiver::start(move |_, n| {
+        if fails(n) {
+            Reply::Status(503)
+        } else {
+            ok_tx.send_modify(|ok| *ok += 1);
+            Reply::Status(204)
+        }
+    })
+    .await;
+    let gauge = Gauge::start(Duration::from_millis(20)).await;
+    let runtimes = three(store, &[]).await;
+    let endpoints = runtimes[0].endpoints();
+    let create = |url: String, ordered: bool| {
+        serde_json::from_value::<EndpointSpec>(json!({
+            "url": url,
+            "environment": "development",
+            "subscriptions": ["lead.created"],
+            "ordered": ordered,
+            "retry": {"max_attempts": 50, "schedule": ["10ms"]},
+        }))
+        .unwrap()
+    };
+    endpoints
+        .create(create(format!("{}/ordered", receiver.base), true))
+        .await
+        .unwrap();
+    endpoints
+        .create(create(format!("{}/unordered", gauge.base), false))
+        .await
+        .unwrap();
+    let mut running = Vec::new();
+    for r in &runtimes {
+        running.push(r.start().await.unwrap());
+    }
+    // Each key's events are published in order by one task, while the executors deliver.
+    let mut publishers = tokio::task::JoinSet::new();
+    for (k, key) in KEYS.iter().enumerate() {
+        let runtime = runtimes[k].clone();
+        publishers.spawn(async move {
+            for n in 0..EACH {
+                lead(n).publish(&runtime).ordering_key(*key).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = publishers.join_next().await {
+        done.unwrap();
+    }
+    let total = KEYS.len() * EACH as usize;
+    tokio::time::timeout(
+        Duration::from_secs(180),
+        delivered.wait_for(|ok| *ok >= total),
+    )
+    .await
+    .expect("every ordered delivery arrived")
+    .unwrap();
+    gauge.wait_for(total, Duration::from_secs(60)).await;
+    for r in running {
+        r.shutdown().await.unwrap();
+    }
+
+    // In arrival order, each key's requests carry the next number: a failed one is sent again
+    // (the same number) before any later one, and the numbers run 1..=200 without a gap.
+    let mut next: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for (n, r) in receiver.received().iter().enumerate() {
+        let key = r
+            .header("x-ordering-key")
+            .expect("an ordering key")
+            .to_owned();
+        let sequence: i64 = r.header("x-sequence").unwrap().parse().unwrap();
+        let body = r.json();
+        assert_eq!(body["metadata"]["sequence"], sequence);
+        assert_eq!(body["metadata"]["ordering_key"], key.as_str());
+        assert_eq!(
+            body["data"]["lead"]["score"],
+            sequence - 1,
+            "numbers follow publish order"
+        );
+        let expected = next.entry(key.clone()).or_insert(1);
+        assert_eq!(sequence, *expected, "{key}: request {n} out of order");
+        if !fails(n) {
+            *expected += 1;
+        }
+    }
+    assert!(
+        receiver
+            .received()
+            .iter()
+            .enumerate()
+            .any(|(n, _)| fails(n))
+    );
+    assert_eq!(
+        next.into_values().collect::<Vec<_>>(),
+        vec![i64::from(EACH) + 1; KEYS.len()]
+    );
+    // The unordered endpoint received the same events without waiting its turn.
+    let unordered = gauge.path("/unordered");
+    assert_eq!(unordered.arrivals.len(), total);
+    assert!(
+        unordered.max_in_flight > KEYS.len(),
+        "an unordered endpoint keeps its concurrency ({})",
+        unordered.max_in_flight
     );
 }

@@ -39,6 +39,7 @@ conformance! {
     admit_holds_a_destinations_limit_under_concurrent_admissions,
     admit_forgets_ended_slots_and_keeps_destinations_apart,
     change_circuit_gives_the_probe_to_one_of_many_and_logs_changes,
+    an_ordered_keys_rows_are_numbered_and_claimed_one_at_a_time,
 }
 
 use buildamp::protect::{Admission, Decision, Limits, Slot};
@@ -74,6 +75,7 @@ fn row(webhook_type: &'static str, due_at: DateTime<Utc>) -> NewRow {
         idempotency_key: None,
         endpoint_id: None,
         event_id: None,
+        ordering_key: None,
     }
 }
 
@@ -1375,4 +1377,70 @@ async fn change_circuit_gives_the_probe_to_one_of_many_and_logs_changes<S: Backe
         .map(|c| c.change)
         .collect();
     assert_eq!(log, [Change::Closed, Change::Opened]);
+}
+
+async fn an_ordered_keys_rows_are_numbered_and_claimed_one_at_a_time<S: Backend>(store: S) {
+    let store = migrated(store).await;
+    let endpoint = Uuid::now_v7();
+    let ordered = |key: &str| NewRow {
+        endpoint_id: Some(endpoint),
+        ordering_key: Some(key.to_owned()),
+        ..row("lead.created", t0())
+    };
+    let ids: Vec<ExecutionId> = store
+        .insert(
+            t0(),
+            vec![
+                ordered("k"),
+                ordered("k"),
+                ordered("j"),
+                ordered("k"),
+                row("A", t0()),
+            ],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let (k1, k2, j1, k3, plain) = (ids[0], ids[1], ids[2], ids[3], ids[4]);
+    let numbers: Vec<Option<i64>> = {
+        let mut n = Vec::new();
+        for id in &ids {
+            n.push(status(&store, *id).await.sequence);
+        }
+        n
+    };
+    assert_eq!(numbers, [Some(1), Some(2), Some(1), Some(3), None]);
+    // Each key's head, and the unordered row.
+    let mut first = claim(&store, t0(), 10).await;
+    first.sort();
+    let mut heads = vec![k1, j1, plain];
+    heads.sort();
+    assert_eq!(first, heads);
+    // k2 waits while k1 is in flight, and while it waits for a retry.
+    assert!(claim(&store, t0(), 10).await.is_empty());
+    answered(&store, k1, 500, 0).await;
+    let retry = status(&store, k1).await;
+    assert_eq!(retry.status, Status::Failed);
+    let before = retry.next_retry_at - Duration::milliseconds(1);
+    assert!(claim(&store, before, 10).await.is_empty());
+    assert_eq!(
+        store.next_due().await.unwrap(),
+        Some(retry.next_retry_at),
+        "a held-back row is not due"
+    );
+    // k1 settles (here: dead-lettered by a permanent answer): k2 goes, then k3.
+    let later = t0() + secs(3600);
+    assert_eq!(claim(&store, later, 10).await, [k1]);
+    store
+        .record(later, &[attempted(k1, 2, 400, later)])
+        .await
+        .unwrap();
+    assert_eq!(claim(&store, later, 10).await, [k2]);
+    store
+        .record(later, &[attempted(k2, 1, 200, later)])
+        .await
+        .unwrap();
+    assert_eq!(claim(&store, later, 10).await, [k3]);
 }

@@ -333,6 +333,7 @@ impl<S: Store> Endpoints<S> {
             execution_id: uuid::Uuid::now_v7(),
             envelope: &body,
             attempt: 1,
+            ordering: None,
         };
         let timer = std::time::Instant::now();
         let result = match prepare(&endpoint, delivery, now) {

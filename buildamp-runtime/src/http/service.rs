@@ -244,6 +244,8 @@ struct PublishBody {
     metadata: serde_json::Map<String, Value>,
     #[serde(default)]
     occurred_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    ordering_key: Option<String>,
 }
 
 async fn publish<S: Store, A: ServiceAuthorizer>(
@@ -282,6 +284,15 @@ async fn publish<S: Store, A: ServiceAuthorizer>(
         )
         .at("id"));
     }
+    if let Some(key) = &body.ordering_key
+        && (key.is_empty() || key.len() > 255)
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "an ordering key is 1 to 255 characters",
+        )
+        .at("ordering_key"));
+    }
     let key = match headers.get("idempotency-key") {
         Some(v) => match v.to_str() {
             Ok(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_owned()),
@@ -304,6 +315,7 @@ async fn publish<S: Store, A: ServiceAuthorizer>(
             idempotency_key: key,
             metadata: body.metadata,
             occurred_at: body.occurred_at,
+            ordering_key: body.ordering_key,
         },
     };
     let published = (&s.runtime)

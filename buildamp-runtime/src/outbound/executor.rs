@@ -160,7 +160,7 @@ impl<S: Store> Executor<S> {
         let config = &inner.config;
         let permits = Arc::new(Semaphore::new(config.concurrency));
         let in_flight: Arc<Mutex<HashMap<ExecutionId, InFlight>>> = Arc::default();
-        let (done_tx, done_rx) = mpsc::channel::<Move>(config.concurrency * 2);
+        let (done_tx, done_rx) = mpsc::channel::<Done>(config.concurrency * 2);
         let completer = tokio::spawn(complete_loop(inner.clone(), done_rx));
         let signal = inner.store.work_signal();
         let mut tasks = JoinSet::new();
@@ -223,7 +223,11 @@ impl<S: Store> Executor<S> {
                     let completion = deliver(&inner, &row, registration, &started).await;
                     // The completer runs until every sender is gone, so this fails only if it
                     // panicked; the row then comes back after its lease.
-                    let _ = done_tx.send(completion).await;
+                    let done = Done {
+                        ordered: row.ordering.is_some(),
+                        completion,
+                    };
+                    let _ = done_tx.send(done).await;
                     in_flight.lock().expect("in-flight lock").remove(&row.id);
                     drop(permit);
                 });
@@ -284,17 +288,28 @@ impl<S: Store> Executor<S> {
     }
 }
 
+/// A delivery's completion, and whether its row was an ordered endpoint's.
+struct Done {
+    completion: Move,
+    ordered: bool,
+}
+
 /// Writes completions in batches: whatever has arrived when the previous write finishes. A failed
 /// write is retried until it succeeds or shutdown closes the channel; rows not written come back
 /// after their lease (at least once, never lost).
-async fn complete_loop<S: Store>(inner: Arc<Context<S>>, mut done: mpsc::Receiver<Move>) -> u64 {
+async fn complete_loop<S: Store>(inner: Arc<Context<S>>, mut done: mpsc::Receiver<Done>) -> u64 {
     let mut written = 0;
     let mut batch = Vec::with_capacity(COMPLETION_BATCH);
+    let wake = inner.store.work_signal();
     while let Some(first) = done.recv().await {
-        batch.push(first);
+        let mut ordered = first.ordered;
+        batch.push(first.completion);
         while batch.len() < COMPLETION_BATCH {
             match done.try_recv() {
-                Ok(c) => batch.push(c),
+                Ok(c) => {
+                    ordered |= c.ordered;
+                    batch.push(c.completion);
+                }
                 Err(_) => break,
             }
         }
@@ -303,6 +318,11 @@ async fn complete_loop<S: Store>(inner: Arc<Context<S>>, mut done: mpsc::Receive
             match inner.store.record(inner.clock.now(), &batch).await {
                 Ok(n) => {
                     written += n;
+                    // An ordered row that moved may have let the next one of its key through:
+                    // this process's executors look now (others at their next poll).
+                    if ordered {
+                        wake.notify_one();
+                    }
                     break;
                 }
                 Err(error) => {
@@ -557,6 +577,7 @@ async fn to_endpoint<S: Store>(
         execution_id: row.id.0,
         envelope: &row.payload,
         attempt: row.attempt,
+        ordering: row.ordering.as_ref().map(|(key, n)| (key.as_str(), *n)),
     };
     // The circuit first (an open one takes no slot), then the limits.
     let circuit = Destination::Endpoint(endpoint.id.0).as_stored();

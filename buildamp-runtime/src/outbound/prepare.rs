@@ -72,6 +72,7 @@ pub(crate) fn row(
         idempotency_key: options.idempotency_key,
         endpoint_id: None,
         event_id: None,
+        ordering_key: None,
     }
 }
 

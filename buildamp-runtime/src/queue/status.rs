@@ -25,6 +25,10 @@ impl Status {
     /// The states a claim picks rows from (when they are due).
     pub const CLAIMABLE: [Status; 2] = [Status::Pending, Status::Failed];
 
+    /// The states of a delivery that is not settled yet: on an ordered endpoint, one of these
+    /// holds back every later delivery of its ordering key.
+    pub const UNSETTLED: [Status; 3] = [Status::Pending, Status::Sending, Status::Failed];
+
     /// The value stored in the `status` column.
     pub fn as_str(self) -> &'static str {
         match self {

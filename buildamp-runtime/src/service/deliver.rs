@@ -44,6 +44,8 @@ pub struct Delivery<'a> {
     pub envelope: &'a serde_json::Value,
     /// This attempt's number, from 1.
     pub attempt: i32,
+    /// Its ordering key and number, on an ordered endpoint.
+    pub ordering: Option<(&'a str, i64)>,
 }
 
 /// Builds the request of `delivery` to `endpoint` at `now`.
@@ -58,6 +60,9 @@ pub fn prepare(
     let mut envelope = delivery.envelope.clone();
     if let Some(meta) = envelope.get_mut("metadata").and_then(|m| m.as_object_mut()) {
         meta.insert("retry_count".into(), (delivery.attempt.max(1) - 1).into());
+        if let Some((_, sequence)) = delivery.ordering {
+            meta.insert("sequence".into(), sequence.into());
+        }
     }
     let body = serde_json::to_vec(&envelope).expect("an envelope serializes");
     let event_type = envelope["event_type"]
@@ -73,6 +78,10 @@ pub fn prepare(
         .collect();
     headers.push(("X-Event-Type".into(), event_type, false));
     headers.push(("X-Event-Id".into(), event_id.clone(), false));
+    if let Some((key, sequence)) = delivery.ordering {
+        headers.push(("X-Ordering-Key".into(), key.to_owned(), false));
+        headers.push(("X-Sequence".into(), sequence.to_string(), false));
+    }
     let secrets = endpoint.active_secrets(now);
     let Some(current) = secrets.first() else {
         return Err(format!(

@@ -407,6 +407,11 @@ pub struct EndpointConfig {
     /// The auth kind, without secrets (the sealed part holds the whole).
     #[serde(default)]
     pub auth: serde_json::Value,
+    /// Receive the events of one ordering key one at a time, in publish order, each numbered
+    /// (`metadata.sequence`, `X-Sequence`): the next waits until the previous one is delivered
+    /// or dead-lettered. Events without a key, and other keys, are not held back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ordered: bool,
     /// Where deliveries go while the endpoint's circuit is open (its own URL's circuit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_url: Option<String>,
@@ -485,6 +490,7 @@ impl Endpoint {
             "timeout": self.config.timeout,
             "retry": self.config.retry,
             "limits": self.config.limits,
+            "ordered": self.config.ordered,
             "failover_url": self.config.failover_url,
             "disabled_reason": self.config.disabled_reason,
             "signing": {
@@ -549,6 +555,8 @@ pub struct EndpointSpec {
     pub limits: Option<EndpointLimits>,
     /// Where deliveries go while the endpoint's circuit is open; `""` removes it.
     pub failover_url: Option<String>,
+    /// One ordering key's events one at a time, in order (default `false`).
+    pub ordered: Option<bool>,
     /// How deliveries are signed (default Standard Webhooks).
     pub signing: Option<SigningScheme>,
     /// A signing secret of your own (`whsec_` + base64 of 24 to 64 bytes); one is generated
@@ -632,6 +640,9 @@ impl EndpointSpec {
         }
         if let Some(l) = self.limits {
             base.config.limits = l;
+        }
+        if let Some(o) = self.ordered {
+            base.config.ordered = o;
         }
         if let Some(f) = self.failover_url {
             base.config.failover_url = Some(f).filter(|f| !f.is_empty());
@@ -866,6 +877,7 @@ pub(crate) fn blank(id: EndpointId, now: DateTime<Utc>) -> Endpoint {
             limits: EndpointLimits::default(),
             signing: SigningScheme::default(),
             auth: EndpointAuth::None.view(),
+            ordered: false,
             failover_url: None,
             disabled_reason: None,
         },

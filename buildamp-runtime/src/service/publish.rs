@@ -26,6 +26,10 @@ pub struct PublishOptions {
     pub metadata: Map<String, Value>,
     /// When it happened (default: now).
     pub occurred_at: Option<DateTime<Utc>>,
+    /// What orders it (a transaction, a customer's id): an ordered endpoint receives the events
+    /// of one key one at a time, in publish order, numbered from 1. In the envelope's
+    /// `metadata.ordering_key`.
+    pub ordering_key: Option<String>,
 }
 
 /// An event ready to publish: what a [`Publishing`] hands to a [`Publish`].
@@ -137,6 +141,13 @@ impl<'a, E: Event, P: Publish> Publishing<'a, E, P> {
         self
     }
 
+    /// What orders it: an ordered endpoint receives one key's events one at a time, in publish
+    /// order ([`PublishOptions::ordering_key`]).
+    pub fn ordering_key(mut self, key: impl Into<String>) -> Self {
+        self.options.ordering_key = Some(key.into());
+        self
+    }
+
     /// Replaces every option at once.
     pub fn options(mut self, options: PublishOptions) -> Self {
         self.options = options;
@@ -168,6 +179,7 @@ pub(crate) struct Deliveries {
     event_id: String,
     application: String,
     envelope: Value,
+    ordering_key: Option<String>,
 }
 
 /// What is stored for `event` at `now`.
@@ -180,15 +192,11 @@ pub(crate) fn plan(event: EventToPublish, now: DateTime<Utc>) -> Plan {
     } = event;
     let id = options.id.unwrap_or_default();
     let occurred_at = options.occurred_at.unwrap_or(now);
-    let envelope = envelope(
-        event_type,
-        &id,
-        occurred_at,
-        version,
-        &data,
-        &options.metadata,
-        0,
-    );
+    let mut metadata = options.metadata;
+    if let Some(key) = &options.ordering_key {
+        metadata.insert("ordering_key".into(), key.clone().into());
+    }
+    let envelope = envelope(event_type, &id, occurred_at, version, &data, &metadata, 0);
     let application = options.application.unwrap_or_default();
     Plan {
         deliveries: Deliveries {
@@ -196,6 +204,7 @@ pub(crate) fn plan(event: EventToPublish, now: DateTime<Utc>) -> Plan {
             event_id: id.0.clone(),
             application: application.clone(),
             envelope,
+            ordering_key: options.ordering_key,
         },
         event: NewEvent {
             id: id.0,
@@ -204,7 +213,7 @@ pub(crate) fn plan(event: EventToPublish, now: DateTime<Utc>) -> Plan {
             version,
             occurred_at,
             data,
-            metadata: options.metadata.into(),
+            metadata: metadata.into(),
             idempotency_key: options.idempotency_key,
         },
     }
@@ -240,6 +249,7 @@ impl Deliveries {
             idempotency_key: None,
             endpoint_id: Some(endpoint.id),
             event_id: Some(self.event_id.clone()),
+            ordering_key: self.ordering_key.clone().filter(|_| routing.ordered),
         })
     }
 }

@@ -55,6 +55,8 @@ pub struct Routing {
     filter: CompiledFilter,
     pub(crate) max_attempts: i32,
     pub(crate) url: String,
+    /// Whether it receives each ordering key's events one at a time.
+    pub(crate) ordered: bool,
 }
 
 impl Routing {
@@ -284,5 +286,6 @@ fn compile(row: &EndpointRow) -> Result<Routing, String> {
         max_attempts: i32::try_from(config.retry.max_attempts).unwrap_or(i32::MAX),
         subscriptions: config.subscriptions,
         url: row.url.clone(),
+        ordered: config.ordered,
     })
 }

@@ -47,6 +47,9 @@ pub struct NewRow {
     pub endpoint_id: Option<Uuid>,
     /// The published event it delivers, for an endpoint's row.
     pub event_id: Option<String>,
+    /// The event's ordering key, for an ordered endpoint's row: the store numbers it within its
+    /// endpoint and key (gap-free, from 1), and it is claimed only after the previous one settled.
+    pub ordering_key: Option<String>,
 }
 
 impl NewRow {
@@ -75,6 +78,9 @@ impl NewRow {
             idempotency_key: self.idempotency_key,
             endpoint_id: self.endpoint_id,
             event_id: self.event_id,
+            // Numbered by the store when inserted: only an ordered endpoint's rows have one.
+            ordering_key: self.ordering_key,
+            sequence: None,
         }
     }
 }
@@ -114,6 +120,8 @@ pub struct Claimed {
     pub created_at: DateTime<Utc>,
     /// The customer endpoint it goes to, for an event's delivery.
     pub endpoint_id: Option<Uuid>,
+    /// Its ordering key and sequence number, on an ordered endpoint.
+    pub ordering: Option<(String, i64)>,
 }
 
 /// An execution some decision is about to move (a lease that expired, a dead letter to retry):
@@ -275,6 +283,10 @@ pub struct Execution {
     pub endpoint_id: Option<Uuid>,
     /// The event delivered, for an event's delivery.
     pub event_id: Option<String>,
+    /// The ordering key, on an ordered endpoint.
+    pub ordering_key: Option<String>,
+    /// Its number within its endpoint and ordering key, from 1.
+    pub sequence: Option<i64>,
 }
 
 /// One row of the attempt log.

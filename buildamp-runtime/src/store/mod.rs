@@ -122,6 +122,20 @@ fn status_list(statuses: &[crate::queue::Status]) -> String {
         .join(", ")
 }
 
+/// The ordering rule, as a claim's condition on its candidate row `c`: a delivery with an
+/// ordering key is claimable only while no earlier delivery of its endpoint and key is unsettled
+/// ([`crate::queue::Status::UNSETTLED`]); a row without one is never held back. Both backends
+/// claim with this text (and `next_due` looks only at rows it lets through).
+fn ordered_head(c: &str) -> String {
+    format!(
+        "({c}.ordering_key IS NULL OR NOT EXISTS (
+             SELECT 1 FROM webhook_executions p
+             WHERE p.endpoint_id = {c}.endpoint_id AND p.ordering_key = {c}.ordering_key
+               AND p.sequence < {c}.sequence AND p.status IN ({unsettled})))",
+        unsettled = status_list(&crate::queue::Status::UNSETTLED)
+    )
+}
+
 impl From<crate::queue::UnknownStatus> for StoreError {
     fn from(error: crate::queue::UnknownStatus) -> Self {
         StoreError::Corrupt(error.to_string())

@@ -10,11 +10,11 @@ use uuid::Uuid;
 
 use super::{PgStore, limit};
 use crate::queue::{ExecutionId, Status, Write};
-use crate::store::status_list;
 use crate::store::{
     Attempt, Candidate, Claimed, DeadLetterFilter, Enqueued, Execution, ExecutionFilter,
     ExecutionStore, Move, NewRow, StoreError,
 };
+use crate::store::{ordered_head, status_list};
 
 /// Inserts `rows` on `conn`; shared by the pool path and the caller's-transaction path.
 pub(super) async fn insert_rows(
@@ -60,19 +60,45 @@ pub(super) async fn insert_rows(
         endpoints.push(row.endpoint_id);
         events.push(row.event_id.as_deref());
     }
+    // An ordered endpoint's rows are numbered within their endpoint and key, in this
+    // transaction: a rolled-back publish leaves no gap, and concurrent publishers of one key
+    // queue on its counter row, so numbers follow commit order.
+    let mut sequences = Vec::with_capacity(n);
+    let mut ordering_keys = Vec::with_capacity(n);
+    for row in &rows {
+        let sequence: Option<i64> = match (&row.ordering_key, row.endpoint_id) {
+            (Some(key), Some(endpoint)) => Some(
+                sqlx::query_scalar(
+                    "INSERT INTO ordering_sequences (endpoint_id, ordering_key, last)
+                     VALUES ($1, $2, 1)
+                     ON CONFLICT (endpoint_id, ordering_key)
+                         DO UPDATE SET last = ordering_sequences.last + 1
+                     RETURNING last",
+                )
+                .bind(endpoint)
+                .bind(key)
+                .fetch_one(&mut *conn)
+                .await?,
+            ),
+            _ => None,
+        };
+        sequences.push(sequence);
+        ordering_keys.push(row.ordering_key.as_deref());
+    }
     let inserted: Vec<Uuid> = sqlx::query_scalar(
         "INSERT INTO webhook_executions (id, webhook_type, target_url, payload, headers, branches,
              status, error_message, attempts, max_attempts, next_retry_at, created_at, updated_at,
-             correlation_id, application, host, idempotency_key, endpoint_id, event_id)
+             correlation_id, application, host, idempotency_key, endpoint_id, event_id,
+             ordering_key, sequence)
          SELECT t.id, t.webhook_type, t.target_url, t.payload, t.headers, t.branches, t.status,
              t.error_message, 0, t.max_attempts, t.due_at, $15, $15, t.correlation_id,
-             t.application, t.host, t.key, t.endpoint_id, t.event_id
+             t.application, t.host, t.key, t.endpoint_id, t.event_id, t.ordering_key, t.sequence
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::jsonb[],
              $7::text[], $8::text[], $9::int4[], $10::timestamptz[], $11::uuid[], $12::text[],
-             $13::text[], $14::text[], $16::uuid[], $17::text[])
+             $13::text[], $14::text[], $16::uuid[], $17::text[], $18::text[], $19::int8[])
              AS t(id, webhook_type, target_url, payload, headers, branches, status, error_message,
                   max_attempts, due_at, correlation_id, application, host, key, endpoint_id,
-                  event_id)
+                  event_id, ordering_key, sequence)
          ON CONFLICT (application, webhook_type, idempotency_key)
              WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING id",
@@ -94,6 +120,8 @@ pub(super) async fn insert_rows(
     .bind(now)
     .bind(&endpoints)
     .bind(&events)
+    .bind(&ordering_keys)
+    .bind(&sequences)
     .fetch_all(&mut *conn)
     .await?;
 
@@ -164,7 +192,7 @@ pub(super) async fn insert_rows(
 const EXECUTION_COLUMNS: &str = "id, webhook_type, target_url, payload, headers, status,
     response_status, response_body, error_message, attempts, max_attempts, next_retry_at,
     created_at, updated_at, sent_at, correlation_id, application, host, idempotency_key,
-    endpoint_id, event_id";
+    endpoint_id, event_id, ordering_key, sequence";
 
 fn execution(row: &PgRow) -> Result<Execution, StoreError> {
     Ok(Execution {
@@ -189,6 +217,8 @@ fn execution(row: &PgRow) -> Result<Execution, StoreError> {
         idempotency_key: row.try_get("idempotency_key")?,
         endpoint_id: row.try_get("endpoint_id")?,
         event_id: row.try_get("event_id")?,
+        ordering_key: row.try_get("ordering_key")?,
+        sequence: row.try_get("sequence")?,
     })
 }
 
@@ -206,8 +236,8 @@ fn candidate(row: &PgRow) -> Result<Candidate, StoreError> {
 static CLAIM: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH due AS (
-             SELECT id FROM webhook_executions
-             WHERE status IN ({claimable}) AND next_retry_at <= $1
+             SELECT id FROM webhook_executions c
+             WHERE status IN ({claimable}) AND next_retry_at <= $1 AND {head}
              ORDER BY next_retry_at
              LIMIT $2
              FOR UPDATE SKIP LOCKED
@@ -217,15 +247,18 @@ static CLAIM: LazyLock<String> = LazyLock::new(|| {
              lease_expires_at = $4, updated_at = $1
          FROM due WHERE e.id = due.id
          RETURNING e.id, e.webhook_type, e.target_url, e.payload, e.headers, e.branches,
-             e.attempts, e.max_attempts, e.correlation_id, e.created_at, e.endpoint_id",
+             e.attempts, e.max_attempts, e.correlation_id, e.created_at, e.endpoint_id,
+             e.ordering_key, e.sequence",
         claimable = status_list(&Status::CLAIMABLE),
+        head = ordered_head("c"),
         sending = status_list(&[Status::Sending]),
     )
 });
 static NEXT_DUE: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT min(next_retry_at) FROM webhook_executions WHERE status IN ({})",
-        status_list(&Status::CLAIMABLE)
+        "SELECT min(next_retry_at) FROM webhook_executions c WHERE status IN ({}) AND {}",
+        status_list(&Status::CLAIMABLE),
+        ordered_head("c")
     )
 });
 static EXPIRED: LazyLock<String> = LazyLock::new(|| {
@@ -301,6 +334,10 @@ impl ExecutionStore for PgStore {
                     correlation_id: r.try_get(8)?,
                     created_at: r.try_get(9)?,
                     endpoint_id: r.try_get(10)?,
+                    ordering: match (r.try_get::<Option<String>, _>(11)?, r.try_get(12)?) {
+                        (Some(key), Some(sequence)) => Some((key, sequence)),
+                        _ => None,
+                    },
                 })
             })
             .collect()

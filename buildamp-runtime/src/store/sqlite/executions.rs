@@ -11,11 +11,11 @@ use uuid::Uuid;
 
 use super::{SqliteStore, json_param, json_text, limit, micros, opt_uuid, time, uuid};
 use crate::queue::{ExecutionId, Status, Write};
-use crate::store::status_list;
 use crate::store::{
     Attempt, Candidate, Claimed, DeadLetterFilter, Enqueued, Execution, ExecutionFilter,
     ExecutionStore, Move, NewRow, StoreError,
 };
+use crate::store::{ordered_head, status_list};
 
 /// Inserts `rows` on `conn`; shared by the pool path and the caller's-transaction path.
 pub(super) async fn insert_rows(
@@ -26,9 +26,32 @@ pub(super) async fn insert_rows(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
+    // An ordered endpoint's rows are numbered within their endpoint and key, in this
+    // transaction (see the Postgres store).
+    let mut sequences = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let sequence: Option<i64> = match (&row.ordering_key, row.endpoint_id) {
+            (Some(key), Some(endpoint)) => Some(
+                sqlx::query_scalar(
+                    "INSERT INTO ordering_sequences (endpoint_id, ordering_key, last)
+                     VALUES (?1, ?2, 1)
+                     ON CONFLICT (endpoint_id, ordering_key)
+                         DO UPDATE SET last = ordering_sequences.last + 1
+                     RETURNING last",
+                )
+                .bind(endpoint.to_string())
+                .bind(key)
+                .fetch_one(&mut *conn)
+                .await?,
+            ),
+            _ => None,
+        };
+        sequences.push(sequence);
+    }
     let batch: Vec<serde_json::Value> = rows
         .iter()
-        .map(|r| {
+        .zip(&sequences)
+        .map(|(r, sequence)| {
             json!({
                 "id": r.id.to_string(), "webhook_type": r.webhook_type, "target_url": r.target_url,
                 "payload": r.payload, "headers": r.headers, "branches": r.branches,
@@ -37,18 +60,21 @@ pub(super) async fn insert_rows(
                 "correlation_id": r.correlation_id.map(|c| c.to_string()),
                 "application": r.application, "host": r.host, "idempotency_key": r.idempotency_key,
                 "endpoint_id": r.endpoint_id.map(|e| e.to_string()), "event_id": r.event_id,
+                "ordering_key": r.ordering_key, "sequence": sequence,
             })
         })
         .collect();
     let inserted: Vec<String> = sqlx::query_scalar(
         "INSERT INTO webhook_executions (id, webhook_type, target_url, payload, headers, branches,
              status, error_message, attempts, max_attempts, next_retry_at, created_at, updated_at,
-             correlation_id, application, host, idempotency_key, endpoint_id, event_id)
+             correlation_id, application, host, idempotency_key, endpoint_id, event_id,
+             ordering_key, sequence)
          SELECT value ->> 'id', value ->> 'webhook_type', value ->> 'target_url', value -> 'payload',
              value -> 'headers', value -> 'branches', value ->> 'status', value ->> 'error_message',
              0, value ->> 'max_attempts', value ->> 'due_at', ?2, ?2, value ->> 'correlation_id',
              value ->> 'application', value ->> 'host', value ->> 'idempotency_key',
-             value ->> 'endpoint_id', value ->> 'event_id'
+             value ->> 'endpoint_id', value ->> 'event_id', value ->> 'ordering_key',
+             value ->> 'sequence'
          FROM json_each(?1) WHERE true
          ON CONFLICT (application, webhook_type, idempotency_key)
              WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -94,7 +120,7 @@ pub(super) async fn insert_rows(
 const EXECUTION_COLUMNS: &str = "id, webhook_type, target_url, payload, headers, status,
     response_status, response_body, error_message, attempts, max_attempts, next_retry_at,
     created_at, updated_at, sent_at, correlation_id, application, host, idempotency_key,
-    endpoint_id, event_id";
+    endpoint_id, event_id, ordering_key, sequence";
 
 fn execution(r: &SqliteRow) -> Result<Execution, StoreError> {
     Ok(Execution {
@@ -122,6 +148,8 @@ fn execution(r: &SqliteRow) -> Result<Execution, StoreError> {
         idempotency_key: r.try_get("idempotency_key")?,
         endpoint_id: opt_uuid(r.try_get("endpoint_id")?)?,
         event_id: r.try_get("event_id")?,
+        ordering_key: r.try_get("ordering_key")?,
+        sequence: r.try_get("sequence")?,
     })
 }
 
@@ -141,19 +169,22 @@ static CLAIM: LazyLock<String> = LazyLock::new(|| {
         "UPDATE webhook_executions
          SET status = {sending}, attempts = attempts + 1, claimed_by = ?1,
              lease_expires_at = ?3, updated_at = ?2
-         WHERE id IN (SELECT id FROM webhook_executions
-                      WHERE status IN ({claimable}) AND next_retry_at <= ?2
+         WHERE id IN (SELECT id FROM webhook_executions c
+                      WHERE status IN ({claimable}) AND next_retry_at <= ?2 AND {head}
                       ORDER BY next_retry_at LIMIT ?4)
          RETURNING id, webhook_type, target_url, payload, headers, branches, attempts,
-             max_attempts, correlation_id, created_at, next_retry_at, endpoint_id",
+             max_attempts, correlation_id, created_at, next_retry_at, endpoint_id,
+             ordering_key, sequence",
         claimable = status_list(&Status::CLAIMABLE),
+        head = ordered_head("c"),
         sending = status_list(&[Status::Sending]),
     )
 });
 static NEXT_DUE: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT min(next_retry_at) FROM webhook_executions WHERE status IN ({})",
-        status_list(&Status::CLAIMABLE)
+        "SELECT min(next_retry_at) FROM webhook_executions c WHERE status IN ({}) AND {}",
+        status_list(&Status::CLAIMABLE),
+        ordered_head("c")
     )
 });
 static EXPIRED: LazyLock<String> = LazyLock::new(|| {
@@ -232,6 +263,13 @@ impl ExecutionStore for SqliteStore {
                         correlation_id: opt_uuid(r.try_get("correlation_id")?)?,
                         created_at: time(r.try_get("created_at")?)?,
                         endpoint_id: opt_uuid(r.try_get("endpoint_id")?)?,
+                        ordering: match (
+                            r.try_get::<Option<String>, _>("ordering_key")?,
+                            r.try_get("sequence")?,
+                        ) {
+                            (Some(key), Some(sequence)) => Some((key, sequence)),
+                            _ => None,
+                        },
                     },
                 ))
             })

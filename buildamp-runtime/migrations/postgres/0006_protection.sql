@@ -1,5 +1,8 @@
--- Limits every executor process shares (see protect::limit): one row per limited destination
--- (its lock and turn pointer), one row per admitted attempt.
+-- Protecting destinations (see protect): limits and circuits every executor process shares, and
+-- ordered delivery.
+
+-- Limits (see protect::limit): one row per limited destination (its lock and turn pointer), one
+-- row per admitted attempt.
 
 CREATE TABLE delivery_limits (
     -- `endpoint:<id>` or `target:<WebhookType>`.
@@ -45,3 +48,18 @@ CREATE TABLE circuit_changes (
     cool_down_ms BIGINT NOT NULL
 );
 CREATE INDEX circuit_changes_by_key ON circuit_changes (key, id);
+
+-- Ordered endpoints: a delivery's ordering key and its number within its endpoint and key. The
+-- claim holds back a row while an earlier one of its key is unsettled; the index serves that
+-- check and holds only ordered rows that are not settled, so other rows never enter it.
+ALTER TABLE webhook_executions ADD COLUMN ordering_key TEXT;
+ALTER TABLE webhook_executions ADD COLUMN sequence BIGINT;
+CREATE INDEX webhook_executions_ordered ON webhook_executions (endpoint_id, ordering_key, sequence)
+    WHERE ordering_key IS NOT NULL AND status IN ('pending', 'sending', 'failed');
+
+CREATE TABLE ordering_sequences (
+    endpoint_id UUID NOT NULL,
+    ordering_key TEXT NOT NULL,
+    last BIGINT NOT NULL,
+    PRIMARY KEY (endpoint_id, ordering_key)
+);

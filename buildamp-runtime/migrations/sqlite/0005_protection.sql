@@ -1,4 +1,4 @@
--- Limits shared by every executor (see migrations/postgres/0006_shared_limits.sql); times are
+-- Limits, circuits and ordering (see migrations/postgres/0006_protection.sql); times are
 -- microseconds since the epoch.
 
 CREATE TABLE delivery_limits (
@@ -37,3 +37,15 @@ CREATE TABLE circuit_changes (
     cool_down_ms INTEGER NOT NULL
 );
 CREATE INDEX circuit_changes_by_key ON circuit_changes (key, id);
+
+ALTER TABLE webhook_executions ADD COLUMN ordering_key TEXT;
+ALTER TABLE webhook_executions ADD COLUMN sequence INTEGER;
+CREATE INDEX webhook_executions_ordered ON webhook_executions (endpoint_id, ordering_key, sequence)
+    WHERE ordering_key IS NOT NULL AND status IN ('pending', 'sending', 'failed');
+
+CREATE TABLE ordering_sequences (
+    endpoint_id TEXT NOT NULL,
+    ordering_key TEXT NOT NULL,
+    last INTEGER NOT NULL,
+    PRIMARY KEY (endpoint_id, ordering_key)
+);
