@@ -40,6 +40,7 @@ conformance! {
     admit_forgets_ended_slots_and_keeps_destinations_apart,
     change_circuit_gives_the_probe_to_one_of_many_and_logs_changes,
     an_ordered_keys_rows_are_numbered_and_claimed_one_at_a_time,
+    prune_protection_keeps_a_keys_counter_while_anything_of_it_is_unsettled,
 }
 
 use buildamp::protect::{Admission, Decision, Limits, Slot};
@@ -1443,4 +1444,34 @@ async fn an_ordered_keys_rows_are_numbered_and_claimed_one_at_a_time<S: Backend>
         .await
         .unwrap();
     assert_eq!(claim(&store, later, 10).await, [k3]);
+}
+
+async fn prune_protection_keeps_a_keys_counter_while_anything_of_it_is_unsettled<S: Backend>(
+    store: S,
+) {
+    let store = migrated(store).await;
+    let endpoint = Uuid::now_v7();
+    let ordered = |key: &str| NewRow {
+        endpoint_id: Some(endpoint),
+        ordering_key: Some(key.to_owned()),
+        ..row("lead.created", t0())
+    };
+    let ids = store
+        .insert(t0(), vec![ordered("done"), ordered("waiting")])
+        .await
+        .unwrap();
+    let done = ids[0].id;
+    assert_eq!(claim(&store, t0(), 10).await.len(), 2);
+    answered(&store, done, 200, 0).await;
+    // A day later: the settled key's counter goes; the unsettled one's stays.
+    let later = t0() + secs(86_400);
+    assert_eq!(store.prune_protection(later, 100).await.unwrap(), 1);
+    assert_eq!(store.prune_protection(later, 100).await.unwrap(), 0);
+    // So "waiting" keeps counting, and "done" starts again from 1.
+    let again = store
+        .insert(later, vec![ordered("waiting"), ordered("done")])
+        .await
+        .unwrap();
+    assert_eq!(status(&store, again[0].id).await.sequence, Some(2));
+    assert_eq!(status(&store, again[1].id).await.sequence, Some(1));
 }

@@ -61,5 +61,8 @@ CREATE TABLE ordering_sequences (
     endpoint_id UUID NOT NULL,
     ordering_key TEXT NOT NULL,
     last BIGINT NOT NULL,
+    -- When a delivery last took a number: counters idle past the retention period (with nothing
+    -- of their key unsettled) are pruned.
+    updated_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (endpoint_id, ordering_key)
 );

@@ -47,5 +47,6 @@ CREATE TABLE ordering_sequences (
     endpoint_id TEXT NOT NULL,
     ordering_key TEXT NOT NULL,
     last INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
     PRIMARY KEY (endpoint_id, ordering_key)
 );

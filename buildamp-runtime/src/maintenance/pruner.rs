@@ -1,7 +1,8 @@
 //! The pruner: what the retention period has passed leaves the database, in batches: delivered
 //! executions (with their attempt log and external ids), handled inbound events (kept until then
 //! to recognise a provider's repeat), outcome events no handler ever took (an app with no
-//! outcome handler anywhere), and published events (their deliveries carry their own envelope).
+//! outcome handler anywhere), published events (their deliveries carry their own envelope), and
+//! protection state nothing reads any more (see `LimitStore::prune_protection`).
 //! Dead letters and unhandled events are never pruned.
 
 use std::sync::Arc;
@@ -43,6 +44,9 @@ pub struct Pruned {
     pub outcome_events: u64,
     /// Published events (the webhooks service's).
     pub events: u64,
+    /// Protection state nothing reads any more: ended limit slots, old circuit changes, clean
+    /// circuits, idle ordering counters.
+    pub protection: u64,
 }
 
 /// Deletes what the retention period has passed.
@@ -75,6 +79,7 @@ impl<S: Store> Pruner<S> {
             outcome_events: drain(batch, || store.prune_outcomes(before, batch)).await?,
             executions: drain(batch, || store.prune_delivered(before, batch)).await?,
             events: drain(batch, || store.prune_events(before, batch)).await?,
+            protection: drain(batch, || store.prune_protection(before, batch)).await?,
         })
     }
 }
@@ -104,6 +109,10 @@ impl<S: Store> Service for Pruner<S> {
 
     async fn run_once(&self) -> Result<u64, StoreError> {
         let pruned = self.prune().await?;
-        Ok(pruned.executions + pruned.inbound_events + pruned.outcome_events + pruned.events)
+        Ok(pruned.executions
+            + pruned.inbound_events
+            + pruned.outcome_events
+            + pruned.events
+            + pruned.protection)
     }
 }

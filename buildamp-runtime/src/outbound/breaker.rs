@@ -108,8 +108,9 @@ impl Breakers {
         };
     }
 
-    /// Whether `execution` may be sent to `key` now: `Ok` (as the probe, if the cool-down is
-    /// over and the store gives it the probe), or when to look again and why.
+    /// Whether `execution` may be sent to `key` now: `Ok(true)` as the probe (the cool-down is
+    /// over and the store gave it the probe), `Ok(false)` as any delivery, or when to look again
+    /// and why.
     pub(crate) async fn gate<S: CircuitStore>(
         &self,
         store: &S,
@@ -117,9 +118,9 @@ impl Breakers {
         execution: ExecutionId,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-    ) -> Result<(), Held> {
+    ) -> Result<bool, Held> {
         match breaker::gate(self.known(store, key).await.as_ref(), now) {
-            Gate::Pass => Ok(()),
+            Gate::Pass => Ok(false),
             Gate::Wait(until) => Err(held(until, OPEN)),
             Gate::Probe => {
                 // What the store holds, as the probe was asked for (this process's view may be a
@@ -134,13 +135,13 @@ impl Breakers {
                     Ok(Some((probing, _))) => {
                         self.put(key, Some(probing));
                         tracing::info!(destination = key, execution = %execution, "circuit half-open: this delivery is the probe");
-                        Ok(())
+                        Ok(true)
                     }
                     Ok(None) => {
                         let current = *stored.lock().expect("seen lock");
                         self.put(key, current);
                         match breaker::gate(current.as_ref(), now) {
-                            Gate::Pass => Ok(()), // closed meanwhile
+                            Gate::Pass => Ok(false), // closed meanwhile
                             Gate::Wait(until) => Err(held(until, PROBING)),
                             Gate::Probe => Err(held(now + breaker_recheck(), PROBING)),
                         }
@@ -150,6 +151,27 @@ impl Breakers {
                         Err(held(now + breaker_recheck(), UNREADABLE))
                     }
                 }
+            }
+        }
+    }
+
+    /// Gives back the probe `execution` took but did not send, so that another delivery may
+    /// probe now instead of after the probe's lease.
+    pub(crate) async fn give_back<S: CircuitStore>(
+        &self,
+        store: &S,
+        key: &str,
+        execution: ExecutionId,
+        now: DateTime<Utc>,
+    ) {
+        let decide = move |c: Option<&Circuit>| {
+            breaker::give_back_probe(c, execution, now).map(|c| (c, None))
+        };
+        match store.change_circuit(key, &decide).await {
+            Ok(Some((circuit, _))) => self.put(key, Some(circuit)),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), destination = key, "giving back a probe failed; another may probe when its lease ends");
             }
         }
     }

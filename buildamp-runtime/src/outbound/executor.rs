@@ -457,17 +457,21 @@ async fn to_target<S: Store>(
     let target = registration.target();
     // The circuit of the target's host first (an open one takes no slot), then the limits.
     let circuit = host_of(&row.target_url).map(|host| Destination::Host(host).as_stored());
+    let mut probing = false;
     if let Some(circuit) = &circuit {
         let now = inner.clock.now();
-        if let Err(held) = inner
+        match inner
             .breakers
             .gate(&inner.store, circuit, row.id, now, lease_from(inner, now))
             .await
         {
-            return Attempted::Deferred {
-                until: held.until,
-                reason: held.reason,
-            };
+            Ok(probe) => probing = probe,
+            Err(held) => {
+                return Attempted::Deferred {
+                    until: held.until,
+                    reason: held.reason,
+                };
+            }
         }
     }
     let limits = Limits {
@@ -499,6 +503,12 @@ async fn to_target<S: Store>(
             .breakers
             .observe(&inner.store, circuit, row.id, &result, ended)
             .await;
+        if probing && breaker::Health::of(&result).is_none() {
+            inner
+                .breakers
+                .give_back(&inner.store, circuit, row.id, ended)
+                .await;
+        }
     }
     if let (
         Some(wanted),
@@ -583,12 +593,16 @@ async fn to_endpoint<S: Store>(
     let circuit = Destination::Endpoint(endpoint.id.0).as_stored();
     let now = inner.clock.now();
     let failover;
+    let mut probing = false;
     let to: &Endpoint = match inner
         .breakers
         .gate(&inner.store, &circuit, row.id, now, lease_from(inner, now))
         .await
     {
-        Ok(()) => &endpoint,
+        Ok(probe) => {
+            probing = probe;
+            &endpoint
+        }
         Err(held) => match &endpoint.config.failover_url {
             Some(url) if held.circuit_open => {
                 failover = Endpoint {
@@ -608,7 +622,16 @@ async fn to_endpoint<S: Store>(
     let limits = endpoint.config.limits.limits();
     let slot = match admission(inner, limits, || Destination::Endpoint(endpoint.id.0), row).await {
         Ok(slot) => slot,
-        Err(wait) => return wait,
+        Err(wait) => {
+            if probing {
+                let now = inner.clock.now();
+                inner
+                    .breakers
+                    .give_back(&inner.store, &circuit, row.id, now)
+                    .await;
+            }
+            return wait;
+        }
     };
     let now = inner.clock.now();
     let result = match endpoint_delivery::prepare(to, delivery, now) {
@@ -628,6 +651,12 @@ async fn to_endpoint<S: Store>(
             .breakers
             .observe(&inner.store, &circuit, row.id, &result, ended)
             .await;
+        if probing && breaker::Health::of(&result).is_none() {
+            inner
+                .breakers
+                .give_back(&inner.store, &circuit, row.id, ended)
+                .await;
+        }
         let status = match &result {
             AttemptResult::Response { status, .. } => Some(*status),
             _ => None,

@@ -173,6 +173,23 @@ pub fn take_probe(
     })
 }
 
+/// Under the destination's lock: the circuit with the probe of `execution` given back (it was
+/// not sent after all: its limits refused it, or its request could not be built), open with its
+/// cool-down over so that the next delivery may probe at once; `None` when it holds no probe.
+pub fn give_back_probe(
+    circuit: Option<&Circuit>,
+    execution: ExecutionId,
+    now: DateTime<Utc>,
+) -> Option<Circuit> {
+    let c = circuit?;
+    (c.state == CircuitState::HalfOpen && c.probe == Some(execution)).then_some(Circuit {
+        state: CircuitState::Open,
+        until: Some(now),
+        probe: None,
+        ..*c
+    })
+}
+
 /// What an attempt says about its destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Health {
@@ -400,6 +417,25 @@ mod tests {
         };
         see(&mut c, Health::Down, e, t(8000));
         assert_eq!(disable_reason(None, c.as_ref(), t(99_999), &never), None);
+    }
+
+    #[test]
+    fn a_probe_given_back_lets_the_next_delivery_probe_at_once() {
+        let mut c = None;
+        let e = ExecutionId::new();
+        for s in 0..3 {
+            see(&mut c, Health::Down, e, t(s));
+        }
+        let probe = ExecutionId::new();
+        c = take_probe(c.as_ref(), probe, t(20), t(80));
+        assert_eq!(give_back_probe(c.as_ref(), ExecutionId::new(), t(21)), None);
+        c = give_back_probe(c.as_ref(), probe, t(21));
+        assert_eq!(gate(c.as_ref(), t(21)), Gate::Probe);
+        assert_eq!(
+            c.unwrap().cool_down,
+            Duration::from_secs(10),
+            "not a failure"
+        );
     }
 
     #[test]

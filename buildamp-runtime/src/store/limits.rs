@@ -41,6 +41,16 @@ pub trait LimitStore {
         decide: Decide<'_>,
     ) -> impl Future<Output = Result<Decision, StoreError>> + Send;
 
+    /// Deletes up to `limit` rows of each kind of protection state that nothing reads any more
+    /// since `before`: slots that ended, circuit changes, circuits closed with no failures, and
+    /// ordering counters idle since then with nothing of their key unsettled (a key published
+    /// again after that is numbered from 1). Returns how many went.
+    fn prune_protection(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Marks the slot of `(execution, attempt)` ended at `at`; `false` when there was none.
     fn release_slot(
         &self,

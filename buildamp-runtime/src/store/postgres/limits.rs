@@ -3,10 +3,27 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::PgStore;
+use std::sync::LazyLock;
+
+use super::{PgStore, limit};
 use crate::protect::{Admission, Decision, Slot};
 use crate::queue::ExecutionId;
-use crate::store::{Decide, LimitStore, SlotRequest, StoreError};
+use crate::queue::Status;
+use crate::store::{Decide, LimitStore, SlotRequest, StoreError, status_list};
+
+/// Idle ordering counters with nothing of their key unsettled.
+static PRUNE_SEQUENCES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "DELETE FROM ordering_sequences WHERE (endpoint_id, ordering_key) IN (
+             SELECT s.endpoint_id, s.ordering_key FROM ordering_sequences s
+             WHERE s.updated_at < $1 AND NOT EXISTS (
+                 SELECT 1 FROM webhook_executions e
+                 WHERE e.endpoint_id = s.endpoint_id AND e.ordering_key = s.ordering_key
+                   AND e.status IN ({}))
+             LIMIT $2)",
+        status_list(&Status::UNSETTLED)
+    )
+});
 
 impl LimitStore for PgStore {
     async fn admit(
@@ -72,6 +89,35 @@ impl LimitStore for PgStore {
         }
         tx.commit().await?;
         Ok(decision)
+    }
+
+    async fn prune_protection(&self, before: DateTime<Utc>, n: usize) -> Result<u64, StoreError> {
+        let statements = [
+            "DELETE FROM delivery_slots WHERE (execution_id, attempt) IN (
+                 SELECT execution_id, attempt FROM delivery_slots
+                 WHERE COALESCE(released_at, lease_until) < $1 LIMIT $2)",
+            "DELETE FROM circuit_changes WHERE id IN (
+                 SELECT id FROM circuit_changes WHERE at < $1 LIMIT $2)",
+            "DELETE FROM circuits WHERE key IN (
+                 SELECT key FROM circuits
+                 WHERE state = 'closed' AND failures = 0 AND changed_at < $1 LIMIT $2)",
+        ];
+        let mut deleted = 0;
+        for statement in statements {
+            deleted += sqlx::query(statement)
+                .bind(before)
+                .bind(limit(n))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        deleted += sqlx::query(&PRUNE_SEQUENCES)
+            .bind(before)
+            .bind(limit(n))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted)
     }
 
     async fn release_slot(

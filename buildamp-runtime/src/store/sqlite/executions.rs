@@ -33,14 +33,15 @@ pub(super) async fn insert_rows(
         let sequence: Option<i64> = match (&row.ordering_key, row.endpoint_id) {
             (Some(key), Some(endpoint)) => Some(
                 sqlx::query_scalar(
-                    "INSERT INTO ordering_sequences (endpoint_id, ordering_key, last)
-                     VALUES (?1, ?2, 1)
+                    "INSERT INTO ordering_sequences (endpoint_id, ordering_key, last, updated_at)
+                     VALUES (?1, ?2, 1, ?3)
                      ON CONFLICT (endpoint_id, ordering_key)
-                         DO UPDATE SET last = ordering_sequences.last + 1
+                         DO UPDATE SET last = ordering_sequences.last + 1, updated_at = ?3
                      RETURNING last",
                 )
                 .bind(endpoint.to_string())
                 .bind(key)
+                .bind(micros(now))
                 .fetch_one(&mut *conn)
                 .await?,
             ),
