@@ -8,6 +8,8 @@
 //! buildamp gen --models models --out frontend/src   # writes frontend/src/BuildAmp/Webhooks.elm
 //! buildamp events schema --models models --out docs/events   # a JSON Schema per event type
 //! buildamp secret-key            # a fresh key for BUILDAMP_SECRET_KEY
+//! buildamp replay --endpoint ID --since 2026-12-01T00:00:00Z [--until …] [--event-type …] [--json]
+//!                                # retry an endpoint's dead letters, each once, resumably
 //! ```
 
 use std::process::ExitCode;
@@ -54,12 +56,43 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Retry every dead letter of an endpoint that matches, each exactly once, as a replay job:
+    /// an interrupted one is finished by `--resume ID` or by any running app's replayer.
+    Replay(ReplayArgs),
     /// Print a fresh key for BUILDAMP_SECRET_KEY (endpoints' secrets are sealed with it).
     SecretKey {
         /// The key's id, stored with every value it seals (rotate by putting a new id first).
         #[arg(long, default_value = "k1")]
         id: String,
     },
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The endpoint whose dead letters are retried.
+    #[arg(long, required_unless_present = "resume")]
+    endpoint: Option<uuid::Uuid>,
+    /// Only deliveries created at or after this time (RFC 3339).
+    #[arg(long)]
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only deliveries created before this time (RFC 3339).
+    #[arg(long)]
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only deliveries of this event type.
+    #[arg(long)]
+    event_type: Option<String>,
+    /// Only the delivery of this event.
+    #[arg(long)]
+    event_id: Option<String>,
+    /// Only dead letters whose reason contains this text.
+    #[arg(long)]
+    error_contains: Option<String>,
+    /// Finish the replay job with this id instead of starting one.
+    #[arg(long, conflicts_with = "endpoint")]
+    resume: Option<uuid::Uuid>,
+    /// Print the finished job as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -85,6 +118,7 @@ async fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Migrate => migrate().await,
+        Command::Replay(args) => replay(args).await,
         Command::Simulate { port } => simulate(port).await,
         Command::Gen { models, out } => buildamp_codegen::elm::write(&models, &out)
             .map(|path| println!("wrote {}", path.display()))
@@ -121,6 +155,69 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn replay(args: ReplayArgs) -> Result<(), String> {
+    let (url, _) = DatabaseUrl::from_env_or_development_default().map_err(|e| e.to_string())?;
+    let failed = |e: buildamp::StoreError| format!("{}: {}", url.as_str(), error_chain(&e));
+    match &url {
+        DatabaseUrl::Postgres(u) => {
+            replay_on(PgStore::connect(u, 4).await.map_err(failed)?, args).await
+        }
+        DatabaseUrl::Sqlite(u) => {
+            replay_on(SqliteStore::connect(u).await.map_err(failed)?, args).await
+        }
+    }
+}
+
+async fn replay_on<S: Store>(store: S, args: ReplayArgs) -> Result<(), String> {
+    let runtime = buildamp::Runtime::builder(store)
+        .allow_missing_env()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let replayer = runtime.replayer();
+    let failed = |e: buildamp::StoreError| {
+        format!(
+            "the replay failed ({}); what it retried stays retried: finish it with --resume",
+            error_chain(&e)
+        )
+    };
+    let id = match (args.resume, args.endpoint) {
+        (Some(id), _) => id,
+        (None, Some(endpoint)) => {
+            let mut filter = buildamp::store::DeadLetterFilter::all().endpoint(endpoint);
+            filter.created_after = args.since;
+            filter.created_before = args.until;
+            filter.webhook_type = args.event_type;
+            filter.event_id = args.event_id;
+            filter.error_contains = args.error_contains;
+            let job = replayer.create(filter).await.map_err(failed)?;
+            eprintln!("replay {}: {} dead letters match", job.id, job.total);
+            job.id
+        }
+        (None, None) => return Err("name --endpoint, or --resume a replay".into()),
+    };
+    let Some(job) = replayer
+        .run(id, |job| {
+            eprintln!("replay {}: {}/{} retried", job.id, job.replayed, job.total);
+        })
+        .await
+        .map_err(failed)?
+    else {
+        return Err(format!("no replay has id {id}"));
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&job).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!(
+            "replay {}: retried {} dead letters; the executor delivers them",
+            job.id, job.replayed
+        );
+    }
+    Ok(())
 }
 
 async fn migrate() -> Result<(), String> {

@@ -16,8 +16,10 @@ conformance! {
     an_endpoint_is_disabled_on_410_or_after_failing_for_the_period_and_a_good_test_enables_it,
     a_failover_url_takes_deliveries_while_the_circuit_is_open,
     an_ordered_endpoint_gets_each_keys_events_in_order_with_gap_free_numbers_under_failures,
+    a_replay_of_10000_dead_letters_by_two_replayers_delivers_each_exactly_once,
 }
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use buildamp::delivery::guard::AddressPolicy;
@@ -532,5 +534,97 @@ async fn an_ordered_endpoint_gets_each_keys_events_in_order_with_gap_free_number
         unordered.max_in_flight > KEYS.len(),
         "an unordered endpoint keeps its concurrency ({})",
         unordered.max_in_flight
+    );
+}
+
+async fn a_replay_of_10000_dead_letters_by_two_replayers_delivers_each_exactly_once<S: Backend>(
+    store: S,
+) {
+    const N: usize = 10_000;
+    let gauge = Gauge::start(Duration::ZERO).await;
+    let runtimes = three(store, &[]).await;
+    let endpoint = endpoint_at(&runtimes[0], &format!("{}/replayed", gauge.base), json!({})).await;
+    let other = endpoint_at(&runtimes[0], &format!("{}/other", gauge.base), json!({})).await;
+    // Dead letters as a long outage leaves them: 10,000 of the endpoint, and one of another.
+    let now = chrono::Utc::now();
+    let dead = |n: usize, endpoint: EndpointId| buildamp::store::NewRow {
+        id: buildamp::ExecutionId::new(),
+        webhook_type: "lead.created",
+        target_url: String::new(),
+        payload: json!({
+            "event_type": "lead.created", "event_id": format!("evt_{n}"),
+            "timestamp": "2026-12-01T00:00:00Z", "data": {"n": n},
+            "metadata": {"version": "1.0"},
+        }),
+        headers: json!({}),
+        branches: json!({}),
+        status: Status::DeadLetter,
+        error_message: Some("the endpoint was down".into()),
+        max_attempts: 5,
+        due_at: now,
+        correlation_id: None,
+        application: String::new(),
+        host: String::new(),
+        idempotency_key: None,
+        endpoint_id: Some(endpoint.0),
+        event_id: Some(format!("evt_{n}")),
+        ordering_key: None,
+    };
+    let store = runtimes[0].store();
+    for chunk in (0..N).collect::<Vec<_>>().chunks(2_000) {
+        store
+            .insert(now, chunk.iter().map(|n| dead(*n, endpoint)).collect())
+            .await
+            .unwrap();
+    }
+    store.insert(now, vec![dead(N, other)]).await.unwrap();
+
+    let filter = buildamp::store::DeadLetterFilter::all().endpoint(endpoint.0);
+    let job = runtimes[0].replayer().create(filter.clone()).await.unwrap();
+    assert_eq!((job.total, job.replayed, job.done), (N as u64, 0, false));
+    // One step, then its replayer stops; two others resume the job at once.
+    let first = runtimes[2].replayer().step(job.id).await.unwrap().unwrap();
+    assert_eq!(first.replayed, 500);
+    let (seen_a, seen_b) = (Mutex::new(Vec::new()), Mutex::new(Vec::new()));
+    let (a, b) = (runtimes[0].replayer(), runtimes[1].replayer());
+    let (a, b) = tokio::join!(
+        a.run(job.id, |j| seen_a.lock().unwrap().push(j.replayed)),
+        b.run(job.id, |j| seen_b.lock().unwrap().push(j.replayed)),
+    );
+    let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
+    assert!(a.done && b.done);
+    assert_eq!(
+        a.replayed, N as u64,
+        "every dead letter retried, none twice"
+    );
+    for seen in [seen_a, seen_b] {
+        let seen = seen.into_inner().unwrap();
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress only grows");
+        assert_eq!(seen.last(), Some(&(N as u64)));
+    }
+    // A second replay of the same filter finds nothing left to retry.
+    let again = runtimes[1].replayer().create(filter).await.unwrap();
+    assert_eq!(again.total, 0);
+
+    let mut running = Vec::new();
+    for r in &runtimes {
+        running.push(r.start().await.unwrap());
+    }
+    gauge.wait_for(N, Duration::from_secs(300)).await;
+    for r in running {
+        r.shutdown().await.unwrap();
+    }
+    let replayed = gauge.path("/replayed");
+    assert_eq!(replayed.arrivals.len(), N, "each delivered once");
+    let ids: std::collections::HashSet<&String> = replayed.ids.iter().collect();
+    assert_eq!(ids.len(), N);
+    assert!(
+        gauge.path("/other").arrivals.is_empty(),
+        "only the endpoint's"
+    );
+    assert_eq!(
+        runtimes[0].store().count_sent().await,
+        N as i64,
+        "every replayed row is sent; the other endpoint's dead letter stays"
     );
 }

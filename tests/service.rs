@@ -1258,6 +1258,86 @@ async fn every_management_route_answers_success_and_errors<S: Backend>(store: S)
         404
     );
 
+    // Health: the circuit (closed: the endpoint answered), and the limits in the view.
+    let (status, health) = call(
+        &app,
+        "GET",
+        &format!("/buildamp/endpoints/{id}/health"),
+        "admin",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, health["state"].as_str()),
+        (200, Some("closed")),
+        "{health}"
+    );
+    assert_eq!(health["changes"], json!([]));
+
+    // Replay: a job over the endpoint's dead letters (none here), followed by id.
+    let (status, job) = call(
+        &app,
+        "POST",
+        &format!("/buildamp/endpoints/{id}/replay"),
+        "admin",
+        Some(json!({"since": "2026-01-01T00:00:00Z", "event_type": "lead.created"})),
+    )
+    .await;
+    assert_eq!((status, job["total"].as_u64()), (202, Some(0)), "{job}");
+    let (status, read) = call(
+        &app,
+        "GET",
+        &format!("/buildamp/replays/{}", job["id"].as_str().unwrap()),
+        "admin",
+        None,
+    )
+    .await;
+    assert_eq!((status, &read["filter"]), (200, &job["filter"]));
+    let (status, bad) = call(
+        &app,
+        "POST",
+        &format!("/buildamp/endpoints/{id}/replay"),
+        "admin",
+        Some(json!({"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["path"].as_str()),
+        (422, Some("until")),
+        "{bad}"
+    );
+    for (method, path, body) in [
+        (
+            "POST",
+            format!("/buildamp/endpoints/{}/replay", uuid::Uuid::now_v7()),
+            Some(json!({})),
+        ),
+        (
+            "GET",
+            format!("/buildamp/replays/{}", uuid::Uuid::now_v7()),
+            None,
+        ),
+        ("GET", "/buildamp/replays/not-an-id".to_owned(), None),
+    ] {
+        assert_eq!(
+            call(&app, method, &path, "admin", body).await.0,
+            404,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            &format!("/buildamp/endpoints/{id}/health"),
+            "publisher",
+            None
+        )
+        .await
+        .0,
+        403
+    );
+
     // Delete: 204, then 404.
     assert_eq!(
         call(

@@ -12,7 +12,8 @@ use crate::config::Config;
 use crate::env::{Env, ProcessEnv};
 use crate::error::HandlerError;
 use crate::maintenance::{
-    self, Handler, OutcomeDispatcher, OutcomeEvent, Pruner, PrunerConfig, Rescuer, RescuerConfig,
+    self, Handler, OutcomeDispatcher, OutcomeEvent, Pruner, PrunerConfig, Replayer, ReplayerConfig,
+    Rescuer, RescuerConfig,
 };
 use crate::outbound::delivery::guard::{AddressPolicy, Lookup, SystemLookup};
 use crate::outbound::delivery::{Deliverer, ResponseLimits};
@@ -24,14 +25,14 @@ use crate::outbound::registry;
 use crate::outbound::rules::RowRules;
 use crate::outbound::trigger::{Enqueue, NewExecution, TriggerError, TriggerOptions, Webhook};
 use crate::protect::BreakerPolicy;
-use crate::queue::{self, Event, ExecutionId, Progress};
+use crate::queue::ExecutionId;
 use crate::service::event::{duplicate_event_names, event_types};
 use crate::service::publish::{self, EventToPublish, Publish, PublishError};
 use crate::service::secrets::{SecretError, SecretKeys};
 use crate::service::state::ServiceState;
 use crate::store::{
-    Attempt, Candidate, DeadLetterFilter, Enqueued, Execution, Move, PgStore, Published,
-    SqliteStore, Store, StoreError,
+    Attempt, Candidate, DeadLetterFilter, Enqueued, Execution, PgStore, Published, SqliteStore,
+    Store, StoreError,
 };
 
 /// The BuildAmp runtime over a store. Cheap to clone.
@@ -346,6 +347,7 @@ impl<S: Store> Runtime<S> {
             services.push(maintenance::start(self.outcome_dispatcher()));
         }
         services.push(maintenance::start(self.rescuer()));
+        services.push(maintenance::start(self.replayer()));
         services.push(maintenance::start(self.pruner()));
         let shutdown = CancellationToken::new();
         let executor = tokio::spawn(self.executor().run(shutdown.clone()));
@@ -355,6 +357,17 @@ impl<S: Store> Runtime<S> {
             services,
             listener,
         })
+    }
+
+    /// The replayer over this runtime's store and clock: create replay jobs, run them, follow
+    /// their progress ([`Replayer`]).
+    pub fn replayer(&self) -> Replayer<S> {
+        Replayer::new(
+            self.inner.store.clone(),
+            self.inner.clock.clone(),
+            self.inner.jitter.clone(),
+            ReplayerConfig::default(),
+        )
     }
 
     /// The rescuer over this runtime's store and clock.
@@ -503,31 +516,7 @@ impl<S: Store> Runtime<S> {
     async fn retry_by_hand(&self, dead: &[Candidate]) -> Result<u64, StoreError> {
         let now = self.inner.clock.now();
         let rules = RowRules::load(&self.inner.store, dead).await?;
-        let moves: Vec<Move> = dead
-            .iter()
-            .map(|row| {
-                let event = Event::RetriedByHand {
-                    budget: rules.budget(row),
-                };
-                let progress = Progress {
-                    attempts: row.attempts,
-                    max_attempts: row.max_attempts,
-                };
-                Move {
-                    id: row.id,
-                    attempt: row.attempts,
-                    from: event.from_status(),
-                    to: queue::decide(
-                        progress,
-                        event,
-                        rules.rules(row),
-                        now,
-                        self.inner.jitter.sample(),
-                    ),
-                    report: None,
-                }
-            })
-            .collect();
+        let moves = rules.retried_by_hand(dead, now, &self.inner.jitter);
         self.inner.store.record(now, &moves).await
     }
 

@@ -485,7 +485,7 @@ impl Backend for SqliteStore {
 
 /// A fresh SQLite database in a temporary file, removed when the guard drops.
 pub struct TempSqlite {
-    path: std::path::PathBuf,
+    pub path: std::path::PathBuf,
 }
 
 impl Drop for TempSqlite {

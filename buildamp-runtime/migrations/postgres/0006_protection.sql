@@ -1,5 +1,5 @@
--- Protecting destinations (see protect): limits and circuits every executor process shares, and
--- ordered delivery.
+-- Protecting destinations (see protect): limits and circuits every executor process shares,
+-- ordered delivery, and replays.
 
 -- Limits (see protect::limit): one row per limited destination (its lock and turn pointer), one
 -- row per admitted attempt.
@@ -66,3 +66,17 @@ CREATE TABLE ordering_sequences (
     updated_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (endpoint_id, ordering_key)
 );
+
+-- Replays: a job retries every dead letter its filter matches, in id order; the cursor moves in
+-- the same transaction as the retries it covers (see store::replays).
+CREATE TABLE replays (
+    id UUID PRIMARY KEY,
+    filter JSONB NOT NULL,
+    after_id UUID,
+    total BIGINT NOT NULL,
+    replayed BIGINT NOT NULL,
+    done BOOLEAN NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX replays_running ON replays (created_at) WHERE NOT done;

@@ -50,3 +50,15 @@ CREATE TABLE ordering_sequences (
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (endpoint_id, ordering_key)
 );
+
+CREATE TABLE replays (
+    id TEXT PRIMARY KEY,
+    filter TEXT NOT NULL,
+    after_id TEXT,
+    total INTEGER NOT NULL,
+    replayed INTEGER NOT NULL,
+    done BOOLEAN NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX replays_running ON replays (created_at) WHERE NOT done;

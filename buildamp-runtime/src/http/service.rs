@@ -9,7 +9,10 @@
 //! | `GET /buildamp/endpoints?application=&after=&limit=` | admin | endpoints by id |
 //! | `GET`, `PATCH`, `DELETE /buildamp/endpoints/{id}` | admin | the endpoint; `PATCH` takes any fields of the create body |
 //! | `POST /buildamp/endpoints/{id}/status` `{"status": "paused"}` | admin | the endpoint |
-//! | `POST /buildamp/endpoints/{id}/test` | admin | what the endpoint answered a signed `buildamp.test` event |
+//! | `POST /buildamp/endpoints/{id}/test` | admin | what the endpoint answered a signed `buildamp.test` event (a 2xx re-enables an endpoint BuildAmp disabled) |
+//! | `GET /buildamp/endpoints/{id}/health` | admin | its circuit (state, failures, since, until), why it was disabled, recent changes |
+//! | `POST /buildamp/endpoints/{id}/replay` `{"since", "until", "event_type", "event_id", "error_contains"}` | admin | `202` a replay job retrying every dead letter of the endpoint that matches, run by the runtime's replayer |
+//! | `GET /buildamp/replays/{id}` | admin | the job: `total`, `replayed`, `done` |
 //! | `POST /buildamp/endpoints/{id}/secret/rotate` `{"grace": "24h"}` | admin | the new secret; the old one signs too until the grace ends |
 //! | `GET /buildamp/endpoints/{id}/secret` | admin | the active secrets (a logged reveal) |
 //! | `GET /buildamp/deliveries?endpoint=&event_type=&status=&since=&until=&limit=` | admin | deliveries, newest first |
@@ -136,6 +139,8 @@ pub fn router_with<S: Store, A: ServiceAuthorizer>(
         .route("/buildamp/endpoints/{id}/status", post(status::<S, A>))
         .route("/buildamp/endpoints/{id}/test", post(test::<S, A>))
         .route("/buildamp/endpoints/{id}/health", get(health::<S, A>))
+        .route("/buildamp/endpoints/{id}/replay", post(replay::<S, A>))
+        .route("/buildamp/replays/{id}", get(replay_job::<S, A>))
         .route("/buildamp/endpoints/{id}/secret", get(reveal::<S, A>))
         .route(
             "/buildamp/endpoints/{id}/secret/rotate",
@@ -451,6 +456,72 @@ async fn health<S: Store, A: ServiceAuthorizer>(
     allow(&s, &headers, Scope::Admin).await?;
     let health = s.runtime.endpoints().health(endpoint_id(&id)?).await?;
     Ok(axum::Json(health).into_response())
+}
+
+/// What a replay covers, besides the endpoint: every field optional.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ReplayBody {
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    event_type: Option<String>,
+    event_id: Option<String>,
+    error_contains: Option<String>,
+}
+
+async fn replay<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let id = endpoint_id(&id)?;
+    let body: ReplayBody = json_body(&headers, body, s.config.body_limit, "")?;
+    if let (Some(since), Some(until)) = (body.since, body.until)
+        && since >= until
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "`until` must be after `since`",
+        )
+        .at("until"));
+    }
+    s.runtime.endpoints().get(id).await?; // 404 for an unknown endpoint
+    let filter = crate::store::DeadLetterFilter {
+        webhook_type: body.event_type,
+        created_after: body.since,
+        created_before: body.until,
+        error_contains: body.error_contains,
+        event_id: body.event_id,
+        ..crate::store::DeadLetterFilter::all()
+    }
+    .endpoint(id.0);
+    let job = s
+        .runtime
+        .replayer()
+        .create(filter)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok((StatusCode::ACCEPTED, axum::Json(job)).into_response())
+}
+
+async fn replay_job<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("no replay has id `{id}`"));
+    let job_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let job = s
+        .runtime
+        .store()
+        .replay(job_id)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .ok_or_else(not_found)?;
+    Ok(axum::Json(job).into_response())
 }
 
 #[derive(Deserialize, Default)]

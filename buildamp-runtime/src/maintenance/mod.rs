@@ -8,10 +8,13 @@
 //!   backoff, or to dead letter;
 //! - [`Pruner`]: delivered rows, handled inbound events and untaken outcome events leave after
 //!   the retention period;
-//! - [`OutcomeDispatcher`]: outcome events reach the app's handlers, at least once.
+//! - [`OutcomeDispatcher`]: outcome events reach the app's handlers, at least once;
+//! - [`Replayer`]: replay jobs (every dead letter a filter matches) run to their end, each row
+//!   retried once, resumed by any process after a stop.
 
 mod outcomes;
 mod pruner;
+mod replayer;
 mod rescuer;
 
 use std::future::Future;
@@ -26,6 +29,7 @@ use crate::store::StoreError;
 
 pub use outcomes::{Handler, HandlerError, OutcomeDispatcher, OutcomeEvent};
 pub use pruner::{Pruned, Pruner, PrunerConfig};
+pub use replayer::{Replayer, ReplayerConfig};
 pub use rescuer::{Rescuer, RescuerConfig};
 
 /// How long an event a handler failed on waits before it is handed over again, after its

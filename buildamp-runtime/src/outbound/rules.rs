@@ -7,9 +7,12 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::registry;
-use crate::queue::{DEFAULT_MAX_ATTEMPTS, RetryPolicy, RetryRules};
+use chrono::{DateTime, Utc};
+
+use crate::clock::Jitter;
+use crate::queue::{self, DEFAULT_MAX_ATTEMPTS, Event, Progress, RetryPolicy, RetryRules};
 use crate::service::endpoint::{Endpoint, EndpointConfig};
-use crate::store::{Candidate, EndpointStore, StoreError};
+use crate::store::{Candidate, EndpointStore, Move, StoreError};
 
 /// The rules of a batch of candidates.
 pub(crate) struct RowRules {
@@ -49,6 +52,34 @@ impl RowRules {
             None if row.endpoint_id.is_some() => RetryRules::DEFAULT,
             None => registry::retry_rules(&row.webhook_type),
         }
+    }
+
+    /// The moves of a retry by hand of each dead letter in `dead` at `now` (each granted its
+    /// budget of attempts): for `Runtime::retry_dead_letters` and for replays alike.
+    pub(crate) fn retried_by_hand(
+        &self,
+        dead: &[Candidate],
+        now: DateTime<Utc>,
+        jitter: &Jitter,
+    ) -> Vec<Move> {
+        dead.iter()
+            .map(|row| {
+                let event = Event::RetriedByHand {
+                    budget: self.budget(row),
+                };
+                let progress = Progress {
+                    attempts: row.attempts,
+                    max_attempts: row.max_attempts,
+                };
+                Move {
+                    id: row.id,
+                    attempt: row.attempts,
+                    from: event.from_status(),
+                    to: queue::decide(progress, event, self.rules(row), now, jitter.sample()),
+                    report: None,
+                }
+            })
+            .collect()
     }
 
     /// Attempts a retry by hand grants `row`.

@@ -307,7 +307,8 @@ pub struct Attempt {
 }
 
 /// Which dead letters to retry in bulk. Empty fields match everything.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct DeadLetterFilter {
     /// Only this webhook.
@@ -322,6 +323,8 @@ pub struct DeadLetterFilter {
     pub error_contains: Option<String>,
     /// Only deliveries to this endpoint.
     pub endpoint_id: Option<Uuid>,
+    /// Only deliveries of this published event.
+    pub event_id: Option<String>,
 }
 
 impl DeadLetterFilter {
@@ -352,6 +355,18 @@ impl DeadLetterFilter {
     pub fn created_between(mut self, after: DateTime<Utc>, before: DateTime<Utc>) -> Self {
         self.created_after = Some(after);
         self.created_before = Some(before);
+        self
+    }
+
+    /// Only deliveries to endpoint `id`.
+    pub fn endpoint(mut self, id: Uuid) -> Self {
+        self.endpoint_id = Some(id);
+        self
+    }
+
+    /// Only deliveries of the published event `id`.
+    pub fn event(mut self, id: impl Into<String>) -> Self {
+        self.event_id = Some(id.into());
         self
     }
 }

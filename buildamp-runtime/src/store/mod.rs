@@ -6,7 +6,8 @@
 //! - [`InboundStore`] (`inbound.rs`): providers' events, recorded before they are acknowledged;
 //! - [`EndpointStore`] (`endpoints.rs`): customers' endpoints, and events with their fan-out;
 //! - [`LimitStore`] (`limits.rs`): destinations' admitted slots, shared by every executor;
-//! - [`CircuitStore`] (`circuits.rs`): destinations' circuit breakers and the log of their changes.
+//! - [`CircuitStore`] (`circuits.rs`): destinations' circuit breakers and the log of their changes;
+//! - [`ReplayStore`] (`replays.rs`): replay jobs over dead letters, resumable, each row once.
 //!
 //! [`Store`] is all of them plus the schema and the wake-up signal. [`PgStore`] is the Postgres
 //! backend (production, many executor processes), [`SqliteStore`] the embedded one (development,
@@ -26,6 +27,7 @@ mod inbound;
 mod limits;
 mod outcomes;
 mod postgres;
+mod replays;
 mod sqlite;
 
 pub use circuits::{ChangeCircuit, CircuitChange, CircuitStore};
@@ -38,6 +40,7 @@ pub use inbound::{InboundRecord, InboundRow, InboundStore};
 pub use limits::{Decide, LimitStore, SlotRequest};
 pub use outcomes::{OutcomeRow, OutcomeStore};
 pub use postgres::PgStore;
+pub use replays::{ReplayRow, ReplayStore};
 pub use sqlite::SqliteStore;
 
 /// Which backend a database URL names.
@@ -151,6 +154,7 @@ pub trait Store:
     + EndpointStore
     + LimitStore
     + CircuitStore
+    + ReplayStore
     + Clone
     + 'static
 {

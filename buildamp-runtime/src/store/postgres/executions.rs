@@ -281,6 +281,7 @@ static DEAD_LETTERS: LazyLock<String> = LazyLock::new(|| {
            AND ($5::timestamptz IS NULL OR created_at < $5)
            AND ($6::text IS NULL OR strpos(error_message, $6) > 0)
            AND ($8::uuid IS NULL OR endpoint_id = $8)
+           AND ($9::text IS NULL OR event_id = $9)
          ORDER BY id LIMIT $7",
         status_list(&[Status::DeadLetter])
     )
@@ -348,118 +349,11 @@ impl ExecutionStore for PgStore {
         if moves.is_empty() {
             return Ok(0);
         }
-        let n = moves.len();
-        let mut ids = Vec::with_capacity(n);
-        let mut fence_attempts = Vec::with_capacity(n);
-        let mut fence_statuses = Vec::with_capacity(n);
-        let mut statuses = Vec::with_capacity(n);
-        let mut attempts = Vec::with_capacity(n);
-        let mut max_attempts = Vec::with_capacity(n);
-        let mut due = Vec::with_capacity(n);
-        let mut set_errors = Vec::with_capacity(n);
-        let mut errors = Vec::with_capacity(n);
-        let mut sent_at = Vec::with_capacity(n);
-        let mut outcomes = Vec::with_capacity(n);
-        let mut reported = Vec::with_capacity(n);
-        let mut codes = Vec::with_capacity(n);
-        let mut bodies = Vec::with_capacity(n);
-        let mut started = Vec::with_capacity(n);
-        let mut durations = Vec::with_capacity(n);
-        let mut external_ids = Vec::with_capacity(n);
-        for m in moves {
-            ids.push(m.id.0);
-            fence_attempts.push(m.attempt);
-            fence_statuses.push(m.from.as_str());
-            statuses.push(m.to.status.as_str());
-            attempts.push(m.to.attempts);
-            max_attempts.push(m.to.max_attempts);
-            due.push(m.to.due_at);
-            let (set, error) = match &m.to.error {
-                Write::Keep => (false, None),
-                Write::Set(error) => (true, error.as_deref()),
-            };
-            set_errors.push(set);
-            errors.push(error);
-            sent_at.push(m.to.sent_at);
-            outcomes.push(m.to.outcome.map(|o| o.as_str()));
-            let report = m.report.as_ref();
-            reported.push(report.is_some());
-            codes.push(report.and_then(|r| r.response_status));
-            bodies.push(report.and_then(|r| r.response_body.as_deref()));
-            started.push(report.map(|r| r.started_at));
-            durations.push(report.map(|r| r.duration_ms));
-            external_ids.push(report.and_then(|r| r.external_id.as_deref()));
-        }
-        // RETURNING names the input row too, so the log, the events and the ids need no join.
-        let updated: i64 = sqlx::query_scalar(
-            "WITH updated AS (
-                 UPDATE webhook_executions e
-                 SET status = i.status, attempts = i.attempts, max_attempts = i.max_attempts,
-                     next_retry_at = COALESCE(i.due_at, e.next_retry_at),
-                     error_message = CASE WHEN i.set_error THEN i.error_message
-                                          ELSE e.error_message END,
-                     response_status = CASE WHEN i.reported THEN i.response_status
-                                            ELSE e.response_status END,
-                     response_body = CASE WHEN i.reported THEN i.response_body
-                                          ELSE e.response_body END,
-                     sent_at = COALESCE(i.sent_at, e.sent_at),
-                     updated_at = $1, claimed_by = NULL, lease_expires_at = NULL
-                 FROM UNNEST($2::uuid[], $3::int4[], $4::text[], $5::text[], $6::int4[],
-                     $7::int4[], $8::timestamptz[], $9::bool[], $10::text[], $11::timestamptz[],
-                     $12::text[], $13::bool[], $14::int4[], $15::text[], $16::timestamptz[],
-                     $17::int4[], $18::text[])
-                     AS i(id, fence_attempt, fence_status, status, attempts, max_attempts, due_at,
-                          set_error, error_message, sent_at, outcome, reported, response_status,
-                          response_body, started_at, duration_ms, external_id)
-                 WHERE e.id = i.id AND e.attempts = i.fence_attempt AND e.status = i.fence_status
-                 RETURNING e.id, e.webhook_type, e.correlation_id, e.response_status,
-                     e.response_body, e.error_message, i.fence_attempt, i.outcome, i.reported,
-                     i.started_at, i.duration_ms, i.external_id, i.error_message AS logged_error
-             ), logged AS (
-                 INSERT INTO webhook_attempts (execution_id, attempt, started_at, duration_ms,
-                     response_status, error_message, response_body)
-                 SELECT u.id, u.fence_attempt, u.started_at, u.duration_ms, u.response_status,
-                     u.logged_error, u.response_body
-                 FROM updated u WHERE u.reported
-             ), events AS (
-                 INSERT INTO webhook_outcomes (execution_id, kind, webhook_type, correlation_id,
-                     response_status, response_body, error_message, created_at, available_at)
-                 SELECT u.id, u.outcome, u.webhook_type, u.correlation_id, u.response_status,
-                     u.response_body, u.error_message, $1, $1
-                 FROM updated u WHERE u.outcome IS NOT NULL
-             ), mapped AS (
-                 INSERT INTO message_external_ids (external_id, execution_id, webhook_type,
-                     created_at)
-                 SELECT u.external_id, u.id, u.webhook_type, $1
-                 FROM updated u WHERE u.external_id IS NOT NULL
-                 ON CONFLICT (external_id) DO NOTHING
-             )
-             SELECT count(*) FROM updated",
-        )
-        .bind(now)
-        .bind(&ids)
-        .bind(&fence_attempts)
-        .bind(&fence_statuses)
-        .bind(&statuses)
-        .bind(&attempts)
-        .bind(&max_attempts)
-        .bind(&due)
-        .bind(&set_errors)
-        .bind(&errors)
-        .bind(&sent_at)
-        .bind(&outcomes)
-        .bind(&reported)
-        .bind(&codes)
-        .bind(&bodies)
-        .bind(&started)
-        .bind(&durations)
-        .bind(&external_ids)
-        .fetch_one(&self.transitions)
-        .await?;
+        let updated = record_on(&self.transitions, now, moves).await?;
         if moves.iter().any(|m| m.to.status == Status::Pending) {
             self.announce();
         }
-        Ok(u64::try_from(updated).unwrap_or(0))
+        Ok(updated)
     }
 
     async fn expired_leases(
@@ -490,6 +384,7 @@ impl ExecutionStore for PgStore {
             .bind(filter.error_contains.as_deref())
             .bind(limit(n))
             .bind(filter.endpoint_id)
+            .bind(filter.event_id.as_deref())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(candidate).collect()
@@ -599,4 +494,122 @@ impl ExecutionStore for PgStore {
         .await?;
         Ok(found.map(ExecutionId))
     }
+}
+
+/// Applies `moves` with `executor` (the transitions pool, or the caller's transaction), fenced
+/// on each move's id, attempt and state; returns how many applied.
+pub(super) async fn record_on<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    now: DateTime<Utc>,
+    moves: &[Move],
+) -> Result<u64, StoreError> {
+    let n = moves.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut fence_attempts = Vec::with_capacity(n);
+    let mut fence_statuses = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut attempts = Vec::with_capacity(n);
+    let mut max_attempts = Vec::with_capacity(n);
+    let mut due = Vec::with_capacity(n);
+    let mut set_errors = Vec::with_capacity(n);
+    let mut errors = Vec::with_capacity(n);
+    let mut sent_at = Vec::with_capacity(n);
+    let mut outcomes = Vec::with_capacity(n);
+    let mut reported = Vec::with_capacity(n);
+    let mut codes = Vec::with_capacity(n);
+    let mut bodies = Vec::with_capacity(n);
+    let mut started = Vec::with_capacity(n);
+    let mut durations = Vec::with_capacity(n);
+    let mut external_ids = Vec::with_capacity(n);
+    for m in moves {
+        ids.push(m.id.0);
+        fence_attempts.push(m.attempt);
+        fence_statuses.push(m.from.as_str());
+        statuses.push(m.to.status.as_str());
+        attempts.push(m.to.attempts);
+        max_attempts.push(m.to.max_attempts);
+        due.push(m.to.due_at);
+        let (set, error) = match &m.to.error {
+            Write::Keep => (false, None),
+            Write::Set(error) => (true, error.as_deref()),
+        };
+        set_errors.push(set);
+        errors.push(error);
+        sent_at.push(m.to.sent_at);
+        outcomes.push(m.to.outcome.map(|o| o.as_str()));
+        let report = m.report.as_ref();
+        reported.push(report.is_some());
+        codes.push(report.and_then(|r| r.response_status));
+        bodies.push(report.and_then(|r| r.response_body.as_deref()));
+        started.push(report.map(|r| r.started_at));
+        durations.push(report.map(|r| r.duration_ms));
+        external_ids.push(report.and_then(|r| r.external_id.as_deref()));
+    }
+    // RETURNING names the input row too, so the log, the events and the ids need no join.
+    let updated: i64 = sqlx::query_scalar(
+        "WITH updated AS (
+             UPDATE webhook_executions e
+             SET status = i.status, attempts = i.attempts, max_attempts = i.max_attempts,
+                 next_retry_at = COALESCE(i.due_at, e.next_retry_at),
+                 error_message = CASE WHEN i.set_error THEN i.error_message
+                                      ELSE e.error_message END,
+                 response_status = CASE WHEN i.reported THEN i.response_status
+                                        ELSE e.response_status END,
+                 response_body = CASE WHEN i.reported THEN i.response_body
+                                      ELSE e.response_body END,
+                 sent_at = COALESCE(i.sent_at, e.sent_at),
+                 updated_at = $1, claimed_by = NULL, lease_expires_at = NULL
+             FROM UNNEST($2::uuid[], $3::int4[], $4::text[], $5::text[], $6::int4[],
+                 $7::int4[], $8::timestamptz[], $9::bool[], $10::text[], $11::timestamptz[],
+                 $12::text[], $13::bool[], $14::int4[], $15::text[], $16::timestamptz[],
+                 $17::int4[], $18::text[])
+                 AS i(id, fence_attempt, fence_status, status, attempts, max_attempts, due_at,
+                      set_error, error_message, sent_at, outcome, reported, response_status,
+                      response_body, started_at, duration_ms, external_id)
+             WHERE e.id = i.id AND e.attempts = i.fence_attempt AND e.status = i.fence_status
+             RETURNING e.id, e.webhook_type, e.correlation_id, e.response_status,
+                 e.response_body, e.error_message, i.fence_attempt, i.outcome, i.reported,
+                 i.started_at, i.duration_ms, i.external_id, i.error_message AS logged_error
+         ), logged AS (
+             INSERT INTO webhook_attempts (execution_id, attempt, started_at, duration_ms,
+                 response_status, error_message, response_body)
+             SELECT u.id, u.fence_attempt, u.started_at, u.duration_ms, u.response_status,
+                 u.logged_error, u.response_body
+             FROM updated u WHERE u.reported
+         ), events AS (
+             INSERT INTO webhook_outcomes (execution_id, kind, webhook_type, correlation_id,
+                 response_status, response_body, error_message, created_at, available_at)
+             SELECT u.id, u.outcome, u.webhook_type, u.correlation_id, u.response_status,
+                 u.response_body, u.error_message, $1, $1
+             FROM updated u WHERE u.outcome IS NOT NULL
+         ), mapped AS (
+             INSERT INTO message_external_ids (external_id, execution_id, webhook_type,
+                 created_at)
+             SELECT u.external_id, u.id, u.webhook_type, $1
+             FROM updated u WHERE u.external_id IS NOT NULL
+             ON CONFLICT (external_id) DO NOTHING
+         )
+         SELECT count(*) FROM updated",
+    )
+    .bind(now)
+    .bind(&ids)
+    .bind(&fence_attempts)
+    .bind(&fence_statuses)
+    .bind(&statuses)
+    .bind(&attempts)
+    .bind(&max_attempts)
+    .bind(&due)
+    .bind(&set_errors)
+    .bind(&errors)
+    .bind(&sent_at)
+    .bind(&outcomes)
+    .bind(&reported)
+    .bind(&codes)
+    .bind(&bodies)
+    .bind(&started)
+    .bind(&durations)
+    .bind(&external_ids)
+    .fetch_one(executor)
+    .await?;
+    Ok(u64::try_from(updated).unwrap_or(0))
 }

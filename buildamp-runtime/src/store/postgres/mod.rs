@@ -8,6 +8,7 @@ mod executions;
 mod inbound;
 mod limits;
 mod outcomes;
+mod replays;
 
 use std::sync::Arc;
 use std::time::Duration;

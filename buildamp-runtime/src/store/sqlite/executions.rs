@@ -207,6 +207,7 @@ static DEAD_LETTERS: LazyLock<String> = LazyLock::new(|| {
            AND (?5 IS NULL OR created_at < ?5)
            AND (?6 IS NULL OR instr(error_message, ?6) > 0)
            AND (?8 IS NULL OR endpoint_id = ?8)
+           AND (?9 IS NULL OR event_id = ?9)
          ORDER BY id LIMIT ?7",
         status_list(&[Status::DeadLetter])
     )
@@ -284,126 +285,8 @@ impl ExecutionStore for SqliteStore {
         if moves.is_empty() {
             return Ok(0);
         }
-        let input: Vec<serde_json::Value> = moves
-            .iter()
-            .map(|m| {
-                let (set_error, error) = match &m.to.error {
-                    Write::Keep => (false, None),
-                    Write::Set(error) => (true, error.as_deref()),
-                };
-                let report = m.report.as_ref();
-                json!({
-                    "id": m.id.to_string(), "fence_attempt": m.attempt,
-                    "fence_status": m.from.as_str(), "status": m.to.status.as_str(),
-                    "attempts": m.to.attempts, "max_attempts": m.to.max_attempts,
-                    "due_at": m.to.due_at.map(micros), "set_error": set_error,
-                    "error_message": error, "sent_at": m.to.sent_at.map(micros),
-                    "reported": report.is_some(),
-                    "response_status": report.and_then(|r| r.response_status),
-                    "response_body": report.and_then(|r| r.response_body.as_deref()),
-                })
-            })
-            .collect();
         let mut tx = self.pool.begin().await?;
-        // SQLite's RETURNING names only the updated table: the rest is matched by id below.
-        let updated = sqlx::query(
-            "UPDATE webhook_executions AS e
-             SET status = i.value ->> 'status', attempts = i.value ->> 'attempts',
-                 max_attempts = i.value ->> 'max_attempts',
-                 next_retry_at = COALESCE(i.value ->> 'due_at', e.next_retry_at),
-                 error_message = CASE WHEN i.value ->> 'set_error'
-                                      THEN i.value ->> 'error_message' ELSE e.error_message END,
-                 response_status = CASE WHEN i.value ->> 'reported'
-                                        THEN i.value ->> 'response_status' ELSE e.response_status END,
-                 response_body = CASE WHEN i.value ->> 'reported'
-                                      THEN i.value ->> 'response_body' ELSE e.response_body END,
-                 sent_at = COALESCE(i.value ->> 'sent_at', e.sent_at),
-                 updated_at = ?1, claimed_by = NULL, lease_expires_at = NULL
-             FROM json_each(?2) AS i
-             WHERE e.id = i.value ->> 'id' AND e.attempts = i.value ->> 'fence_attempt'
-               AND e.status = i.value ->> 'fence_status'
-             RETURNING id, webhook_type, correlation_id, response_status, response_body,
-                 error_message",
-        )
-        .bind(micros(now))
-        .bind(json_param(input))
-        .fetch_all(&mut *tx)
-        .await?;
-        let rows: HashMap<String, &SqliteRow> = updated
-            .iter()
-            .map(|r| Ok((r.try_get::<String, _>("id")?, r)))
-            .collect::<Result<_, StoreError>>()?;
-        let moved: Vec<&Move> = moves
-            .iter()
-            .filter(|m| rows.contains_key(&m.id.to_string()))
-            .collect();
-        let mut logged = Vec::new();
-        let mut mapped = Vec::new();
-        let mut events = Vec::new();
-        for m in &moved {
-            let id = m.id.to_string();
-            if let Some(report) = &m.report {
-                logged.push(json!({
-                    "id": id, "attempt": m.attempt, "started_at": micros(report.started_at),
-                    "duration_ms": report.duration_ms, "response_status": report.response_status,
-                    "error_message": m.logged_error(), "response_body": report.response_body,
-                }));
-                if let Some(external_id) = &report.external_id {
-                    mapped.push(json!({"id": id, "external_id": external_id}));
-                }
-            }
-            if let Some(kind) = m.to.outcome {
-                let r = rows[&id];
-                events.push(json!({
-                    "id": id, "kind": kind.as_str(),
-                    "webhook_type": r.try_get::<String, _>("webhook_type")?,
-                    "correlation_id": r.try_get::<Option<String>, _>("correlation_id")?,
-                    "response_status": r.try_get::<Option<i32>, _>("response_status")?,
-                    "response_body": r.try_get::<Option<String>, _>("response_body")?,
-                    "error_message": r.try_get::<Option<String>, _>("error_message")?,
-                }));
-            }
-        }
-        if !logged.is_empty() {
-            sqlx::query(
-                "INSERT INTO webhook_attempts (execution_id, attempt, started_at, duration_ms,
-                     response_status, error_message, response_body)
-                 SELECT value ->> 'id', value ->> 'attempt', value ->> 'started_at',
-                     value ->> 'duration_ms', value ->> 'response_status',
-                     value ->> 'error_message', value ->> 'response_body'
-                 FROM json_each(?1)",
-            )
-            .bind(json_param(logged))
-            .execute(&mut *tx)
-            .await?;
-        }
-        if !mapped.is_empty() {
-            sqlx::query(
-                "INSERT INTO message_external_ids (external_id, execution_id, webhook_type, created_at)
-                 SELECT i.value ->> 'external_id', e.id, e.webhook_type, ?1
-                 FROM json_each(?2) AS i JOIN webhook_executions e ON e.id = i.value ->> 'id'
-                 WHERE true
-                 ON CONFLICT (external_id) DO NOTHING",
-            )
-            .bind(micros(now))
-            .bind(json_param(mapped))
-            .execute(&mut *tx)
-            .await?;
-        }
-        if !events.is_empty() {
-            sqlx::query(
-                "INSERT INTO webhook_outcomes (execution_id, kind, webhook_type, correlation_id,
-                     response_status, response_body, error_message, created_at, available_at)
-                 SELECT value ->> 'id', value ->> 'kind', value ->> 'webhook_type',
-                     value ->> 'correlation_id', value ->> 'response_status',
-                     value ->> 'response_body', value ->> 'error_message', ?2, ?2
-                 FROM json_each(?1)",
-            )
-            .bind(json_param(events))
-            .bind(micros(now))
-            .execute(&mut *tx)
-            .await?;
-        }
+        let moved = record_on(&mut tx, now, moves).await?;
         tx.commit().await?;
         if moved.iter().any(|m| m.to.status == Status::Pending) {
             self.signal.notify_one();
@@ -439,6 +322,7 @@ impl ExecutionStore for SqliteStore {
             .bind(filter.error_contains.as_deref())
             .bind(limit(n))
             .bind(filter.endpoint_id.map(|e| e.to_string()))
+            .bind(filter.event_id.as_deref())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(candidate).collect()
@@ -550,4 +434,133 @@ impl ExecutionStore for SqliteStore {
         .await?;
         found.map(|id| uuid(&id).map(ExecutionId)).transpose()
     }
+}
+
+/// Applies `moves` on `conn` (inside the caller's transaction), fenced on each move's id,
+/// attempt and state; returns the moves that applied.
+pub(super) async fn record_on<'m>(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    moves: &'m [Move],
+) -> Result<Vec<&'m Move>, StoreError> {
+    let input: Vec<serde_json::Value> = moves
+        .iter()
+        .map(|m| {
+            let (set_error, error) = match &m.to.error {
+                Write::Keep => (false, None),
+                Write::Set(error) => (true, error.as_deref()),
+            };
+            let report = m.report.as_ref();
+            json!({
+                "id": m.id.to_string(), "fence_attempt": m.attempt,
+                "fence_status": m.from.as_str(), "status": m.to.status.as_str(),
+                "attempts": m.to.attempts, "max_attempts": m.to.max_attempts,
+                "due_at": m.to.due_at.map(micros), "set_error": set_error,
+                "error_message": error, "sent_at": m.to.sent_at.map(micros),
+                "reported": report.is_some(),
+                "response_status": report.and_then(|r| r.response_status),
+                "response_body": report.and_then(|r| r.response_body.as_deref()),
+            })
+        })
+        .collect();
+    // SQLite's RETURNING names only the updated table: the rest is matched by id below.
+    let updated = sqlx::query(
+        "UPDATE webhook_executions AS e
+         SET status = i.value ->> 'status', attempts = i.value ->> 'attempts',
+             max_attempts = i.value ->> 'max_attempts',
+             next_retry_at = COALESCE(i.value ->> 'due_at', e.next_retry_at),
+             error_message = CASE WHEN i.value ->> 'set_error'
+                                  THEN i.value ->> 'error_message' ELSE e.error_message END,
+             response_status = CASE WHEN i.value ->> 'reported'
+                                    THEN i.value ->> 'response_status' ELSE e.response_status END,
+             response_body = CASE WHEN i.value ->> 'reported'
+                                  THEN i.value ->> 'response_body' ELSE e.response_body END,
+             sent_at = COALESCE(i.value ->> 'sent_at', e.sent_at),
+             updated_at = ?1, claimed_by = NULL, lease_expires_at = NULL
+         FROM json_each(?2) AS i
+         WHERE e.id = i.value ->> 'id' AND e.attempts = i.value ->> 'fence_attempt'
+           AND e.status = i.value ->> 'fence_status'
+         RETURNING id, webhook_type, correlation_id, response_status, response_body,
+             error_message",
+    )
+    .bind(micros(now))
+    .bind(json_param(input))
+    .fetch_all(&mut *conn)
+    .await?;
+    let rows: HashMap<String, &SqliteRow> = updated
+        .iter()
+        .map(|r| Ok((r.try_get::<String, _>("id")?, r)))
+        .collect::<Result<_, StoreError>>()?;
+    let moved: Vec<&Move> = moves
+        .iter()
+        .filter(|m| rows.contains_key(&m.id.to_string()))
+        .collect();
+    let mut logged = Vec::new();
+    let mut mapped = Vec::new();
+    let mut events = Vec::new();
+    for m in &moved {
+        let id = m.id.to_string();
+        if let Some(report) = &m.report {
+            logged.push(json!({
+                "id": id, "attempt": m.attempt, "started_at": micros(report.started_at),
+                "duration_ms": report.duration_ms, "response_status": report.response_status,
+                "error_message": m.logged_error(), "response_body": report.response_body,
+            }));
+            if let Some(external_id) = &report.external_id {
+                mapped.push(json!({"id": id, "external_id": external_id}));
+            }
+        }
+        if let Some(kind) = m.to.outcome {
+            let r = rows[&id];
+            events.push(json!({
+                "id": id, "kind": kind.as_str(),
+                "webhook_type": r.try_get::<String, _>("webhook_type")?,
+                "correlation_id": r.try_get::<Option<String>, _>("correlation_id")?,
+                "response_status": r.try_get::<Option<i32>, _>("response_status")?,
+                "response_body": r.try_get::<Option<String>, _>("response_body")?,
+                "error_message": r.try_get::<Option<String>, _>("error_message")?,
+            }));
+        }
+    }
+    if !logged.is_empty() {
+        sqlx::query(
+            "INSERT INTO webhook_attempts (execution_id, attempt, started_at, duration_ms,
+                 response_status, error_message, response_body)
+             SELECT value ->> 'id', value ->> 'attempt', value ->> 'started_at',
+                 value ->> 'duration_ms', value ->> 'response_status',
+                 value ->> 'error_message', value ->> 'response_body'
+             FROM json_each(?1)",
+        )
+        .bind(json_param(logged))
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !mapped.is_empty() {
+        sqlx::query(
+            "INSERT INTO message_external_ids (external_id, execution_id, webhook_type, created_at)
+             SELECT i.value ->> 'external_id', e.id, e.webhook_type, ?1
+             FROM json_each(?2) AS i JOIN webhook_executions e ON e.id = i.value ->> 'id'
+             WHERE true
+             ON CONFLICT (external_id) DO NOTHING",
+        )
+        .bind(micros(now))
+        .bind(json_param(mapped))
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !events.is_empty() {
+        sqlx::query(
+            "INSERT INTO webhook_outcomes (execution_id, kind, webhook_type, correlation_id,
+                 response_status, response_body, error_message, created_at, available_at)
+             SELECT value ->> 'id', value ->> 'kind', value ->> 'webhook_type',
+                 value ->> 'correlation_id', value ->> 'response_status',
+                 value ->> 'response_body', value ->> 'error_message', ?2, ?2
+             FROM json_each(?1)",
+        )
+        .bind(json_param(events))
+        .bind(micros(now))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(moved)
 }

@@ -12,6 +12,7 @@ mod executions;
 mod inbound;
 mod limits;
 mod outcomes;
+mod replays;
 
 use std::str::FromStr;
 use std::sync::Arc;
