@@ -1093,7 +1093,7 @@ async fn the_rescuer_runs_as_a_service_that_signals_each_pass<S: Backend>(store:
     let names: Vec<&str> = running.services().iter().map(|s| s.name()).collect();
     assert_eq!(
         names,
-        ["rescuer", "pruner"],
+        ["rescuer", "replayer", "pruner"],
         "no outcome handlers, no dispatcher"
     );
     let mut passes = running.services()[0].passes();

@@ -269,14 +269,14 @@ impl Running {
     }
 
     /// The started maintenance services (the outcome dispatcher when handlers are registered,
-    /// the rescuer, the pruner), for their pass signals.
+    /// the rescuer, the replayer, the pruner), for their pass signals.
     pub fn services(&self) -> &[maintenance::Running] {
         &self.services
     }
 
     /// Stops claiming, lets in-flight deliveries finish within the grace period and releases the
-    /// rest; then stops the outcome dispatcher, the rescuer and the pruner, each after its pass
-    /// under way; then the change listener.
+    /// rest; then stops the outcome dispatcher, the rescuer, the replayer and the pruner, each
+    /// after its pass under way; then the change listener.
     ///
     /// # Errors
     /// Releasing rows failed; they come back after their lease instead.
@@ -335,8 +335,8 @@ impl<S: Store> Runtime<S> {
         Executor::new(self.inner.clone())
     }
 
-    /// Starts the executor, the rescuer, the pruner and (when handlers are registered) the outcome
-    /// dispatcher, in the background.
+    /// Starts the executor, the rescuer, the replayer, the pruner and (when handlers are
+    /// registered) the outcome dispatcher, in the background.
     ///
     /// # Errors
     /// The store's change listener could not start.

@@ -487,7 +487,16 @@ async fn to_target<S: Store>(
     .await
     {
         Ok(slot) => slot,
-        Err(wait) => return wait,
+        Err(wait) => {
+            if let (true, Some(circuit)) = (probing, &circuit) {
+                let now = inner.clock.now();
+                inner
+                    .breakers
+                    .give_back(&inner.store, circuit, row.id, now)
+                    .await;
+            }
+            return wait;
+        }
     };
     started.store(true, Ordering::SeqCst);
     let result = inner
