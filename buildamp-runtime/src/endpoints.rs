@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::outbound::breaker::Key;
 use crate::outbound::executor::Context;
 use crate::protect::{CircuitState, Destination};
 use crate::queue::{AttemptResult, ExecutionId};
@@ -343,7 +344,8 @@ impl<S: Store> Endpoints<S> {
         let duration_ms = u64::try_from(timer.elapsed().as_millis()).unwrap_or(u64::MAX);
         // An answer is news for the endpoint's circuit (it may close it); a 2xx also enables an
         // endpoint that BuildAmp disabled.
-        let circuit = Destination::Endpoint(id.0).as_stored();
+        let circuit = Key::new(|| Some(Destination::Endpoint(id.0).as_stored()));
+        self.inner.breakers.refresh(&self.inner.store).await;
         self.inner
             .breakers
             .observe(

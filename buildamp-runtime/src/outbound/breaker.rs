@@ -18,6 +18,27 @@ use crate::protect::breaker::{self, BreakerPolicy, Change, Circuit, Gate, Health
 use crate::queue::{AttemptResult, ExecutionId};
 use crate::store::CircuitStore;
 
+/// A destination's key, made only when a circuit needs it: while no destination has failed,
+/// a delivery never builds it.
+pub(crate) struct Key<F> {
+    make: F,
+    made: std::sync::OnceLock<Option<String>>,
+}
+
+impl<F: Fn() -> Option<String>> Key<F> {
+    pub(crate) fn new(make: F) -> Self {
+        Key {
+            make,
+            made: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The key (`None`: the destination has no circuit, e.g. a URL without a host).
+    pub(crate) fn get(&self) -> Option<&str> {
+        self.made.get_or_init(&self.make).as_deref()
+    }
+}
+
 /// How long a circuit read is used before it is read again.
 const REFRESH: Duration = Duration::from_secs(1);
 
@@ -70,9 +91,9 @@ impl Breakers {
         }
     }
 
-    /// `key`'s circuit as this process knows it, reading every circuit again once the last read
-    /// is older than a second (one reader at a time; the others use what is known).
-    async fn known<S: CircuitStore>(&self, store: &S, key: &str) -> Option<Circuit> {
+    /// Reads every circuit again once the last read is older than a second (one reader at a
+    /// time; the others use what is known).
+    pub(crate) async fn refresh<S: CircuitStore>(&self, store: &S) {
         let stale = |k: &Known| k.read_at.is_none_or(|at| at.elapsed() >= REFRESH);
         if stale(&self.known.lock().expect("circuits lock"))
             && let Ok(_one) = self.refreshing.try_lock()
@@ -88,7 +109,16 @@ impl Breakers {
                 }
             }
         }
-        self.cached(key)
+    }
+
+    /// Whether no destination this process knows of has a circuit worth keeping (the usual case:
+    /// then a delivery needs no key and no lookup).
+    fn all_clean(&self) -> bool {
+        self.known
+            .lock()
+            .expect("circuits lock")
+            .circuits
+            .is_empty()
     }
 
     fn cached(&self, key: &str) -> Option<Circuit> {
@@ -111,15 +141,22 @@ impl Breakers {
     /// Whether `execution` may be sent to `key` now: `Ok(true)` as the probe (the cool-down is
     /// over and the store gave it the probe), `Ok(false)` as any delivery, or when to look again
     /// and why.
-    pub(crate) async fn gate<S: CircuitStore>(
+    pub(crate) async fn gate<S: CircuitStore, F: Fn() -> Option<String> + Sync>(
         &self,
         store: &S,
-        key: &str,
+        key: &Key<F>,
         execution: ExecutionId,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, Held> {
-        match breaker::gate(self.known(store, key).await.as_ref(), now) {
+        self.refresh(store).await;
+        if self.all_clean() {
+            return Ok(false);
+        }
+        let Some(key) = key.get() else {
+            return Ok(false);
+        };
+        match breaker::gate(self.cached(key).as_ref(), now) {
             Gate::Pass => Ok(false),
             Gate::Wait(until) => Err(held(until, OPEN)),
             Gate::Probe => {
@@ -178,17 +215,22 @@ impl Breakers {
 
     /// Records what `execution`'s attempt showed about `key`; returns the circuit as stored
     /// after it, when it was written, and the change it made.
-    pub(crate) async fn observe<S: CircuitStore>(
+    pub(crate) async fn observe<S: CircuitStore, F: Fn() -> Option<String> + Sync>(
         &self,
         store: &S,
-        key: &str,
+        key: &Key<F>,
         execution: ExecutionId,
         result: &AttemptResult,
         now: DateTime<Utc>,
     ) -> Option<(Circuit, Option<Change>)> {
         let health = Health::of(result)?;
+        // The hot path: a destination with nothing against it answered.
+        if health == Health::Up && self.all_clean() {
+            return None;
+        }
+        let key = key.get()?;
         if health == Health::Up && self.cached(key).is_none_or(|c| c.is_clean()) {
-            return None; // the hot path: a healthy destination answered
+            return None;
         }
         let policy = self.policy;
         let decide =

@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::breaker::Breakers;
+use super::breaker::{Breakers, Key};
 use super::delivery::Deliverer;
 use super::limits::{self, Admitted, Turns};
 use super::registry::{self, Registration};
@@ -456,24 +456,21 @@ async fn to_target<S: Store>(
     };
     let target = registration.target();
     // The circuit of the target's host first (an open one takes no slot), then the limits.
-    let circuit = host_of(&row.target_url).map(|host| Destination::Host(host).as_stored());
-    let mut probing = false;
-    if let Some(circuit) = &circuit {
-        let now = inner.clock.now();
-        match inner
-            .breakers
-            .gate(&inner.store, circuit, row.id, now, lease_from(inner, now))
-            .await
-        {
-            Ok(probe) => probing = probe,
-            Err(held) => {
-                return Attempted::Deferred {
-                    until: held.until,
-                    reason: held.reason,
-                };
-            }
+    let circuit = Key::new(|| host_of(&row.target_url).map(|h| Destination::Host(h).as_stored()));
+    let now = inner.clock.now();
+    let probing = match inner
+        .breakers
+        .gate(&inner.store, &circuit, row.id, now, lease_from(inner, now))
+        .await
+    {
+        Ok(probe) => probe,
+        Err(held) => {
+            return Attempted::Deferred {
+                until: held.until,
+                reason: held.reason,
+            };
         }
-    }
+    };
     let limits = Limits {
         max_concurrency: target.max_concurrency,
         rate: target.rate_limit,
@@ -488,7 +485,7 @@ async fn to_target<S: Store>(
     {
         Ok(slot) => slot,
         Err(wait) => {
-            if let (true, Some(circuit)) = (probing, &circuit) {
+            if let (true, Some(circuit)) = (probing, circuit.get()) {
                 let now = inner.clock.now();
                 inner
                     .breakers
@@ -507,17 +504,15 @@ async fn to_target<S: Store>(
     if slot {
         limits::release(&inner.store, row, ended).await;
     }
-    if let Some(circuit) = &circuit {
+    inner
+        .breakers
+        .observe(&inner.store, &circuit, row.id, &result, ended)
+        .await;
+    if let (true, None, Some(circuit)) = (probing, breaker::Health::of(&result), circuit.get()) {
         inner
             .breakers
-            .observe(&inner.store, circuit, row.id, &result, ended)
+            .give_back(&inner.store, circuit, row.id, ended)
             .await;
-        if probing && breaker::Health::of(&result).is_none() {
-            inner
-                .breakers
-                .give_back(&inner.store, circuit, row.id, ended)
-                .await;
-        }
     }
     if let (
         Some(wanted),
@@ -599,7 +594,7 @@ async fn to_endpoint<S: Store>(
         ordering: row.ordering.as_ref().map(|(key, n)| (key.as_str(), *n)),
     };
     // The circuit first (an open one takes no slot), then the limits.
-    let circuit = Destination::Endpoint(endpoint.id.0).as_stored();
+    let circuit = Key::new(|| Some(Destination::Endpoint(endpoint.id.0).as_stored()));
     let now = inner.clock.now();
     let failover;
     let mut probing = false;
@@ -632,11 +627,11 @@ async fn to_endpoint<S: Store>(
     let slot = match admission(inner, limits, || Destination::Endpoint(endpoint.id.0), row).await {
         Ok(slot) => slot,
         Err(wait) => {
-            if probing {
+            if let (true, Some(circuit)) = (probing, circuit.get()) {
                 let now = inner.clock.now();
                 inner
                     .breakers
-                    .give_back(&inner.store, &circuit, row.id, now)
+                    .give_back(&inner.store, circuit, row.id, now)
                     .await;
             }
             return wait;
@@ -660,10 +655,11 @@ async fn to_endpoint<S: Store>(
             .breakers
             .observe(&inner.store, &circuit, row.id, &result, ended)
             .await;
-        if probing && breaker::Health::of(&result).is_none() {
+        if let (true, None, Some(circuit)) = (probing, breaker::Health::of(&result), circuit.get())
+        {
             inner
                 .breakers
-                .give_back(&inner.store, &circuit, row.id, ended)
+                .give_back(&inner.store, circuit, row.id, ended)
                 .await;
         }
         let status = match &result {
