@@ -8,7 +8,7 @@
 //!
 //! It starts `--processes` executor processes (this binary again, `--role executor`) against one
 //! Postgres database (`DATABASE_URL`, default `buildamp_limits` on the local server, created if
-//! missing and emptied first) and a receiver of its own on 127.0.0.1, which holds each request
+//! missing and emptied first; `--fresh` drops it first) and a receiver of its own on 127.0.0.1, which holds each request
 //! `--sink-delay-ms` and records when each arrived and how many were in flight at once. Two
 //! endpoints: `limited` (`--max-concurrency`, `--rate`) and `free` (no limits). Then, in one run:
 //!
@@ -60,11 +60,12 @@ struct Args {
     max_concurrency: u32,
     rate: String,
     sink_delay_ms: u64,
+    fresh: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: limits [--processes N] [--events E] [--free-events F] [--max-concurrency C] [--rate 100/min] [--sink-delay-ms D]"
+        "usage: limits [--processes N] [--events E] [--free-events F] [--max-concurrency C] [--rate 100/min] [--sink-delay-ms D] [--fresh]"
     );
     std::process::exit(2)
 }
@@ -78,6 +79,7 @@ fn parse_args() -> Args {
         max_concurrency: 10,
         rate: "100/min".into(),
         sink_delay_ms: 50,
+        fresh: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -92,6 +94,7 @@ fn parse_args() -> Args {
             }
             "--rate" => args.rate = value(),
             "--sink-delay-ms" => args.sink_delay_ms = value().parse().unwrap_or_else(|_| usage()),
+            "--fresh" => args.fresh = true,
             _ => usage(),
         }
     }
@@ -196,7 +199,36 @@ async fn executor() -> Result<(), String> {
     Ok(())
 }
 
+/// Drops the harness's database, so that it starts from nothing (`--fresh`: its tables may come
+/// from another version of the migrations).
+async fn drop_database() -> Result<(), String> {
+    use sqlx::ConnectOptions as _;
+    let options: sqlx::postgres::PgConnectOptions = database_url()
+        .parse()
+        .map_err(|e| format!("DATABASE_URL: {e}"))?;
+    let name = options
+        .get_database()
+        .unwrap_or("postgres")
+        .replace('"', "\"\"");
+    let mut admin = options
+        .database("postgres")
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 async fn harness(args: Args) -> Result<(), String> {
+    if args.fresh {
+        if !database_url().starts_with("postgres") {
+            return Err("--fresh drops a Postgres database: set DATABASE_URL=postgres://…".into());
+        }
+        drop_database().await?;
+    }
     let keys = SecretKeys::generate("limits").map_err(|e| e.to_string())?;
     let runtime = runtime(&keys).await?;
     runtime.migrate().await.map_err(|e| error_chain(&e))?;
