@@ -17,6 +17,7 @@ conformance! {
     a_failover_url_takes_deliveries_while_the_circuit_is_open,
     an_ordered_endpoint_gets_each_keys_events_in_order_with_gap_free_numbers_under_failures,
     a_replay_of_10000_dead_letters_by_two_replayers_delivers_each_exactly_once,
+    a_targets_host_has_a_circuit_too,
 }
 
 use std::sync::Mutex;
@@ -626,5 +627,61 @@ async fn a_replay_of_10000_dead_letters_by_two_replayers_delivers_each_exactly_o
         runtimes[0].store().count_sent().await,
         N as i64,
         "every replayed row is sent; the other endpoint's dead letter stays"
+    );
+}
+
+async fn a_targets_host_has_a_circuit_too<S: Backend>(store: S) {
+    // `CustomAPICall`: 4 attempts, backoff 4 s, 8 s, 10 s; its URL from the environment.
+    let receiver = Receiver::answering(503).await;
+    let url = format!("{}/custom", receiver.base);
+    let clock = ManualClock::new(chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6));
+    let runtime = runtime_with(store, env(&[("CUSTOM_SERVICE_URL", &url)]), &clock, |b| {
+        b.breaker(policy(3))
+    })
+    .await;
+    for n in 0..3 {
+        CustomAPICall {
+            operation: format!("op{n}"),
+            data: json!({}),
+        }
+        .trigger(&runtime)
+        .await
+        .unwrap();
+    }
+    drain(&runtime).await;
+    assert_eq!(receiver.received().len(), 3);
+    let host = url::Url::parse(&url).unwrap();
+    let key = format!("host:127.0.0.1:{}", host.port().unwrap());
+    let circuit = runtime
+        .store()
+        .circuit(&key)
+        .await
+        .unwrap()
+        .expect("a circuit");
+    assert_eq!(circuit.state, CircuitState::Open);
+    // The retries come due while it is open: no request, no attempt spent.
+    clock.advance(Duration::from_secs(5));
+    drain(&runtime).await;
+    assert_eq!(receiver.received().len(), 3);
+    let rows = runtime
+        .store()
+        .executions(&ExecutionFilter::newest(10).webhook_type("CustomAPICall"))
+        .await
+        .unwrap();
+    for row in rows {
+        assert_eq!(row.attempts, 1, "{row:?}");
+        assert!(row.error_message.unwrap().contains("circuit is open"));
+    }
+    // The host recovers: one probe closes it, and the rest follow.
+    receiver.script(|_, _| Reply::Status(200));
+    clock.advance(Duration::from_secs(10));
+    drain(&runtime).await;
+    clock.advance(Duration::from_secs(5));
+    drain(&runtime).await;
+    assert_eq!(receiver.received().len(), 6);
+    assert_eq!(
+        runtime.store().circuit(&key).await.unwrap(),
+        None,
+        "closed and clean"
     );
 }

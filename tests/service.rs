@@ -1258,6 +1258,21 @@ async fn every_management_route_answers_success_and_errors<S: Backend>(store: S)
         404
     );
 
+    // An ordering key is checked like an id.
+    let (status, bad) = call(
+        &app,
+        "POST",
+        "/buildamp/events",
+        "publisher",
+        Some(json!({"event_type": "lead.created", "data": lead(1, "web"), "ordering_key": ""})),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["path"].as_str()),
+        (422, Some("ordering_key")),
+        "{bad}"
+    );
+
     // Health: the circuit (closed: the endpoint answered), and the limits in the view.
     let (status, health) = call(
         &app,

@@ -53,6 +53,9 @@ pub(crate) struct Breakers {
 struct Known {
     read_at: Option<tokio::time::Instant>,
     circuits: HashMap<String, Circuit>,
+    /// While a read of every circuit is under way: what this process wrote meanwhile, laid over
+    /// the read when it lands (the read may predate those writes).
+    written_during_read: Option<HashMap<String, Option<Circuit>>>,
 }
 
 /// A delivery the gate held back.
@@ -99,11 +102,21 @@ impl Breakers {
             && let Ok(_one) = self.refreshing.try_lock()
             && stale(&self.known.lock().expect("circuits lock"))
         {
+            self.known
+                .lock()
+                .expect("circuits lock")
+                .written_during_read = Some(HashMap::new());
             let read = store.circuits().await;
             let mut known = self.known.lock().expect("circuits lock");
             known.read_at = Some(tokio::time::Instant::now());
+            let written = known.written_during_read.take().unwrap_or_default();
             match read {
-                Ok(circuits) => known.circuits = circuits.into_iter().collect(),
+                Ok(circuits) => {
+                    known.circuits = circuits.into_iter().collect();
+                    for (key, circuit) in written {
+                        set(&mut known.circuits, key, circuit);
+                    }
+                }
                 Err(error) => {
                     tracing::warn!(error = %error_chain(&error), "reading circuits failed; using the last ones read");
                 }
@@ -132,10 +145,10 @@ impl Breakers {
 
     fn put(&self, key: &str, circuit: Option<Circuit>) {
         let mut known = self.known.lock().expect("circuits lock");
-        match circuit.filter(|c| !c.is_clean()) {
-            Some(c) => known.circuits.insert(key.to_owned(), c),
-            None => known.circuits.remove(key),
-        };
+        if let Some(written) = &mut known.written_during_read {
+            written.insert(key.to_owned(), circuit);
+        }
+        set(&mut known.circuits, key.to_owned(), circuit);
     }
 
     /// Whether `execution` may be sent to `key` now: `Ok(true)` as the probe (the cool-down is
@@ -194,13 +207,14 @@ impl Breakers {
 
     /// Gives back the probe `execution` took but did not send, so that another delivery may
     /// probe now instead of after the probe's lease.
-    pub(crate) async fn give_back<S: CircuitStore>(
+    pub(crate) async fn give_back<S: CircuitStore, F: Fn() -> Option<String> + Sync>(
         &self,
         store: &S,
-        key: &str,
+        key: &Key<F>,
         execution: ExecutionId,
         now: DateTime<Utc>,
     ) {
+        let Some(key) = key.get() else { return };
         let decide = move |c: Option<&Circuit>| {
             breaker::give_back_probe(c, execution, now).map(|c| (c, None))
         };
@@ -259,6 +273,99 @@ impl Breakers {
     }
 }
 
+/// Keeps `circuit` under `key`, or forgets the key when it is clean.
+fn set(circuits: &mut HashMap<String, Circuit>, key: String, circuit: Option<Circuit>) {
+    match circuit.filter(|c| !c.is_clean()) {
+        Some(c) => circuits.insert(key, c),
+        None => circuits.remove(&key),
+    };
+}
+
 fn breaker_recheck() -> chrono::Duration {
     chrono::Duration::from_std(breaker::PROBE_RECHECK).unwrap_or(chrono::Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::{ChangeCircuit, CircuitChange, StoreError};
+
+    /// A store whose read of every circuit waits for a signal (and finds none), so a test can
+    /// write while a read is under way.
+    #[derive(Default)]
+    struct SlowRead {
+        release: tokio::sync::Notify,
+    }
+
+    impl CircuitStore for SlowRead {
+        async fn circuits(&self) -> Result<Vec<(String, Circuit)>, StoreError> {
+            self.release.notified().await;
+            Ok(Vec::new())
+        }
+
+        async fn circuit(&self, _: &str) -> Result<Option<Circuit>, StoreError> {
+            Ok(None)
+        }
+
+        async fn change_circuit(
+            &self,
+            _: &str,
+            decide: ChangeCircuit<'_>,
+        ) -> Result<Option<(Circuit, Option<Change>)>, StoreError> {
+            Ok(decide(None))
+        }
+
+        async fn circuit_changes(
+            &self,
+            _: &str,
+            _: usize,
+        ) -> Result<Vec<CircuitChange>, StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_circuit_written_while_every_circuit_is_read_is_not_lost() {
+        let breakers = Arc::new(Breakers::new(BreakerPolicy {
+            failures: 1,
+            ..BreakerPolicy::default()
+        }));
+        let store = Arc::new(SlowRead::default());
+        let key = Key::new(|| Some("endpoint:x".to_owned()));
+        // A read starts (its snapshot predates what follows)...
+        let reading = tokio::spawn({
+            let (breakers, store) = (breakers.clone(), store.clone());
+            async move { breakers.refresh(&*store).await }
+        });
+        tokio::task::yield_now().await;
+        // ...this process opens the circuit meanwhile...
+        let now = Utc::now();
+        let failed = AttemptResult::Unreachable("connection refused".into());
+        let (opened, change) = breakers
+            .observe(&*store, &key, ExecutionId::new(), &failed, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            (opened.state, change),
+            (breaker::CircuitState::Open, Some(Change::Opened))
+        );
+        // ...and the read lands, finding nothing: the open circuit is still known.
+        store.release.notify_one();
+        reading.await.unwrap();
+        let gate = breakers
+            .gate(&*store, &key, ExecutionId::new(), now, now)
+            .await;
+        assert!(
+            matches!(
+                gate,
+                Err(Held {
+                    circuit_open: true,
+                    ..
+                })
+            ),
+            "{gate:?}"
+        );
+    }
 }

@@ -485,11 +485,11 @@ async fn to_target<S: Store>(
     {
         Ok(slot) => slot,
         Err(wait) => {
-            if let (true, Some(circuit)) = (probing, circuit.get()) {
+            if probing {
                 let now = inner.clock.now();
                 inner
                     .breakers
-                    .give_back(&inner.store, circuit, row.id, now)
+                    .give_back(&inner.store, &circuit, row.id, now)
                     .await;
             }
             return wait;
@@ -508,10 +508,10 @@ async fn to_target<S: Store>(
         .breakers
         .observe(&inner.store, &circuit, row.id, &result, ended)
         .await;
-    if let (true, None, Some(circuit)) = (probing, breaker::Health::of(&result), circuit.get()) {
+    if probing && breaker::Health::of(&result).is_none() {
         inner
             .breakers
-            .give_back(&inner.store, circuit, row.id, ended)
+            .give_back(&inner.store, &circuit, row.id, ended)
             .await;
     }
     if let (
@@ -627,11 +627,11 @@ async fn to_endpoint<S: Store>(
     let slot = match admission(inner, limits, || Destination::Endpoint(endpoint.id.0), row).await {
         Ok(slot) => slot,
         Err(wait) => {
-            if let (true, Some(circuit)) = (probing, circuit.get()) {
+            if probing {
                 let now = inner.clock.now();
                 inner
                     .breakers
-                    .give_back(&inner.store, circuit, row.id, now)
+                    .give_back(&inner.store, &circuit, row.id, now)
                     .await;
             }
             return wait;
@@ -655,11 +655,10 @@ async fn to_endpoint<S: Store>(
             .breakers
             .observe(&inner.store, &circuit, row.id, &result, ended)
             .await;
-        if let (true, None, Some(circuit)) = (probing, breaker::Health::of(&result), circuit.get())
-        {
+        if probing && breaker::Health::of(&result).is_none() {
             inner
                 .breakers
-                .give_back(&inner.store, circuit, row.id, ended)
+                .give_back(&inner.store, &circuit, row.id, ended)
                 .await;
         }
         let status = match &result {

@@ -986,6 +986,11 @@ mod tests {
                 "between 1 and 50",
             ),
             (
+                serde_json::json!({"url": "https://example.com", "subscriptions": ["lead.*"], "failover_url": "http://backup.example.com"}),
+                "failover_url",
+                "must use https",
+            ),
+            (
                 serde_json::json!({"url": "https://example.com", "subscriptions": ["lead.*"], "limits": {"max_concurrency": 0}}),
                 "limits.max_concurrency",
                 "at least 1",
