@@ -11,13 +11,16 @@
 //!   webhook's static target, as the derive wrote it), [`payload`] (JSON checked as serde reads it);
 //! - [`queue`]: the state machine: [`Status`], and [`queue::decide`], the one pure function that
 //!   decides every move of an execution;
-//! - [`protect`]: the pure rules of the limits every executor shares (concurrency, rate, turns);
+//! - [`protect`]: the pure rules of the limits and circuit breakers every executor shares
+//!   (concurrency, rate, turns; open, probe, close, disable);
 //! - [`store`]: the only SQL, one trait per concern ([`ExecutionStore`], [`OutcomeStore`],
 //!   [`InboundStore`]) and one file per concern per backend ([`PgStore`], [`SqliteStore`]); it
 //!   writes what the queue decided;
 //! - [`outbound`]: `trigger` → `registry` → `prepare` → `enqueue` → `executor` → `delivery` (the
-//!   only module that knows reqwest) → `limits` (admission through the store's shared slots);
-//! - [`maintenance`]: the rescuer, the pruner and the outcome dispatcher, as named services;
+//!   only module that knows reqwest) → `breaker` (each destination's circuit) → `limits`
+//!   (admission through the store's shared slots);
+//! - [`maintenance`]: the rescuer, the pruner, the outcome dispatcher and the replayer, as named
+//!   services;
 //! - [`signing`]: our signatures and the providers' (the only module that knows HMAC, ECDSA and
 //!   RSA), with SNS certificates;
 //! - [`service`]: the webhooks service: event types, customers' endpoints, signed fan-out;
