@@ -15,6 +15,7 @@ conformance! {
     the_breaker_opens_probes_once_reopens_longer_and_closes_without_spending_attempts,
     an_endpoint_is_disabled_on_410_or_after_failing_for_the_period_and_a_good_test_enables_it,
     a_failover_url_takes_deliveries_while_the_circuit_is_open,
+    every_health_change_reaches_the_apps_health_handlers_at_least_once_in_order,
     an_ordered_endpoint_gets_each_keys_events_in_order_with_gap_free_numbers_under_failures,
     a_replay_of_10000_dead_letters_by_two_replayers_delivers_each_exactly_once,
     a_targets_host_has_a_circuit_too,
@@ -24,10 +25,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use buildamp::delivery::guard::AddressPolicy;
-use buildamp::protect::{BreakerPolicy, Change, CircuitState};
+use buildamp::protect::{BreakerPolicy, CircuitState, Destination, HealthChange};
 use buildamp::service::EndpointSpec;
 use buildamp::service::{EndpointId, EndpointStatus};
-use buildamp::{Clock, Event, ExecutionFilter, ManualClock, Runtime, Status, Webhook};
+use buildamp::{Clock, Event, ExecutionFilter, HealthEvent, ManualClock, Runtime, Status, Webhook};
 use buildamp_models::{CustomAPICall, Lead, LeadCreated};
 use serde_json::json;
 use support::{Backend, Gauge, Receiver, Reply, env, runtime_with, test_keys};
@@ -307,8 +308,15 @@ async fn the_breaker_opens_probes_once_reopens_longer_and_closes_without_spendin
     assert!(rows.iter().all(|r| r.status == Status::Sent));
     // Attempts are the requests made: 5 + 2 probes + 4.
     assert_eq!(rows.iter().map(|r| r.attempts).sum::<i32>(), 11);
-    let changes: Vec<Change> = health().await.changes.iter().map(|c| c.change).collect();
-    assert_eq!(changes, [Change::Closed, Change::Reopened, Change::Opened]);
+    let changes: Vec<HealthChange> = health().await.changes.iter().map(|c| c.change).collect();
+    assert_eq!(
+        changes,
+        [
+            HealthChange::Closed,
+            HealthChange::Reopened,
+            HealthChange::Opened
+        ]
+    );
 }
 
 async fn an_endpoint_is_disabled_on_410_or_after_failing_for_the_period_and_a_good_test_enables_it<
@@ -376,6 +384,81 @@ async fn an_endpoint_is_disabled_on_410_or_after_failing_for_the_period_and_a_go
             .disabled_reason,
         Some(reason)
     );
+}
+
+async fn every_health_change_reaches_the_apps_health_handlers_at_least_once_in_order<S: Backend>(
+    store: S,
+) {
+    let clock = ManualClock::new(chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6));
+    // The handler records what it took, and fails the first time it sees each change.
+    let seen = std::sync::Arc::new(Mutex::new((std::collections::HashSet::new(), Vec::new())));
+    let runtime = runtime_with(store, env(&[]), &clock, |b| {
+        let seen = seen.clone();
+        b.address_policy(AddressPolicy::public_only().allowing(["127.0.0.0/8".parse().unwrap()]))
+            .breaker(policy(2))
+            .on_health(move |event: HealthEvent| {
+                let seen = seen.clone();
+                async move {
+                    let mut seen = seen.lock().unwrap();
+                    if seen.0.insert(event.id) {
+                        return Err("not yet".into());
+                    }
+                    seen.1.push(event);
+                    Ok(())
+                }
+            })
+    })
+    .await;
+    let receiver = Receiver::answering(503).await;
+    let id = endpoint_at(&runtime, &format!("{}/hook", receiver.base), json!({})).await;
+    // Two failures open the circuit; after the cool-down the probe is answered 410 Gone, which
+    // closes the circuit and disables the endpoint; a good test enables it again.
+    for n in 0..2 {
+        lead(n).publish(&runtime).await.unwrap();
+    }
+    drain(&runtime).await;
+    receiver.script(|_, _| Reply::Status(410));
+    clock.advance(Duration::from_secs(10));
+    drain(&runtime).await;
+    receiver.script(|_, _| Reply::Status(204));
+    assert!(runtime.endpoints().test(id).await.unwrap().re_enabled);
+    // Each change is handed over, refused, then handed over again after the delay.
+    let dispatcher = runtime.health_dispatcher();
+    assert_eq!(dispatcher.dispatch_once().await.unwrap(), 4);
+    assert_eq!(dispatcher.dispatch_once().await.unwrap(), 0, "not due yet");
+    assert!(seen.lock().unwrap().1.is_empty());
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(dispatcher.dispatch_once().await.unwrap(), 4);
+    clock.advance(Duration::from_secs(600));
+    assert_eq!(dispatcher.dispatch_once().await.unwrap(), 0, "acknowledged");
+    let events = seen.lock().unwrap().1.clone();
+    let changes: Vec<_> = events.iter().map(|e| e.change).collect();
+    assert_eq!(
+        changes,
+        [
+            HealthChange::Opened,
+            HealthChange::Closed,
+            HealthChange::Disabled,
+            HealthChange::Enabled
+        ]
+    );
+    for event in &events {
+        assert_eq!(event.destination, Destination::Endpoint(id.0));
+        assert_eq!(event.delivery, 2);
+    }
+    assert_eq!(
+        (events[0].failures, events[0].cool_down),
+        (2, Duration::from_secs(10))
+    );
+    assert!(
+        events[2].reason.as_deref().unwrap().contains("410 Gone"),
+        "{:?}",
+        events[2]
+    );
+    // The endpoint's health shows the same log, newest first.
+    let logged: Vec<_> = runtime.endpoints().health(id).await.unwrap().changes;
+    let logged: Vec<_> = logged.iter().rev().map(|c| c.change).collect();
+    assert_eq!(logged, changes);
 }
 
 async fn a_failover_url_takes_deliveries_while_the_circuit_is_open<S: Backend>(store: S) {

@@ -39,15 +39,16 @@ conformance! {
     admit_holds_a_destinations_limit_under_concurrent_admissions,
     admit_forgets_ended_slots_and_keeps_destinations_apart,
     change_circuit_gives_the_probe_to_one_of_many_and_logs_changes,
+    health_changes_are_leased_to_handlers_until_acked_and_stay_logged,
     an_ordered_keys_rows_are_numbered_and_claimed_one_at_a_time,
     prune_protection_keeps_a_keys_counter_while_anything_of_it_is_unsettled,
 }
 
-use buildamp::protect::{Admission, Decision, Limits, Slot};
+use buildamp::protect::{Admission, Decision, HealthChange, Limits, Slot};
 use buildamp::queue::{self, AttemptResult, Event, OutcomeKind, Progress, RetryRules, Write};
 use buildamp::store::{
-    AttemptReport, Candidate, DeadLetterFilter, EndpointRow, ExecutionFilter, InboundRecord, Move,
-    NewEvent, NewRow,
+    AttemptReport, Candidate, DeadLetterFilter, EndpointRow, ExecutionFilter, HealthRecord,
+    InboundRecord, Move, NewEvent, NewRow,
 };
 use buildamp::{ExecutionId, Status};
 use chrono::{DateTime, Duration, Utc};
@@ -1014,26 +1015,37 @@ async fn replace_endpoint_is_fenced_on_the_version_read<S: Backend>(store: S) {
         updated_at: t0() + secs(1),
         ..original.clone()
     };
-    // Two writers read the same version; only the first to write wins.
+    // Two writers read the same version; only the first to write wins, and only its health
+    // change is logged.
+    let key = format!("endpoint:{}", original.id);
+    let disabled = |reason: &str| HealthRecord {
+        change: HealthChange::Disabled,
+        at: t0() + secs(1),
+        failures: 0,
+        cool_down_ms: 0,
+        reason: Some(reason.to_owned()),
+    };
+    let (won, lost) = (disabled("first"), disabled("second"));
     assert!(
         store
-            .replace_endpoint(&first, original.updated_at)
+            .replace_endpoint(&first, original.updated_at, Some((&key, &won)))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .replace_endpoint(&second, original.updated_at)
+            .replace_endpoint(&second, original.updated_at, Some((&key, &lost)))
             .await
             .unwrap()
     );
+    assert_eq!(store.health_changes(&key, 10).await.unwrap(), [won]);
     assert_eq!(
         store.endpoint(original.id).await.unwrap().unwrap().url,
         "https://first.example"
     );
     let gone = endpoint_row("", t0());
     assert!(
-        !store.replace_endpoint(&gone, t0()).await.unwrap(),
+        !store.replace_endpoint(&gone, t0(), None).await.unwrap(),
         "no such endpoint"
     );
 }
@@ -1370,14 +1382,68 @@ async fn change_circuit_gives_the_probe_to_one_of_many_and_logs_changes<S: Backe
     );
     assert_eq!(store.change_circuit(key, &answered).await.unwrap(), None);
     assert!(store.circuits().await.unwrap().is_empty());
-    let log: Vec<Change> = store
-        .circuit_changes(key, 10)
+    let log: Vec<HealthChange> = store
+        .health_changes(key, 10)
         .await
         .unwrap()
         .into_iter()
         .map(|c| c.change)
         .collect();
-    assert_eq!(log, [Change::Closed, Change::Opened]);
+    assert_eq!(log, [HealthChange::Closed, HealthChange::Opened]);
+}
+
+async fn health_changes_are_leased_to_handlers_until_acked_and_stay_logged<S: Backend>(store: S) {
+    use buildamp::protect::breaker::{self, BreakerPolicy, Health};
+    let store = migrated(store).await;
+    let key = "host:api.example.com:443";
+    let failed = |c: Option<&buildamp::protect::Circuit>| {
+        let policy = BreakerPolicy {
+            failures: 1,
+            ..BreakerPolicy::default()
+        };
+        breaker::observe(c, Health::Down, ExecutionId::new(), t0(), &policy)
+    };
+    store.change_circuit(key, &failed).await.unwrap().unwrap();
+    let opened = HealthRecord {
+        change: HealthChange::Opened,
+        at: t0(),
+        failures: 1,
+        cool_down_ms: 30_000,
+        reason: None,
+    };
+    let lease = t0() + secs(60);
+    let claimed = store.claim_health_events(t0(), lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let first = &claimed[0];
+    assert_eq!((first.key.as_str(), first.deliveries), (key, 1));
+    assert_eq!(first.record, opened);
+    assert!(
+        store
+            .claim_health_events(t0(), lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    // A failed handler offers it again at the given time, counting the hand-over.
+    store
+        .retry_health_event(first.id, t0() + secs(5))
+        .await
+        .unwrap();
+    let early = store.claim_health_events(t0() + secs(4), lease, 10);
+    assert!(early.await.unwrap().is_empty());
+    let again = store
+        .claim_health_events(t0() + secs(5), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!((again[0].id, again[0].deliveries), (first.id, 2));
+    // Acknowledged, it is never handed over again (not even after a late retry or past the
+    // lease), but the log keeps it.
+    store.ack_health_event(first.id).await.unwrap();
+    store.retry_health_event(first.id, t0()).await.unwrap();
+    let late = store.claim_health_events(lease + secs(1), lease + secs(60), 10);
+    assert!(late.await.unwrap().is_empty());
+    assert_eq!(store.health_changes(key, 10).await.unwrap(), [opened]);
 }
 
 async fn an_ordered_keys_rows_are_numbered_and_claimed_one_at_a_time<S: Backend>(store: S) {

@@ -20,7 +20,7 @@ use crate::service::event::{EventId, TEST_EVENT, envelope, event_types, find_eve
 use crate::service::secrets::Secret;
 use crate::service::state::ServiceError;
 use crate::signing::sign;
-use crate::store::{CircuitChange, Store};
+use crate::store::{HealthRecord, Store};
 
 /// A new endpoint, with its signing secret: the only time the secret is returned without asking.
 #[derive(Debug)]
@@ -67,8 +67,8 @@ pub struct EndpointHealth {
     pub changed_at: Option<DateTime<Utc>>,
     /// Why BuildAmp disabled it, if it did.
     pub disabled_reason: Option<String>,
-    /// The last 20 changes of the circuit, newest first.
-    pub changes: Vec<CircuitChange>,
+    /// The last 20 health changes (its circuit's, and its disabling and re-enabling), newest first.
+    pub changes: Vec<HealthRecord>,
 }
 
 /// How long the old signing secret keeps signing after a rotation, by default.
@@ -408,7 +408,7 @@ impl<S: Store> Endpoints<S> {
         let endpoint = self.get(id).await?;
         let key = Destination::Endpoint(id.0).as_stored();
         let circuit = self.inner.store.circuit(&key).await?;
-        let changes = self.inner.store.circuit_changes(&key, 20).await?;
+        let changes = self.inner.store.health_changes(&key, 20).await?;
         Ok(EndpointHealth {
             state: circuit.map_or(CircuitState::Closed, |c| c.state),
             failures: circuit.map_or(0, |c| c.failures),

@@ -59,12 +59,13 @@ pub use config::{Config, ConfigError};
 pub use env::{Env, ProcessEnv};
 pub use error::{HandlerError, error_chain};
 pub use http::api;
-pub use maintenance::OutcomeEvent;
+pub use maintenance::{HealthEvent, OutcomeEvent};
 pub use outbound::executor::{Executor, ExecutorStats};
 pub use outbound::trigger::{
     Enqueue, NewExecution, RunAt, Trigger, TriggerError, TriggerOptions, Webhook,
 };
 pub use outbound::{delivery, registry};
+pub use protect::{Destination, HealthChange};
 pub use queue::{ExecutionId, OutcomeKind, Status};
 pub use runtime::{Running, Runtime, RuntimeBuilder, StartupError};
 pub use service::Event;

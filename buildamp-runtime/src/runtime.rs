@@ -12,8 +12,8 @@ use crate::config::Config;
 use crate::env::{Env, ProcessEnv};
 use crate::error::HandlerError;
 use crate::maintenance::{
-    self, Handler, OutcomeDispatcher, OutcomeEvent, Pruner, PrunerConfig, Replayer, ReplayerConfig,
-    Rescuer, RescuerConfig,
+    self, Handler, HealthChanges, HealthDispatcher, HealthEvent, HealthHandler, OutcomeDispatcher,
+    OutcomeEvent, Outcomes, Pruner, PrunerConfig, Replayer, ReplayerConfig, Rescuer, RescuerConfig,
 };
 use crate::outbound::delivery::guard::{AddressPolicy, Lookup, SystemLookup};
 use crate::outbound::delivery::{Deliverer, ResponseLimits};
@@ -54,6 +54,7 @@ use crate::store::{
 pub struct Runtime<S: Store = PgStore> {
     inner: Arc<Context<S>>,
     handlers: Arc<[Handler]>,
+    health_handlers: Arc<[HealthHandler]>,
     /// Single triggers from concurrent callers share inserts (and commits).
     commits: Arc<GroupCommit<S>>,
 }
@@ -63,6 +64,7 @@ impl<S: Store> Clone for Runtime<S> {
         Runtime {
             inner: self.inner.clone(),
             handlers: self.handlers.clone(),
+            health_handlers: self.health_handlers.clone(),
             commits: self.commits.clone(),
         }
     }
@@ -75,6 +77,7 @@ pub struct RuntimeBuilder<S: Store> {
     clock: Arc<dyn Clock>,
     config: Config,
     handlers: Vec<Handler>,
+    health_handlers: Vec<HealthHandler>,
     allow_missing_env: bool,
     jitter_seed: Option<u64>,
     limits: ResponseLimits,
@@ -170,6 +173,20 @@ impl<S: Store> RuntimeBuilder<S> {
         self
     }
 
+    /// Registers a health handler, called at least once for every change of a destination's
+    /// health: an endpoint's or a target host's circuit opened, re-opened or closed, an endpoint
+    /// disabled (410 Gone, failing too long, by hand) or enabled again. An error makes the event
+    /// come back later; [`HealthEvent::id`] is the same each time.
+    pub fn on_health<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(HealthEvent) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        self.health_handlers
+            .push(Arc::new(move |event| Box::pin(handler(event))));
+        self
+    }
+
     /// Checks every registered webhook against the environment and the configuration.
     ///
     /// # Errors
@@ -249,6 +266,7 @@ impl<S: Store> RuntimeBuilder<S> {
                 service: ServiceState::new(keys, max_timeout),
             }),
             handlers: self.handlers.into(),
+            health_handlers: self.health_handlers.into(),
         })
     }
 }
@@ -268,14 +286,14 @@ impl Running {
         self.shutdown.clone()
     }
 
-    /// The started maintenance services (the outcome dispatcher when handlers are registered,
-    /// the rescuer, the replayer, the pruner), for their pass signals.
+    /// The started maintenance services (the outcome and health dispatchers when handlers are
+    /// registered, the rescuer, the replayer, the pruner), for their pass signals.
     pub fn services(&self) -> &[maintenance::Running] {
         &self.services
     }
 
     /// Stops claiming, lets in-flight deliveries finish within the grace period and releases the
-    /// rest; then stops the outcome dispatcher, the rescuer, the replayer and the pruner, each
+    /// rest; then stops the dispatchers, the rescuer, the replayer and the pruner, each
     /// after its pass under way; then the change listener.
     ///
     /// # Errors
@@ -302,6 +320,7 @@ impl<S: Store> Runtime<S> {
             clock: Arc::new(SystemClock),
             config: Config::default(),
             handlers: Vec::new(),
+            health_handlers: Vec::new(),
             allow_missing_env: false,
             jitter_seed: None,
             limits: ResponseLimits::default(),
@@ -336,7 +355,7 @@ impl<S: Store> Runtime<S> {
     }
 
     /// Starts the executor, the rescuer, the replayer, the pruner and (when handlers are
-    /// registered) the outcome dispatcher, in the background.
+    /// registered) the outcome and health dispatchers, in the background.
     ///
     /// # Errors
     /// The store's change listener could not start.
@@ -345,6 +364,9 @@ impl<S: Store> Runtime<S> {
         let mut services = Vec::new();
         if !self.handlers.is_empty() {
             services.push(maintenance::start(self.outcome_dispatcher()));
+        }
+        if !self.health_handlers.is_empty() {
+            services.push(maintenance::start(self.health_dispatcher()));
         }
         services.push(maintenance::start(self.rescuer()));
         services.push(maintenance::start(self.replayer()));
@@ -400,9 +422,19 @@ impl<S: Store> Runtime<S> {
     /// The outcome dispatcher, with this runtime's handlers.
     pub fn outcome_dispatcher(&self) -> OutcomeDispatcher<S> {
         OutcomeDispatcher::new(
-            self.inner.store.clone(),
+            Outcomes(self.inner.store.clone()),
             self.inner.clock.clone(),
             self.handlers.clone(),
+            self.inner.config.poll_interval,
+        )
+    }
+
+    /// The health dispatcher, with this runtime's health handlers.
+    pub fn health_dispatcher(&self) -> HealthDispatcher<S> {
+        HealthDispatcher::new(
+            HealthChanges(self.inner.store.clone()),
+            self.inner.clock.clone(),
+            self.health_handlers.clone(),
             self.inner.config.poll_interval,
         )
     }

@@ -9,9 +9,13 @@
 //! - [`Pruner`]: delivered rows, handled inbound events and untaken outcome events leave after
 //!   the retention period;
 //! - [`OutcomeDispatcher`]: outcome events reach the app's handlers, at least once;
+//! - [`HealthDispatcher`]: destinations' health changes (circuits, endpoints disabled and
+//!   enabled again) reach the app's health handlers, at least once (both are a [`Dispatcher`]);
 //! - [`Replayer`]: replay jobs (every dead letter a filter matches) run to their end, each row
 //!   retried once, resumed by any process after a stop.
 
+mod dispatch;
+mod health;
 mod outcomes;
 mod pruner;
 mod replayer;
@@ -27,7 +31,9 @@ use tokio_util::sync::CancellationToken;
 use crate::error::error_chain;
 use crate::store::StoreError;
 
-pub use outcomes::{Handler, HandlerError, OutcomeDispatcher, OutcomeEvent};
+pub use dispatch::{Dispatcher, EventHandler, Outbox};
+pub use health::{HealthChanges, HealthDispatcher, HealthEvent, HealthHandler};
+pub use outcomes::{Handler, HandlerError, OutcomeDispatcher, OutcomeEvent, Outcomes};
 pub use pruner::{Pruned, Pruner, PrunerConfig};
 pub use replayer::{Replayer, ReplayerConfig};
 pub use rescuer::{Rescuer, RescuerConfig};

@@ -4,18 +4,11 @@
 //! after a crash or a handler error), so an app can update its records or trigger a fallback
 //! webhook.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Service, redelivery_delay};
-use crate::clock::Clock;
+use super::dispatch::{Dispatcher, EventHandler, Outbox};
 pub use crate::error::HandlerError;
-use crate::error::error_chain;
 use crate::queue::{ExecutionId, OutcomeKind};
 use crate::store::{OutcomeRow, OutcomeStore, StoreError};
 
@@ -60,94 +53,41 @@ impl From<OutcomeRow> for OutcomeEvent {
 }
 
 /// An outcome handler, as registered with `RuntimeBuilder::on_outcome`.
-pub type Handler = Arc<
-    dyn Fn(OutcomeEvent) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>
-        + Send
-        + Sync,
->;
+pub type Handler = EventHandler<OutcomeEvent>;
 
-/// Hands outcome events to the app's handlers.
-pub struct OutcomeDispatcher<S> {
-    store: S,
-    clock: Arc<dyn Clock>,
-    handlers: Arc<[Handler]>,
-    interval: Duration,
-}
+/// The outcome events of a store (`webhook_outcomes`), as an [`Outbox`].
+pub struct Outcomes<S>(pub(crate) S);
 
-impl<S: OutcomeStore> OutcomeDispatcher<S> {
-    /// How long handlers may hold a batch before it is offered again.
-    const LEASE: Duration = Duration::from_secs(60);
-    /// Events claimed at once.
-    const BATCH: usize = 100;
-
-    pub(crate) fn new(
-        store: S,
-        clock: Arc<dyn Clock>,
-        handlers: Arc<[Handler]>,
-        interval: Duration,
-    ) -> Self {
-        OutcomeDispatcher {
-            store,
-            clock,
-            handlers,
-            interval,
-        }
-    }
-
-    /// Hands one batch of due events to every handler. Returns how many events it took. An
-    /// event is removed once every handler took it; if one fails, the event is offered again
-    /// later to all of them (handlers must tolerate repeats: that is what at-least-once means).
-    ///
-    /// # Errors
-    /// The store failed; events not acknowledged come back after their lease.
-    pub async fn dispatch_once(&self) -> Result<usize, StoreError> {
-        let now = self.clock.now();
-        let lease_until = now + chrono::Duration::from_std(Self::LEASE).expect("in range");
-        let events = self
-            .store
-            .claim_outcomes(now, lease_until, Self::BATCH)
-            .await?;
-        let count = events.len();
-        for row in events {
-            let id = row.id;
-            let event = OutcomeEvent::from(row);
-            let mut failure = None;
-            for handler in self.handlers.iter() {
-                if let Err(error) = handler(event.clone()).await {
-                    failure = Some(error);
-                    break;
-                }
-            }
-            match failure {
-                None => self.store.ack_outcome(id).await?,
-                Some(error) => {
-                    let delay = redelivery_delay(event.delivery);
-                    tracing::warn!(
-                        execution = %event.execution_id,
-                        webhook = %event.webhook_type,
-                        error = %error_chain(&*error),
-                        retry_in_secs = delay.as_secs(),
-                        "an outcome handler failed; the event will be offered again"
-                    );
-                    let at =
-                        self.clock.now() + chrono::Duration::from_std(delay).expect("in range");
-                    self.store.retry_outcome(id, at).await?;
-                }
-            }
-        }
-        Ok(count)
-    }
-}
-
-impl<S: OutcomeStore + 'static> Service for OutcomeDispatcher<S> {
+impl<S: OutcomeStore + 'static> Outbox for Outcomes<S> {
+    type Event = OutcomeEvent;
     const NAME: &'static str = "outcome dispatcher";
 
-    fn interval(&self) -> Duration {
-        self.interval
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(i64, OutcomeEvent)>, StoreError> {
+        let rows = self.0.claim_outcomes(now, lease_until, limit).await?;
+        Ok(rows.into_iter().map(|r| (r.id, r.into())).collect())
     }
 
-    /// Dispatches until no event is due.
-    async fn run_once(&self) -> Result<u64, StoreError> {
-        super::until_empty(|| self.dispatch_once()).await
+    async fn ack(&self, id: i64) -> Result<(), StoreError> {
+        self.0.ack_outcome(id).await
+    }
+
+    async fn retry(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.0.retry_outcome(id, at).await
+    }
+
+    fn delivery(event: &OutcomeEvent) -> u32 {
+        event.delivery
+    }
+
+    fn describe(event: &OutcomeEvent) -> String {
+        format!("{} of {}", event.webhook_type, event.execution_id)
     }
 }
+
+/// Hands outcome events to the app's handlers.
+pub type OutcomeDispatcher<S> = Dispatcher<Outcomes<S>>;

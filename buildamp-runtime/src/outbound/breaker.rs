@@ -290,7 +290,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::store::{ChangeCircuit, CircuitChange, StoreError};
+    use crate::store::{ChangeCircuit, HealthEventRow, HealthRecord, StoreError};
 
     /// A store whose read of every circuit waits for a signal (and finds none), so a test can
     /// write while a read is under way.
@@ -317,12 +317,25 @@ mod tests {
             Ok(decide(None))
         }
 
-        async fn circuit_changes(
-            &self,
-            _: &str,
-            _: usize,
-        ) -> Result<Vec<CircuitChange>, StoreError> {
+        async fn health_changes(&self, _: &str, _: usize) -> Result<Vec<HealthRecord>, StoreError> {
             Ok(Vec::new())
+        }
+
+        async fn claim_health_events(
+            &self,
+            _: DateTime<Utc>,
+            _: DateTime<Utc>,
+            _: usize,
+        ) -> Result<Vec<HealthEventRow>, StoreError> {
+            Ok(Vec::new())
+        }
+
+        async fn ack_health_event(&self, _: i64) -> Result<(), StoreError> {
+            Ok(())
+        }
+
+        async fn retry_health_event(&self, _: i64, _: DateTime<Utc>) -> Result<(), StoreError> {
+            Ok(())
         }
     }
 

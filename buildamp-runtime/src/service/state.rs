@@ -16,7 +16,8 @@ use uuid::Uuid;
 use super::endpoint::{Endpoint, EndpointConfig, EndpointId, EndpointStatus, Environment, Sealed};
 use super::filter::{CompiledFilter, subscribed};
 use super::secrets::{SecretError, SecretKeys};
-use crate::store::{EndpointRow, EndpointStore, StoreError};
+use crate::protect::{Destination, HealthChange};
+use crate::store::{EndpointRow, EndpointStore, HealthRecord, StoreError};
 
 /// Why a service operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +220,8 @@ impl ServiceState {
     }
 
     /// Reads endpoint `id`, changes it with `change` and writes it back at `now`, fenced on the
-    /// version read (a concurrent change makes it read again, up to five times).
+    /// version read (a concurrent change makes it read again, up to five times). A change that
+    /// disables or re-enables it is logged with it, for the app's health handlers.
     pub(crate) async fn modify<S: EndpointStore>(
         &self,
         store: &S,
@@ -233,12 +235,16 @@ impl ServiceState {
                 .await?
                 .ok_or(ServiceError::NotFound(id))?;
             let seen = row.updated_at;
-            let mut endpoint = self.open(&row)?;
+            let before = self.open(&row)?;
+            let mut endpoint = before.clone();
             change(&mut endpoint)?;
             // Always a new version, even under a manual clock that has not moved.
             endpoint.updated_at = now.max(seen + chrono::Duration::microseconds(1));
             let row = self.seal(&endpoint)?;
-            if store.replace_endpoint(&row, seen).await? {
+            let log = health_change(&before, &endpoint, now);
+            let key = Destination::Endpoint(id.0).as_stored();
+            let log = log.as_ref().map(|record| (key.as_str(), record));
+            if store.replace_endpoint(&row, seen, log).await? {
                 self.forget(id.0);
                 return Ok(endpoint);
             }
@@ -274,6 +280,34 @@ impl ServiceState {
         self.opened.lock().expect("opened lock").remove(&id);
         self.routes.lock().expect("routes lock").remove(&id);
     }
+}
+
+/// The health change an endpoint's new version makes, to log with it: disabled (with BuildAmp's
+/// reason, or by hand), or enabled again after it was disabled. Pausing is not a health change.
+fn health_change(before: &Endpoint, after: &Endpoint, now: DateTime<Utc>) -> Option<HealthRecord> {
+    use EndpointStatus::{Disabled, Enabled};
+    let (change, reason) = match (before.status, after.status) {
+        (Disabled, Disabled) => return None,
+        (_, Disabled) => (
+            HealthChange::Disabled,
+            Some(
+                after
+                    .config
+                    .disabled_reason
+                    .clone()
+                    .unwrap_or_else(|| "disabled by hand".to_owned()),
+            ),
+        ),
+        (Disabled, Enabled) => (HealthChange::Enabled, None),
+        _ => return None,
+    };
+    Some(HealthRecord {
+        change,
+        at: now,
+        failures: 0,
+        cool_down_ms: 0,
+        reason,
+    })
 }
 
 fn compile(row: &EndpointRow) -> Result<Routing, String> {

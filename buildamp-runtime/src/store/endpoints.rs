@@ -7,7 +7,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{NewRow, StoreError};
+use super::{HealthRecord, NewRow, StoreError};
 
 /// An endpoint as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -91,11 +91,14 @@ pub trait EndpointStore {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Overwrites the endpoint `row.id` if it is still as it was at `seen` (its `updated_at`
-    /// then): `false` when it changed or went meanwhile (read it again and retry).
+    /// then): `false` when it changed or went meanwhile (read it again and retry). `log` is the
+    /// health change the new version makes (disabled, enabled again), logged under its
+    /// destination key in the same transaction, or nothing when it did not land.
     fn replace_endpoint(
         &self,
         row: &EndpointRow,
         seen: DateTime<Utc>,
+        log: Option<(&str, &HealthRecord)>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Deletes an endpoint; `false` when there was none. Its queued deliveries stay and

@@ -42,7 +42,7 @@ pub trait LimitStore {
     ) -> impl Future<Output = Result<Decision, StoreError>> + Send;
 
     /// Deletes up to `limit` rows of each kind of protection state that nothing reads any more
-    /// since `before`: slots that ended, circuit changes, circuits closed with no failures, and
+    /// since `before`: slots that ended, health changes, circuits closed with no failures, and
     /// ordering counters idle since then with nothing of their key unsettled (a key published
     /// again after that is numbered from 1). Returns how many went.
     fn prune_protection(

@@ -6,7 +6,8 @@
 //! - [`InboundStore`] (`inbound.rs`): providers' events, recorded before they are acknowledged;
 //! - [`EndpointStore`] (`endpoints.rs`): customers' endpoints, and events with their fan-out;
 //! - [`LimitStore`] (`limits.rs`): destinations' admitted slots, shared by every executor;
-//! - [`CircuitStore`] (`circuits.rs`): destinations' circuit breakers and the log of their changes;
+//! - [`CircuitStore`] (`circuits.rs`): destinations' circuit breakers and the log of their health
+//!   changes, handed to the app's health handlers;
 //! - [`ReplayStore`] (`replays.rs`): replay jobs over dead letters, resumable, each row once.
 //!
 //! [`Store`] is all of them plus the schema and the wake-up signal. [`PgStore`] is the Postgres
@@ -30,7 +31,7 @@ mod postgres;
 mod replays;
 mod sqlite;
 
-pub use circuits::{ChangeCircuit, CircuitChange, CircuitStore};
+pub use circuits::{ChangeCircuit, CircuitStore, HealthEventRow, HealthRecord};
 pub use endpoints::{EndpointRow, EndpointStore, NewEvent, Published, Route};
 pub use executions::{
     Attempt, AttemptReport, Candidate, Claimed, DeadLetterFilter, Enqueued, Execution,

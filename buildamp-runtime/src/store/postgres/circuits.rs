@@ -1,15 +1,16 @@
-//! `circuits` and `circuit_changes` on Postgres.
+//! `circuits` and `health_changes` on Postgres.
 
 use std::time::Duration;
 
-use sqlx::Row;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
 
 use super::{PgStore, limit};
 use crate::protect::{Change, Circuit, CircuitState};
 use crate::queue::ExecutionId;
-use crate::store::circuits::{change_name, change_of};
-use crate::store::{ChangeCircuit, CircuitChange, CircuitStore, StoreError};
+use crate::store::circuits::{change_of, record_of};
+use crate::store::{ChangeCircuit, CircuitStore, HealthEventRow, HealthRecord, StoreError};
 
 const COLUMNS: &str =
     "state, failures, failing_since, cool_down_ms, until_at, probe_id, changed_at";
@@ -95,44 +96,107 @@ impl CircuitStore for PgStore {
         .execute(&mut *tx)
         .await?;
         if let Some(change) = change {
-            sqlx::query(
-                "INSERT INTO circuit_changes (key, change, at, failures, cool_down_ms)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(key)
-            .bind(change_name(change))
-            .bind(next.changed_at)
-            .bind(i32::try_from(next.failures).unwrap_or(i32::MAX))
-            .bind(if change == Change::Closed {
-                0
-            } else {
-                millis(next.cool_down)
-            })
-            .execute(&mut *tx)
-            .await?;
+            log_change(&mut tx, key, &record_of(change, &next)).await?;
         }
         tx.commit().await?;
         Ok(Some((next, change)))
     }
 
-    async fn circuit_changes(&self, key: &str, n: usize) -> Result<Vec<CircuitChange>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT change, at, failures, cool_down_ms FROM circuit_changes
-             WHERE key = $1 ORDER BY id DESC LIMIT $2",
-        )
+    async fn health_changes(&self, key: &str, n: usize) -> Result<Vec<HealthRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RECORD} FROM health_changes WHERE key = $1 ORDER BY id DESC LIMIT $2"
+        ))
         .bind(key)
         .bind(limit(n))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        rows.iter().map(|r| record(r, 0)).collect()
+    }
+
+    async fn claim_health_events(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        n: usize,
+    ) -> Result<Vec<HealthEventRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "UPDATE health_changes h
+             SET available_at = $2, deliveries = h.deliveries + 1
+             FROM (SELECT id FROM health_changes WHERE available_at <= $1
+                   ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due
+             WHERE h.id = due.id
+             RETURNING h.id, key, deliveries, {RECORD}"
+        ))
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit(n))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut events = rows
+            .iter()
             .map(|r| {
-                Ok(CircuitChange {
-                    change: change_of(r.try_get(0)?)?,
-                    at: r.try_get(1)?,
-                    failures: u32::try_from(r.try_get::<i32, _>(2)?).unwrap_or(0),
-                    cool_down_ms: u64::try_from(r.try_get::<i64, _>(3)?).unwrap_or(0),
+                Ok(HealthEventRow {
+                    id: r.try_get(0)?,
+                    key: r.try_get(1)?,
+                    deliveries: r.try_get(2)?,
+                    record: record(r, 3)?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        events.sort_by_key(|e| e.id);
+        Ok(events)
     }
+
+    async fn ack_health_event(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE health_changes SET available_at = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn retry_health_event(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE health_changes SET available_at = $2 WHERE id = $1 AND available_at IS NOT NULL",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// A health record's columns.
+const RECORD: &str = "change, at, failures, cool_down_ms, reason";
+
+fn record(r: &PgRow, from: usize) -> Result<HealthRecord, StoreError> {
+    Ok(HealthRecord {
+        change: change_of(r.try_get(from)?)?,
+        at: r.try_get(from + 1)?,
+        failures: u32::try_from(r.try_get::<i32, _>(from + 2)?).unwrap_or(0),
+        cool_down_ms: u64::try_from(r.try_get::<i64, _>(from + 3)?).unwrap_or(0),
+        reason: r.try_get(from + 4)?,
+    })
+}
+
+/// Logs `record` for `key`, due for the app's handlers now, inside the caller's transaction.
+pub(super) async fn log_change(
+    tx: &mut PgConnection,
+    key: &str,
+    record: &HealthRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO health_changes (key, change, at, failures, cool_down_ms, reason, available_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $3)",
+    )
+    .bind(key)
+    .bind(record.change.as_str())
+    .bind(record.at)
+    .bind(i32::try_from(record.failures).unwrap_or(i32::MAX))
+    .bind(i64::try_from(record.cool_down_ms).unwrap_or(i64::MAX))
+    .bind(&record.reason)
+    .execute(tx)
+    .await?;
+    Ok(())
 }

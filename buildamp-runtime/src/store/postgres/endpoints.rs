@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 use super::executions::insert_rows;
 use super::{PgStore, limit};
-use crate::store::{EndpointRow, EndpointStore, NewEvent, Published, Route, StoreError};
+use crate::store::{
+    EndpointRow, EndpointStore, HealthRecord, NewEvent, Published, Route, StoreError,
+};
 
 const COLUMNS: &str = "id, application, url, description, status, environment, config, secrets, created_at, updated_at";
 
@@ -144,7 +146,9 @@ impl EndpointStore for PgStore {
         &self,
         row: &EndpointRow,
         seen: DateTime<Utc>,
+        log: Option<(&str, &HealthRecord)>,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE endpoints SET url = $2, description = $3, status = $4, environment = $5,
                  config = $6, secrets = $7, updated_at = $8
@@ -159,9 +163,14 @@ impl EndpointStore for PgStore {
         .bind(&row.secrets)
         .bind(row.updated_at)
         .bind(seen)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let replaced = done.rows_affected() == 1;
+        if let (true, Some((key, record))) = (replaced, log) {
+            super::circuits::log_change(&mut tx, key, record).await?;
+        }
+        tx.commit().await?;
+        Ok(replaced)
     }
 
     async fn delete_endpoint(&self, id: Uuid) -> Result<bool, StoreError> {

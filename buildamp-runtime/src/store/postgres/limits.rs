@@ -96,8 +96,8 @@ impl LimitStore for PgStore {
             "DELETE FROM delivery_slots WHERE (execution_id, attempt) IN (
                  SELECT execution_id, attempt FROM delivery_slots
                  WHERE COALESCE(released_at, lease_until) < $1 LIMIT $2)",
-            "DELETE FROM circuit_changes WHERE id IN (
-                 SELECT id FROM circuit_changes WHERE at < $1 LIMIT $2)",
+            "DELETE FROM health_changes WHERE id IN (
+                 SELECT id FROM health_changes WHERE at < $1 LIMIT $2)",
             "DELETE FROM circuits WHERE key IN (
                  SELECT key FROM circuits
                  WHERE state = 'closed' AND failures = 0 AND changed_at < $1 LIMIT $2)",
