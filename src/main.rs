@@ -10,6 +10,7 @@
 //! buildamp secret-key            # a fresh key for BUILDAMP_SECRET_KEY
 //! buildamp replay --endpoint ID --since 2026-12-01T00:00:00Z [--until …] [--event-type …] [--json]
 //!                                # retry an endpoint's dead letters, each once, resumably
+//! buildamp resend DELIVERY_ID [--json]   # send a delivered (or dead-lettered) delivery again
 //! ```
 
 use std::process::ExitCode;
@@ -59,6 +60,15 @@ enum Command {
     /// Retry every dead letter of an endpoint that matches, each exactly once, as a replay job:
     /// an interrupted one is finished by `--resume ID` or by any running app's replayer.
     Replay(ReplayArgs),
+    /// Send one delivery of an event to its endpoint again (delivered, or dead-lettered): the
+    /// executor of any running app sends it, as the same delivery with the same event id.
+    Resend {
+        /// The delivery's id (`GET /buildamp/deliveries?endpoint=…` lists them).
+        delivery: uuid::Uuid,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a fresh key for BUILDAMP_SECRET_KEY (endpoints' secrets are sealed with it).
     SecretKey {
         /// The key's id, stored with every value it seals (rotate by putting a new id first).
@@ -119,6 +129,7 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Migrate => migrate().await,
         Command::Replay(args) => replay(args).await,
+        Command::Resend { delivery, json } => resend(delivery, json).await,
         Command::Simulate { port } => simulate(port).await,
         Command::Gen { models, out } => buildamp_codegen::elm::write(&models, &out)
             .map(|path| println!("wrote {}", path.display()))
@@ -218,6 +229,64 @@ async fn replay_on<S: Store>(store: S, args: ReplayArgs) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+async fn resend(delivery: uuid::Uuid, json: bool) -> Result<(), String> {
+    let (url, _) = DatabaseUrl::from_env_or_development_default().map_err(|e| e.to_string())?;
+    let failed = |e: buildamp::StoreError| format!("{}: {}", url.as_str(), error_chain(&e));
+    match &url {
+        DatabaseUrl::Postgres(u) => {
+            resend_on(
+                PgStore::connect(u, 2).await.map_err(failed)?,
+                delivery,
+                json,
+            )
+            .await
+        }
+        DatabaseUrl::Sqlite(u) => {
+            resend_on(
+                SqliteStore::connect(u).await.map_err(failed)?,
+                delivery,
+                json,
+            )
+            .await
+        }
+    }
+}
+
+async fn resend_on<S: Store>(store: S, delivery: uuid::Uuid, json: bool) -> Result<(), String> {
+    use buildamp::endpoints::Resend;
+    let runtime = buildamp::Runtime::builder(store)
+        .allow_missing_env()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let result = runtime
+        .endpoints()
+        .resend(buildamp::ExecutionId(delivery))
+        .await
+        .map_err(|e| format!("the resend failed: {}", error_chain(&e)))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&result).map_err(|e| e.to_string())?
+        );
+    }
+    match result {
+        Resend::Queued => {
+            if !json {
+                println!("delivery {delivery}: queued again; the executor sends it");
+            }
+            Ok(())
+        }
+        Resend::Unsettled { status } => Err(format!(
+            "delivery {delivery} is still {status}: it will be sent without a resend"
+        )),
+        Resend::EndpointDisabled { reason } => Err(format!(
+            "the endpoint of delivery {delivery} is disabled{}: enable it, then resend",
+            reason.map(|r| format!(" ({r})")).unwrap_or_default()
+        )),
+        _ => Err(format!("no endpoint delivery has id {delivery}")),
+    }
 }
 
 async fn migrate() -> Result<(), String> {

@@ -1,12 +1,12 @@
-//! `buildamp replay` on a SQLite database: the job retries an endpoint's dead letters once each,
-//! prints its progress and the finished job, and says what went wrong with a code a script can
-//! rely on.
+//! `buildamp replay` and `buildamp resend` on a SQLite database: the job retries an endpoint's
+//! dead letters once each, prints its progress and the finished job; a resend queues one delivery
+//! again; both say what went wrong with a code a script can rely on.
 
 mod support;
 
 use std::process::Command;
 
-use buildamp::store::{ExecutionStore, NewRow};
+use buildamp::store::{EndpointRow, EndpointStore, ExecutionStore, NewRow};
 use buildamp::{ExecutionId, Status};
 use serde_json::json;
 
@@ -101,4 +101,63 @@ async fn replay_retries_an_endpoints_dead_letters_and_prints_the_job() {
     let (code, _, err) = buildamp(&db, &["replay"]);
     assert_eq!(code, 2);
     assert!(err.contains("--endpoint"), "{err}");
+}
+
+fn endpoint(status: &str, config: serde_json::Value) -> EndpointRow {
+    let now = chrono::Utc::now();
+    EndpointRow {
+        id: uuid::Uuid::now_v7(),
+        application: String::new(),
+        url: "https://crm.example/hooks".into(),
+        description: String::new(),
+        status: status.into(),
+        environment: "production".into(),
+        config,
+        secrets: "v1:k1:c2VhbGVk".into(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[tokio::test]
+async fn resend_queues_a_delivery_again_once_and_says_why_it_cannot() {
+    let (store, file) = support::sqlite_store().await;
+    buildamp::Store::migrate(&store).await.unwrap();
+    let db = format!("sqlite://{}", file.path.display());
+    let enabled = endpoint("enabled", json!({"subscriptions": ["lead.*"]}));
+    let disabled = endpoint(
+        "disabled",
+        json!({"subscriptions": ["lead.*"], "disabled_reason": "the endpoint answered 410 Gone"}),
+    );
+    store.insert_endpoint(&enabled).await.unwrap();
+    store.insert_endpoint(&disabled).await.unwrap();
+    let rows = vec![dead(enabled.id, 1), dead(disabled.id, 2)];
+    let ids = store.insert(chrono::Utc::now(), rows).await.unwrap();
+    let (one, other) = (ids[0].id.to_string(), ids[1].id.to_string());
+
+    let (code, out, err) = buildamp(&db, &["resend", &one, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        json!({"result": "queued"})
+    );
+    let row = store.execution(ids[0].id).await.unwrap().unwrap();
+    // A fresh budget on top of the attempts made (none: it was stored dead).
+    assert_eq!(
+        (row.status, row.attempts, row.max_attempts),
+        (Status::Pending, 0, 3)
+    );
+    // Queued already, a disabled endpoint, an unknown id: exit 1, saying why.
+    let (code, _, err) = buildamp(&db, &["resend", &one]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is still pending"), "{err}");
+    let (code, _, err) = buildamp(&db, &["resend", &other]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("is disabled (the endpoint answered 410 Gone): enable it"),
+        "{err}"
+    );
+    let (code, _, err) = buildamp(&db, &["resend", &uuid::Uuid::now_v7().to_string()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no endpoint delivery has id"), "{err}");
 }

@@ -16,6 +16,7 @@ conformance! {
     an_endpoint_is_disabled_on_410_or_after_failing_for_the_period_and_a_good_test_enables_it,
     a_failover_url_takes_deliveries_while_the_circuit_is_open,
     every_health_change_reaches_the_apps_health_handlers_at_least_once_in_order,
+    a_delivered_event_is_resent_once_as_the_same_delivery_keeping_its_number,
     an_ordered_endpoint_gets_each_keys_events_in_order_with_gap_free_numbers_under_failures,
     a_replay_of_10000_dead_letters_by_two_replayers_delivers_each_exactly_once,
     a_targets_host_has_a_circuit_too,
@@ -25,6 +26,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use buildamp::delivery::guard::AddressPolicy;
+use buildamp::endpoints::Resend;
 use buildamp::protect::{BreakerPolicy, CircuitState, Destination, HealthChange};
 use buildamp::service::EndpointSpec;
 use buildamp::service::{EndpointId, EndpointStatus};
@@ -459,6 +461,77 @@ async fn every_health_change_reaches_the_apps_health_handlers_at_least_once_in_o
     let logged: Vec<_> = runtime.endpoints().health(id).await.unwrap().changes;
     let logged: Vec<_> = logged.iter().rev().map(|c| c.change).collect();
     assert_eq!(logged, changes);
+}
+
+async fn a_delivered_event_is_resent_once_as_the_same_delivery_keeping_its_number<S: Backend>(
+    store: S,
+) {
+    let clock = ManualClock::new(chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6));
+    let runtime = manual(store, &clock, policy(100)).await;
+    let receiver = Receiver::answering(204).await;
+    let url = format!("{}/hook", receiver.base);
+    let id = endpoint_at(&runtime, &url, json!({"ordered": true})).await;
+    for n in 0..2 {
+        lead(n).publish(&runtime).ordering_key("k").await.unwrap();
+    }
+    drain(&runtime).await;
+    let first = rows(&runtime, id).await.pop().unwrap(); // newest first: the last is number 1
+    assert_eq!((first.status, first.sequence), (Status::Sent, Some(1)));
+    let endpoints = runtime.endpoints();
+    // Two resends at once queue it once; nothing is sent before the executor runs.
+    let (a, b) = tokio::join!(endpoints.resend(first.id), endpoints.resend(first.id));
+    let mut answers = [a.unwrap(), b.unwrap()];
+    answers.sort_by_key(|r| r != &Resend::Queued);
+    assert_eq!(
+        answers,
+        [
+            Resend::Queued,
+            Resend::Unsettled {
+                status: Status::Pending
+            }
+        ]
+    );
+    drain(&runtime).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 3, "two deliveries and one resend");
+    let (original, resent) = (&received[0], &received[2]);
+    assert_eq!(resent.json()["event_id"], original.json()["event_id"]);
+    assert_eq!(resent.header("webhook-id"), original.header("webhook-id"));
+    assert_eq!(
+        resent.header("x-sequence"),
+        Some("1"),
+        "it keeps its number"
+    );
+    let after = runtime.execution(first.id).await.unwrap().unwrap();
+    assert_eq!((after.status, after.attempts), (Status::Sent, 2));
+    assert_eq!(runtime.attempts(first.id).await.unwrap().len(), 2);
+    // A dead letter is resent too; a disabled endpoint's deliveries and unknown ids are not.
+    receiver.script(|_, _| Reply::Status(400));
+    lead(3).publish(&runtime).await.unwrap();
+    drain(&runtime).await;
+    let dead = rows(&runtime, id).await.remove(0);
+    assert_eq!(dead.status, Status::DeadLetter);
+    receiver.script(|_, _| Reply::Status(204));
+    assert_eq!(endpoints.resend(dead.id).await.unwrap(), Resend::Queued);
+    drain(&runtime).await;
+    let dead = runtime.execution(dead.id).await.unwrap().unwrap();
+    assert_eq!(dead.status, Status::Sent);
+    endpoints
+        .set_status(id, EndpointStatus::Disabled)
+        .await
+        .unwrap();
+    assert_eq!(
+        endpoints.resend(first.id).await.unwrap(),
+        Resend::EndpointDisabled { reason: None }
+    );
+    assert_eq!(
+        endpoints
+            .resend(buildamp::ExecutionId::new())
+            .await
+            .unwrap(),
+        Resend::NotFound
+    );
+    assert_eq!(receiver.received().len(), 5);
 }
 
 async fn a_failover_url_takes_deliveries_while_the_circuit_is_open<S: Backend>(store: S) {

@@ -1233,6 +1233,38 @@ async fn every_management_route_answers_success_and_errors<S: Backend>(store: S)
         .0,
         409
     );
+    // A delivered one is resent: once while it is queued, then it arrives again, the same event.
+    let resend = format!("/buildamp/deliveries/{delivery}/resend");
+    let (status, answer) = call(&app, "POST", &resend, "admin", None).await;
+    assert_eq!((status, answer["result"].as_str()), (202, Some("queued")));
+    let (status, answer) = call(&app, "POST", &resend, "admin", None).await;
+    assert_eq!(status, 409);
+    assert!(
+        answer["error"].as_str().unwrap().contains("still pending"),
+        "{answer}"
+    );
+    drain(&s.runtime).await;
+    let again = s.receiver.received().pop().unwrap().json();
+    assert_eq!(again["event_id"], delivered["event_id"]);
+    let (_, one) = call(
+        &app,
+        "GET",
+        &format!("/buildamp/deliveries/{delivery}"),
+        "admin",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            one["status"]["state"].as_str(),
+            one["attempt_log"].as_array().unwrap().len()
+        ),
+        (Some("sent"), 2),
+        "{one}"
+    );
+    let unknown = format!("/buildamp/deliveries/{}/resend", uuid::Uuid::now_v7());
+    assert_eq!(call(&app, "POST", &unknown, "admin", None).await.0, 404);
+    assert_eq!(call(&app, "POST", &resend, "publisher", None).await.0, 403);
     assert_eq!(
         call(
             &app,

@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use crate::outbound::breaker::Key;
 use crate::outbound::executor::Context;
+use crate::outbound::rules::RowRules;
 use crate::protect::{CircuitState, Destination};
-use crate::queue::{AttemptResult, ExecutionId};
+use crate::queue::{AttemptResult, ExecutionId, Status};
 use crate::service::deliver::{Delivery, prepare};
 use crate::service::endpoint::{
     Bounds, Endpoint, EndpointId, EndpointSpec, EndpointStatus, InvalidEndpoint, SigningSecret,
@@ -20,7 +21,7 @@ use crate::service::event::{EventId, TEST_EVENT, envelope, event_types, find_eve
 use crate::service::secrets::Secret;
 use crate::service::state::ServiceError;
 use crate::signing::sign;
-use crate::store::{HealthRecord, Store};
+use crate::store::{Candidate, HealthRecord, Store};
 
 /// A new endpoint, with its signing secret: the only time the secret is returned without asking.
 #[derive(Debug)]
@@ -69,6 +70,30 @@ pub struct EndpointHealth {
     pub disabled_reason: Option<String>,
     /// The last 20 health changes (its circuit's, and its disabling and re-enabling), newest first.
     pub changes: Vec<HealthRecord>,
+}
+
+/// What [`Endpoints::resend`] did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Resend {
+    /// Queued again, due now: the executor sends it as a new attempt of the same delivery (same
+    /// delivery id and event id, a fresh budget of attempts, the attempt log goes on).
+    Queued,
+    /// It is still pending, being sent or waiting for a retry: it goes anyway, nothing was
+    /// changed.
+    Unsettled {
+        /// Its state.
+        status: Status,
+    },
+    /// Its endpoint is disabled (nothing was changed): enable it first.
+    EndpointDisabled {
+        /// Why, when BuildAmp disabled it.
+        reason: Option<String>,
+    },
+    /// No endpoint delivery has this id, or its endpoint was deleted (a `#[target]` execution is
+    /// triggered again instead).
+    NotFound,
 }
 
 /// How long the old signing secret keeps signing after a rotation, by default.
@@ -417,6 +442,60 @@ impl<S: Store> Endpoints<S> {
             changed_at: circuit.map(|c| c.changed_at),
             disabled_reason: endpoint.config.disabled_reason,
             changes,
+        })
+    }
+
+    /// Sends one delivery of an event to its endpoint again: a delivered one (the receiver lost
+    /// it, or wants it once more) or a dead letter. It goes back to the queue due now with a fresh
+    /// budget of the endpoint's attempts, as the same delivery (the same `event_id`, so a
+    /// receiver that deduplicates sees a repeat; the attempt numbers go on). On an ordered
+    /// endpoint it keeps its number, and later deliveries of its key not yet delivered wait for
+    /// it. Two resends at once queue it once.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn resend(&self, delivery: ExecutionId) -> Result<Resend, ServiceError> {
+        let store = &self.inner.store;
+        let Some(row) = store.execution(delivery).await? else {
+            return Ok(Resend::NotFound);
+        };
+        let Some(endpoint_id) = row.endpoint_id else {
+            return Ok(Resend::NotFound);
+        };
+        // Read as stored, not opened: resending needs no secret key (the `buildamp` command).
+        let Some(endpoint) = store.endpoint(endpoint_id).await? else {
+            return Ok(Resend::NotFound);
+        };
+        if EndpointStatus::parse(&endpoint.status) == Some(EndpointStatus::Disabled) {
+            let reason = endpoint
+                .config
+                .get("disabled_reason")
+                .and_then(|r| r.as_str());
+            return Ok(Resend::EndpointDisabled {
+                reason: reason.map(str::to_owned),
+            });
+        }
+        let candidate = [Candidate {
+            id: row.id,
+            webhook_type: row.webhook_type,
+            attempts: row.attempts,
+            max_attempts: row.max_attempts,
+            endpoint_id: row.endpoint_id,
+        }];
+        let now = self.inner.clock.now();
+        let rules = RowRules::load(store, &candidate).await?;
+        let moves = match row.status {
+            Status::Sent => rules.resent(&candidate, now, &self.inner.jitter),
+            Status::DeadLetter => rules.retried_by_hand(&candidate, now, &self.inner.jitter),
+            status => return Ok(Resend::Unsettled { status }),
+        };
+        if store.record(now, &moves).await? == 1 {
+            return Ok(Resend::Queued);
+        }
+        // Someone else moved it meanwhile (another resend, or the pruner).
+        Ok(match store.execution(delivery).await? {
+            Some(now) => Resend::Unsettled { status: now.status },
+            None => Resend::NotFound,
         })
     }
 

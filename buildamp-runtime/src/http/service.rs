@@ -18,6 +18,7 @@
 //! | `GET /buildamp/deliveries?endpoint=&event_type=&status=&since=&until=&limit=` | admin | deliveries, newest first |
 //! | `GET /buildamp/deliveries/{id}` | admin | a delivery with every attempt |
 //! | `POST /buildamp/deliveries/{id}/retry` | admin | `202`, or `409` unless it is a dead letter |
+//! | `POST /buildamp/deliveries/{id}/resend` | admin | `202 {"result": "queued"}`: a delivered (or dead-lettered) delivery goes again, the same event id; `409` while it is still queued or its endpoint is disabled |
 //!
 //! Every request passes [`ServiceAuthorizer::authenticate`] first (`401`), then
 //! [`ServiceAuthorizer::authorize`] for the route's scope (`403`); only then is the body or an id
@@ -42,7 +43,7 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::api::{Caller, ExecutionView, Refused};
-use crate::endpoints::DEFAULT_ROTATION_GRACE;
+use crate::endpoints::{DEFAULT_ROTATION_GRACE, Resend};
 use crate::payload::decode;
 use crate::queue::{ExecutionId, Status};
 use crate::runtime::Runtime;
@@ -149,6 +150,7 @@ pub fn router_with<S: Store, A: ServiceAuthorizer>(
         .route("/buildamp/deliveries", get(deliveries::<S, A>))
         .route("/buildamp/deliveries/{id}", get(delivery::<S, A>))
         .route("/buildamp/deliveries/{id}/retry", post(retry::<S, A>))
+        .route("/buildamp/deliveries/{id}/resend", post(resend::<S, A>))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .with_state(service);
     super::request_timeout(routes, config.request_timeout)
@@ -681,4 +683,34 @@ async fn retry<S: Store, A: ServiceAuthorizer>(
         axum::Json(json!({ "retried": id.to_string() })),
     )
         .into_response())
+}
+
+async fn resend<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let (id, _) = service_delivery(&s, &id).await?;
+    let resend = s.runtime.endpoints().resend(id).await?;
+    let status = match &resend {
+        Resend::Queued => StatusCode::ACCEPTED,
+        Resend::NotFound => StatusCode::NOT_FOUND,
+        _ => StatusCode::CONFLICT,
+    };
+    let message = match &resend {
+        Resend::Queued => return Ok((status, axum::Json(resend)).into_response()),
+        Resend::Unsettled { status } => {
+            format!("this delivery is still {status}: it will be sent without a resend")
+        }
+        Resend::EndpointDisabled { reason } => format!(
+            "the endpoint is disabled{}: enable it, then resend",
+            reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
+        _ => format!("no delivery has id `{id}`"),
+    };
+    Err(ApiError::new(status, message))
 }

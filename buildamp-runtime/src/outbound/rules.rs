@@ -62,11 +62,30 @@ impl RowRules {
         now: DateTime<Utc>,
         jitter: &Jitter,
     ) -> Vec<Move> {
-        dead.iter()
+        self.by_hand(dead, |budget| Event::RetriedByHand { budget }, now, jitter)
+    }
+
+    /// The moves of a resend of each delivered row in `sent` at `now`, each granted its budget of
+    /// attempts.
+    pub(crate) fn resent(
+        &self,
+        sent: &[Candidate],
+        now: DateTime<Utc>,
+        jitter: &Jitter,
+    ) -> Vec<Move> {
+        self.by_hand(sent, |budget| Event::Resent { budget }, now, jitter)
+    }
+
+    fn by_hand(
+        &self,
+        rows: &[Candidate],
+        event: impl Fn(u32) -> Event<'static>,
+        now: DateTime<Utc>,
+        jitter: &Jitter,
+    ) -> Vec<Move> {
+        rows.iter()
             .map(|row| {
-                let event = Event::RetriedByHand {
-                    budget: self.budget(row),
-                };
+                let event = event(self.budget(row));
                 let progress = Progress {
                     attempts: row.attempts,
                     max_attempts: row.max_attempts,

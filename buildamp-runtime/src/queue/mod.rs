@@ -9,9 +9,9 @@
 //! | --- | --- | --- |
 //! | `pending` | triggered, waiting for its first attempt, due at `next_retry_at` | claim |
 //! | `sending` | claimed by one executor, which holds a lease until `lease_expires_at` | attempt, rescue, release |
-//! | `sent` | the target answered 2xx; pruned after the retention period | pruner (deleted) |
+//! | `sent` | the target answered 2xx; pruned after the retention period | pruner (deleted), resend |
 //! | `failed` | a retryable failure; due again at `next_retry_at` | claim |
-//! | `dead_letter` | given up, with the reason in `error_message` | retry by hand |
+//! | `dead_letter` | given up, with the reason in `error_message` | retry by hand, resend |
 //!
 //! # Edges, and who moves them
 //!
@@ -28,6 +28,7 @@
 //! | `sending` | [`Event::Released`], request started | `failed` due now, or `dead_letter` (+ `WebhookFailed`) if it was the last attempt | shutdown |
 //! | `sending` | [`Event::Deferred`] (a paused endpoint, a destination's shared limit) | `pending` or `failed`, due at `until`, attempt uncounted, the reason kept | executor |
 //! | `dead_letter` | [`Event::RetriedByHand`] | `pending`, due now, a fresh budget of attempts | the app (API, CLI) |
+//! | `sent` (an endpoint's delivery) | [`Event::Resent`] | `pending`, due now, a fresh budget of attempts | the app (API, CLI) |
 //! | `sent` | retention | deleted | pruner |
 //!
 //! The claim is the one edge the store writes by itself (in the statement that picks the rows,

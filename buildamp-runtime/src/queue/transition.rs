@@ -116,6 +116,12 @@ pub enum Event<'a> {
         /// Attempts in the new round.
         budget: u32,
     },
+    /// Someone asked for a delivered endpoint delivery to be sent again, with this many fresh
+    /// attempts (the receiver lost it, or wants it once more).
+    Resent {
+        /// Attempts in the new round.
+        budget: u32,
+    },
 }
 
 impl Event<'_> {
@@ -125,6 +131,7 @@ impl Event<'_> {
     pub fn from_status(&self) -> Status {
         match self {
             Event::RetriedByHand { .. } => Status::DeadLetter,
+            Event::Resent { .. } => Status::Sent,
             _ => Status::Sending,
         }
     }
@@ -281,7 +288,7 @@ pub fn decide(
             error: Write::Set(Some(reason.to_owned())),
             ..stay
         },
-        Event::RetriedByHand { budget } => Transition {
+        Event::RetriedByHand { budget } | Event::Resent { budget } => Transition {
             status: Status::Pending,
             max_attempts: attempts.saturating_add(i32::try_from(budget).unwrap_or(i32::MAX)),
             ..stay
@@ -616,6 +623,17 @@ mod tests {
             Status::DeadLetter
         );
         assert_eq!(Event::LeaseExpired.from_status(), Status::Sending);
+    }
+
+    #[test]
+    fn a_resend_queues_a_delivered_row_again_with_a_fresh_budget() {
+        let t = decide(at(1, 3), Event::Resent { budget: 3 }, RULES, now(), 0.0);
+        assert_eq!(
+            (t.status, t.attempts, t.max_attempts, t.due_at, t.sent_at),
+            (Status::Pending, 1, 4, Some(now()), None)
+        );
+        assert_eq!(t.outcome, None);
+        assert_eq!(Event::Resent { budget: 1 }.from_status(), Status::Sent);
     }
 
     #[test]
