@@ -379,6 +379,7 @@ impl<S: Store> Endpoints<S> {
                 ExecutionId::new(),
                 &result,
                 self.inner.clock.now(),
+                false,
             )
             .await;
         let answered_2xx = matches!(

@@ -228,7 +228,8 @@ impl Breakers {
     }
 
     /// Records what `execution`'s attempt showed about `key`; returns the circuit as stored
-    /// after it, when it was written, and the change it made.
+    /// after it, when it was written, and the change it made. An attempt that sent nothing gives
+    /// back the probe it held (`probing`).
     pub(crate) async fn observe<S: CircuitStore, F: Fn() -> Option<String> + Sync>(
         &self,
         store: &S,
@@ -236,8 +237,16 @@ impl Breakers {
         execution: ExecutionId,
         result: &AttemptResult,
         now: DateTime<Utc>,
+        probing: bool,
     ) -> Option<(Circuit, Option<Change>)> {
-        let health = Health::of(result)?;
+        let Some(health) = Health::of(result) else {
+            // Nothing was sent (the request could not be built): a probe's turn goes to
+            // another delivery.
+            if probing {
+                self.give_back(store, key, execution, now).await;
+            }
+            return None;
+        };
         // The hot path: a destination with nothing against it answered.
         if health == Health::Up && self.all_clean() {
             return None;
@@ -357,7 +366,7 @@ mod tests {
         let now = Utc::now();
         let failed = AttemptResult::Unreachable("connection refused".into());
         let (opened, change) = breakers
-            .observe(&*store, &key, ExecutionId::new(), &failed, now)
+            .observe(&*store, &key, ExecutionId::new(), &failed, now, false)
             .await
             .unwrap();
         assert_eq!(

@@ -475,25 +475,10 @@ async fn to_target<S: Store>(
         max_concurrency: target.max_concurrency,
         rate: target.rate_limit,
     };
-    let slot = match admission(
-        inner,
-        limits,
-        || Destination::Target(row.webhook_type.clone()),
-        row,
-    )
-    .await
-    {
+    let key = || Destination::Target(row.webhook_type.clone());
+    let slot = match admission(inner, limits, key, row, probing.then_some(&circuit)).await {
         Ok(slot) => slot,
-        Err(wait) => {
-            if probing {
-                let now = inner.clock.now();
-                inner
-                    .breakers
-                    .give_back(&inner.store, &circuit, row.id, now)
-                    .await;
-            }
-            return wait;
-        }
+        Err(wait) => return wait,
     };
     started.store(true, Ordering::SeqCst);
     let result = inner
@@ -506,14 +491,8 @@ async fn to_target<S: Store>(
     }
     inner
         .breakers
-        .observe(&inner.store, &circuit, row.id, &result, ended)
+        .observe(&inner.store, &circuit, row.id, &result, ended, probing)
         .await;
-    if probing && breaker::Health::of(&result).is_none() {
-        inner
-            .breakers
-            .give_back(&inner.store, &circuit, row.id, ended)
-            .await;
-    }
     if let (
         Some(wanted),
         AttemptResult::Response {
@@ -624,18 +603,10 @@ async fn to_endpoint<S: Store>(
         },
     };
     let limits = endpoint.config.limits.limits();
-    let slot = match admission(inner, limits, || Destination::Endpoint(endpoint.id.0), row).await {
+    let key = || Destination::Endpoint(endpoint.id.0);
+    let slot = match admission(inner, limits, key, row, probing.then_some(&circuit)).await {
         Ok(slot) => slot,
-        Err(wait) => {
-            if probing {
-                let now = inner.clock.now();
-                inner
-                    .breakers
-                    .give_back(&inner.store, &circuit, row.id, now)
-                    .await;
-            }
-            return wait;
-        }
+        Err(wait) => return wait,
     };
     let now = inner.clock.now();
     let result = match endpoint_delivery::prepare(to, delivery, now) {
@@ -653,14 +624,8 @@ async fn to_endpoint<S: Store>(
     if std::ptr::eq(to, &*endpoint) {
         let observed = inner
             .breakers
-            .observe(&inner.store, &circuit, row.id, &result, ended)
+            .observe(&inner.store, &circuit, row.id, &result, ended, probing)
             .await;
-        if probing && breaker::Health::of(&result).is_none() {
-            inner
-                .breakers
-                .give_back(&inner.store, &circuit, row.id, ended)
-                .await;
-        }
         let status = match &result {
             AttemptResult::Response { status, .. } => Some(*status),
             _ => None,
@@ -693,12 +658,14 @@ fn lease_from<S: Store>(inner: &Context<S>, now: DateTime<Utc>) -> DateTime<Utc>
 }
 
 /// Asks the destination's shared limits whether `row` may start now: `Ok(true)` with a slot to
-/// release after the request, `Ok(false)` when the destination has no limits, or the deferral.
-async fn admission<S: Store>(
+/// release after the request, `Ok(false)` when the destination has no limits, or the deferral
+/// (which gives back the probe of `probe`'s circuit, when `row` held it).
+async fn admission<S: Store, F: Fn() -> Option<String> + Sync>(
     inner: &Context<S>,
     limits: Limits,
     key: impl FnOnce() -> Destination,
     row: &Claimed,
+    probe: Option<&Key<F>>,
 ) -> Result<bool, Attempted> {
     let now = inner.clock.now();
     let lease_until = lease_from(inner, now);
@@ -714,7 +681,16 @@ async fn admission<S: Store>(
     .await
     {
         Admitted::Go(slot) => Ok(slot),
-        Admitted::Wait { until, reason } => Err(Attempted::Deferred { until, reason }),
+        Admitted::Wait { until, reason } => {
+            if let Some(circuit) = probe {
+                let now = inner.clock.now();
+                inner
+                    .breakers
+                    .give_back(&inner.store, circuit, row.id, now)
+                    .await;
+            }
+            Err(Attempted::Deferred { until, reason })
+        }
     }
 }
 
