@@ -16,6 +16,7 @@ conformance! {
     an_endpoint_is_disabled_on_410_or_after_failing_for_the_period_and_a_good_test_enables_it,
     a_failover_url_takes_deliveries_while_the_circuit_is_open,
     every_health_change_reaches_the_apps_health_handlers_at_least_once_in_order,
+    a_probe_its_limits_refuse_is_given_back_and_goes_when_the_limit_allows,
     a_delivered_event_is_resent_once_as_the_same_delivery_keeping_its_number,
     an_ordered_endpoint_gets_each_keys_events_in_order_with_gap_free_numbers_under_failures,
     a_replay_of_10000_dead_letters_by_two_replayers_delivers_each_exactly_once,
@@ -386,6 +387,39 @@ async fn an_endpoint_is_disabled_on_410_or_after_failing_for_the_period_and_a_go
             .disabled_reason,
         Some(reason)
     );
+}
+
+async fn a_probe_its_limits_refuse_is_given_back_and_goes_when_the_limit_allows<S: Backend>(
+    store: S,
+) {
+    let clock = ManualClock::new(chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6));
+    let runtime = manual(store, &clock, policy(1)).await;
+    let receiver = Receiver::answering(503).await;
+    let url = format!("{}/hook", receiver.base);
+    let id = endpoint_at(&runtime, &url, json!({"limits": {"rate": "1/h"}})).await;
+    let health = || async { runtime.endpoints().health(id).await.unwrap() };
+    // One failure opens the circuit (10 s) and fills the rate window (an hour after it ended).
+    lead(1).publish(&runtime).await.unwrap();
+    drain(&runtime).await;
+    assert_eq!(health().await.state, CircuitState::Open);
+    // The cool-down ends: the retry takes the probe, but its limit refuses it; the probe is
+    // given back (open, its cool-down over), nothing is sent, no attempt is spent.
+    receiver.script(|_, _| Reply::Status(204));
+    clock.advance(Duration::from_secs(10));
+    drain(&runtime).await;
+    assert_eq!(receiver.received().len(), 1);
+    let h = health().await;
+    assert_eq!((h.state, h.until), (CircuitState::Open, Some(clock.now())));
+    let row = rows(&runtime, id).await.remove(0);
+    assert_eq!((row.status, row.attempts), (Status::Failed, 1));
+    assert!(row.error_message.unwrap().contains("rate"), "limited");
+    // When the window allows it, it probes, is answered, and the circuit closes.
+    clock.advance(Duration::from_secs(3600));
+    drain(&runtime).await;
+    assert_eq!(receiver.received().len(), 2);
+    assert_eq!(health().await.state, CircuitState::Closed);
+    let row = runtime.execution(row.id).await.unwrap().unwrap();
+    assert_eq!((row.status, row.attempts), (Status::Sent, 2));
 }
 
 async fn every_health_change_reaches_the_apps_health_handlers_at_least_once_in_order<S: Backend>(
