@@ -34,6 +34,7 @@
 //! | `auth` | `"Bearer {VAR}"`, `"Basic {USER}:{PASS}"`, `"Header-Name: {VAR}"`, or `if_env!` of these (`""` for none) | none |
 //! | `headers` | `{ "Name" = "value", ... }`, values may hold `{VAR}` | none |
 //! | `content_type` | `"application/json"`, `"application/x-www-form-urlencoded"`, `"multipart/form-data"` | JSON |
+//! | `form_lists` | how a form body or query string writes lists: `"brackets"` (`key[0]=a&key[1]=b`, Stripe's) or `"repeat"` (`key=a&key=b`, Twilio's) | `"brackets"` |
 //! | `file_upload` | `true`: multipart, `Vec<u8>` fields become file parts | `false` |
 //! | `timeout` | `"500ms"`, `"30s"`, `"5m"`, `"1h"` | `"30s"` |
 //! | `retry_policy` | `"exponential"` (1 s, 2 s, 4 s, … capped at 300 s), `"fixed"` (30 s), `"none"` | `"exponential"` |

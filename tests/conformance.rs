@@ -17,6 +17,7 @@ conformance! {
     a_missing_variable_dead_letters_with_its_name,
     startup_lists_every_missing_variable,
     stripe_targets_get_bracketed_form_bodies,
+    twilio_targets_get_lists_as_repeated_keys,
     multipart_uploads_arrive_byte_exact,
     get_sends_the_payload_as_a_query_string,
     a_repeated_idempotency_key_returns_the_first_execution,
@@ -114,6 +115,21 @@ pub struct StripeLike {
     /// Absent values are omitted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<String>,
+}
+
+/// Twilio's form encoding: PascalCase fields, lists as repeated keys.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(
+    url = "{RECEIVER}/2010-04-01/Accounts/AC1/Messages.json",
+    content_type = "application/x-www-form-urlencoded",
+    form_lists = "repeat"
+)]
+#[serde(rename_all = "PascalCase")]
+pub struct TwilioLike {
+    /// The recipient.
+    pub to: String,
+    /// Media URLs.
+    pub media_url: Vec<String>,
 }
 
 /// A multipart upload with a file part and a repeated field.
@@ -501,6 +517,36 @@ async fn stripe_targets_get_bracketed_form_bodies<S: Backend>(store: S) {
             "expand[0]=customer",
             "expand[1]=latest_charge",
             "metadata[order_id]=42"
+        ]
+    );
+}
+
+async fn twilio_targets_get_lists_as_repeated_keys<S: Backend>(store: S) {
+    let receiver = Receiver::answering(201).await;
+    let (runtime, _) = setup(store, &receiver).await;
+    let media = [
+        "https://demo.twilio.com/owl.png",
+        "https://demo.twilio.com/cat.png?s=1&t=2",
+    ];
+    TwilioLike {
+        to: "+15558675310".into(),
+        media_url: media.map(str::to_owned).to_vec(),
+    }
+    .trigger(&runtime)
+    .await
+    .unwrap();
+    runtime.executor().run_once().await.unwrap();
+    let [request] = receiver.received().try_into().expect("one request");
+    // Read back as any form parser reads it (the way Twilio's does): one key, each value in order.
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("To".to_owned(), "+15558675310".to_owned()),
+            ("MediaUrl".to_owned(), media[0].to_owned()),
+            ("MediaUrl".to_owned(), media[1].to_owned()),
         ]
     );
 }

@@ -11,6 +11,7 @@ use crate::target::Keys;
 /// Reports every cross-key problem of one target.
 pub(crate) fn target(cx: &Ctxt, keys: &Keys<'_>) {
     body_and_method(cx, keys);
+    form_lists(cx, keys);
     file_upload(cx, keys);
     retry_timing(cx, keys);
     check_header_names(
@@ -40,6 +41,24 @@ fn body_and_method(cx: &Ctxt, keys: &Keys<'_>) {
                 );
             }
         }
+    }
+}
+
+/// `form_lists` says how a form body or a query string writes lists: a JSON or multipart body has
+/// none.
+fn form_lists(cx: &Ctxt, keys: &Keys<'_>) {
+    let query = keys.method.is_some_and(Method::sends_query);
+    if let Some(e) = keys.get("form_lists")
+        && !query
+        && keys.encoding() != BodyEncoding::Form
+    {
+        cx.error_at(
+            e.key.span(),
+            format!(
+                "`form_lists` applies to a form body or a query string, but this body is sent as `{}`: set `content_type = \"application/x-www-form-urlencoded\"` or remove `form_lists`",
+                keys.encoding().media_type()
+            ),
+        );
     }
 }
 

@@ -7,8 +7,8 @@ use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 
 use crate::ir::{
-    Auth, BodyEncoding, Choice, Exposure, ExternalId, Method, Part, RetryPolicy, Target, Template,
-    UrlSource, Webhook,
+    Auth, BodyEncoding, Choice, Exposure, ExternalId, FormLists, Method, Part, RetryPolicy, Target,
+    Template, UrlSource, Webhook,
 };
 
 /// Expands a checked webhook.
@@ -86,6 +86,10 @@ fn target(t: &Target, file_fields: &[&str]) -> TokenStream {
         BodyEncoding::Form => quote!(Form),
         BodyEncoding::Multipart => quote!(Multipart),
     };
+    let form_lists = match t.form_lists {
+        FormLists::Brackets => quote!(Brackets),
+        FormLists::Repeat => quote!(Repeat),
+    };
     let timeout = duration(t.timeout);
     let retry = retry(&t.retry);
     // The default budget is the runtime's, defined once there.
@@ -113,6 +117,7 @@ fn target(t: &Target, file_fields: &[&str]) -> TokenStream {
             auth: #auth,
             headers: &[#(#headers),*],
             encoding: ::buildamp::__private::target::BodyEncoding::#encoding,
+            form_lists: ::buildamp::__private::target::FormLists::#form_lists,
             file_fields: &[#(#file_fields),*],
             timeout: #timeout,
             retry: #retry,

@@ -52,6 +52,8 @@ pub struct Target {
     pub headers: Vec<Header>,
     /// How the payload becomes the request body (GET and DELETE send it as a query string).
     pub encoding: BodyEncoding,
+    /// How a form body or a query string writes lists.
+    pub form_lists: FormLists,
     /// Per-attempt timeout (default 30 s).
     pub timeout: Duration,
     /// When to try again after a retryable failure.
@@ -225,6 +227,25 @@ pub enum BodyEncoding {
     Form,
     /// `multipart/form-data`; `Vec<u8>` fields become file parts.
     Multipart,
+}
+
+/// How a form body or a query string writes a list: `form_lists = "brackets"` (the default) or
+/// `"repeat"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FormLists {
+    /// Indexed brackets, `MediaUrl[0]=a&MediaUrl[1]=b` (Stripe's convention).
+    #[default]
+    Brackets,
+    /// The key repeated, `MediaUrl=a&MediaUrl=b` (Twilio's, and most form parsers').
+    Repeat,
+}
+
+impl FormLists {
+    /// The accepted `form_lists` values, each with its style.
+    pub const NAMES: [(&'static str, FormLists); 2] = [
+        ("brackets", FormLists::Brackets),
+        ("repeat", FormLists::Repeat),
+    ];
 }
 
 impl BodyEncoding {

@@ -13,19 +13,20 @@ use crate::check;
 use crate::ctxt::Ctxt;
 use crate::duration::{parse_duration, parse_rate};
 use crate::ir::{
-    Auth, BodyEncoding, Choice, Exposure, ExternalId, Field, Header, Method, RetryPolicy, Target,
-    UrlSource,
+    Auth, BodyEncoding, Choice, Exposure, ExternalId, Field, FormLists, Header, Method,
+    RetryPolicy, Target, UrlSource,
 };
 use crate::suggest::did_you_mean;
 use crate::template::{is_env_name, is_header_name, parse_auth, parse_template, parse_url};
 
 /// Every key `#[target(...)]` accepts.
-pub const KEYS: [&str; 16] = [
+pub const KEYS: [&str; 17] = [
     "url",
     "method",
     "auth",
     "headers",
     "content_type",
+    "form_lists",
     "timeout",
     "retry_policy",
     "max_attempts",
@@ -85,6 +86,7 @@ pub(crate) fn parse_target(
     };
     let headers = get("headers").map(|e| headers(cx, e)).unwrap_or_default();
     let content_type = get("content_type").and_then(|e| content_type(cx, e));
+    let form_lists = get("form_lists").and_then(|e| form_lists(cx, e));
     let timeout = match get("timeout") {
         Some(e) => {
             string(cx, e, "\"30s\"").and_then(|s| spanned(cx, &s, parse_duration(&s.value())))
@@ -159,6 +161,7 @@ pub(crate) fn parse_target(
         auth: auth?,
         headers: headers.into_iter().map(|(h, _)| h).collect(),
         encoding,
+        form_lists: form_lists.unwrap_or_default(),
         timeout: timeout?,
         retry,
         max_attempts,
@@ -426,6 +429,22 @@ fn method(cx: &Ctxt, entry: &Entry) -> Option<Method> {
         }
     };
     Some(method)
+}
+
+fn form_lists(cx: &Ctxt, entry: &Entry) -> Option<FormLists> {
+    let lit = string(cx, entry, "\"repeat\"")?;
+    let text = lit.value();
+    let style = FormLists::NAMES
+        .into_iter()
+        .find(|(name, _)| *name == text)
+        .map(|(_, style)| style);
+    if style.is_none() {
+        cx.error_at(
+            lit.span(),
+            format!("unknown list style `{text}`: expected `\"brackets\"` (`key[0]=a&key[1]=b`, Stripe's) or `\"repeat\"` (`key=a&key=b`, Twilio's)"),
+        );
+    }
+    style
 }
 
 fn content_type(cx: &Ctxt, entry: &Entry) -> Option<(BodyEncoding, Span)> {

@@ -24,6 +24,8 @@ pub struct Target {
     pub headers: &'static [Header],
     /// How the payload becomes the body (GET and DELETE send a query string instead).
     pub encoding: BodyEncoding,
+    /// How a form body or a query string writes lists.
+    pub form_lists: FormLists,
     /// Wire names of the `Vec<u8>` fields, sent as file parts of a multipart body.
     pub file_fields: &'static [&'static str],
     /// Per-attempt timeout.
@@ -329,6 +331,16 @@ pub enum BodyEncoding {
     Multipart,
 }
 
+/// How a form body or a query string writes a list (`form_lists` in `#[target]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FormLists {
+    /// Indexed brackets, `MediaUrl[0]=a&MediaUrl[1]=b` (Stripe's convention, the default).
+    #[default]
+    Brackets,
+    /// The key repeated, `MediaUrl=a&MediaUrl=b` (Twilio's, and most form parsers').
+    Repeat,
+}
+
 /// At most `count` deliveries started per `per`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
@@ -399,6 +411,7 @@ pub(crate) mod tests {
             auth: Choice::Fixed(Auth::None),
             headers: &[],
             encoding: BodyEncoding::Json,
+            form_lists: FormLists::Brackets,
             file_fields: &[],
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::None,

@@ -7,7 +7,8 @@ use std::time::Duration;
 use buildamp::Webhook;
 use buildamp::target as rt;
 use buildamp_codegen::ir::{
-    Auth, BodyEncoding, Choice, Exposure, ExternalId, Method, RetryPolicy, Target, UrlSource,
+    Auth, BodyEncoding, Choice, Exposure, ExternalId, FormLists, Method, RetryPolicy, Target,
+    UrlSource,
 };
 
 fn models() -> Vec<(String, String, Target)> {
@@ -182,6 +183,7 @@ fn stripe_is_form_encoded_with_an_idempotency_key() {
     };
     assert_eq!(key.vars(), ["STRIPE_SECRET_KEY"]);
     assert_eq!(delivery(&t), (BodyEncoding::Form, 30, &EXPONENTIAL));
+    assert_eq!(t.form_lists, FormLists::Brackets, "Stripe indexes lists");
     assert_eq!(t.idempotency_header.as_deref(), Some("Idempotency-Key"));
     assert_eq!(t.method, Method::Post);
 }
@@ -299,6 +301,12 @@ fn twilio_and_resend_say_where_their_message_id_is() {
     );
     assert!(matches!(auth(&t), Auth::Basic(_)));
     assert_eq!(t.encoding, BodyEncoding::Form);
+    // Twilio's API definition writes list parameters (`MediaUrl`) as the key repeated.
+    assert_eq!(t.form_lists, FormLists::Repeat);
+    assert_eq!(
+        buildamp_models::TwilioSms::target().form_lists,
+        rt::FormLists::Repeat
+    );
     assert_eq!(t.external_id, Some(ExternalId::Json("/sid".into())));
     let (_, t) = target("ResendEmail");
     assert!(matches!(auth(&t), Auth::Bearer(_)));

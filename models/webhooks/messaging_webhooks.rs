@@ -8,14 +8,16 @@ use buildamp::BuildAmpWebhook;
 use serde::{Deserialize, Serialize};
 
 /// Twilio Messages (`POST /2010-04-01/Accounts/{AccountSid}/Messages.json`): PascalCase form
-/// fields, Basic `AccountSid:AuthToken`; answers 201 with the message, whose `sid` identifies it in
-/// Twilio's status callbacks.
+/// fields, lists as repeated keys (`MediaUrl=…&MediaUrl=…`, as Twilio's API definition
+/// `twilio_api_v2010.json` and its clients send them), Basic `AccountSid:AuthToken`; answers 201
+/// with the message, whose `sid` identifies it in Twilio's status callbacks.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
 #[target(
     url = "https://api.twilio.com/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json",
     method = "POST",
     auth = "Basic {TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}",
     content_type = "application/x-www-form-urlencoded",
+    form_lists = "repeat",
     timeout = "15s",
     retry_policy = "exponential",
     external_id = "json:/sid"
@@ -28,6 +30,9 @@ pub struct TwilioSms {
     pub from: String,
     /// The text (up to 1,600 characters).
     pub body: String,
+    /// Media to send as an MMS (up to 10 public URLs), each sent as `MediaUrl=…`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media_url: Vec<String>,
     /// Where Twilio posts status events: our `/webhooks/twilio`, optionally with
     /// `?buildamp_id=<correlation id>` (the embedded strategy).
     #[serde(default, skip_serializing_if = "Option::is_none")]

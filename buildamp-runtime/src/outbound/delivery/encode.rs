@@ -1,8 +1,11 @@
-//! Payload encodings: JSON, form (Stripe's bracket convention, also used for query strings) and
-//! multipart. Every encoder reads the stored JSON payload.
+//! Payload encodings: JSON, form (nested maps in brackets; lists in Stripe's indexed brackets or as
+//! Twilio's repeated keys; also used for query strings) and multipart. Every encoder reads the
+//! stored JSON payload.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
+
+use crate::target::FormLists;
 
 /// Everything but RFC 3986's unreserved characters is escaped; space is `%20`, never `+`.
 const VALUE: &AsciiSet = &NON_ALPHANUMERIC
@@ -18,10 +21,11 @@ const KEY: &AsciiSet = &VALUE.remove(b'[').remove(b']');
 #[error("{0}")]
 pub struct EncodeError(pub String);
 
-/// `key=value` pairs of a form or query string, nested values in bracket notation:
-/// `metadata[order_id]=1`, `expand[0]=a`, `a[0][b]=c`. `null` becomes `key=`; empty objects and
-/// arrays send nothing.
-pub fn form_pairs(payload: &Value) -> Result<Vec<(String, String)>, EncodeError> {
+/// `key=value` pairs of a form or query string, nested maps in bracket notation
+/// (`metadata[order_id]=1`), lists as `lists` says: indexed (`expand[0]=a`, `a[0][b]=c`) or the key
+/// repeated (`MediaUrl=a&MediaUrl=b`; a list item that is itself a list or an object cannot be
+/// written so, and is an error). `null` becomes `key=`; empty objects and arrays send nothing.
+pub fn form_pairs(payload: &Value, lists: FormLists) -> Result<Vec<(String, String)>, EncodeError> {
     let Value::Object(map) = payload else {
         return Err(EncodeError(format!(
             "a form body needs a JSON object, not {}",
@@ -30,21 +34,35 @@ pub fn form_pairs(payload: &Value) -> Result<Vec<(String, String)>, EncodeError>
     };
     let mut pairs = Vec::new();
     for (key, value) in map {
-        flatten(key.clone(), value, &mut pairs);
+        flatten(key.clone(), value, lists, &mut pairs)?;
     }
     Ok(pairs)
 }
 
-fn flatten(key: String, value: &Value, pairs: &mut Vec<(String, String)>) {
+fn flatten(
+    key: String,
+    value: &Value,
+    lists: FormLists,
+    pairs: &mut Vec<(String, String)>,
+) -> Result<(), EncodeError> {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                flatten(format!("{key}[{k}]"), v, pairs);
+                flatten(format!("{key}[{k}]"), v, lists, pairs)?;
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                flatten(format!("{key}[{i}]"), v, pairs);
+                match lists {
+                    FormLists::Brackets => flatten(format!("{key}[{i}]"), v, lists, pairs)?,
+                    FormLists::Repeat if v.is_array() || v.is_object() => {
+                        return Err(EncodeError(format!(
+                            "`{key}` holds {} in a list, which repeated keys (`form_lists = \"repeat\"`) cannot write: use `\"brackets\"`, or a list of plain values",
+                            kind(v)
+                        )));
+                    }
+                    FormLists::Repeat => flatten(key.clone(), v, lists, pairs)?,
+                }
             }
         }
         Value::Null => pairs.push((key, String::new())),
@@ -52,11 +70,12 @@ fn flatten(key: String, value: &Value, pairs: &mut Vec<(String, String)>) {
         Value::Number(n) => pairs.push((key, n.to_string())),
         Value::String(s) => pairs.push((key, s.clone())),
     }
+    Ok(())
 }
 
-/// An `application/x-www-form-urlencoded` body, or a query string, in Stripe's convention.
-pub fn form(payload: &Value) -> Result<String, EncodeError> {
-    Ok(form_pairs(payload)?
+/// An `application/x-www-form-urlencoded` body, or a query string, lists written as `lists` says.
+pub fn form(payload: &Value, lists: FormLists) -> Result<String, EncodeError> {
+    Ok(form_pairs(payload, lists)?
         .iter()
         .map(|(k, v)| {
             format!(
@@ -168,7 +187,7 @@ mod tests {
                 .retain(|_, v| v != &Value::String("<undefined>".into()));
             let expected = vector["expected"].as_str().unwrap();
             assert_eq!(
-                form(&input).unwrap(),
+                form(&input, FormLists::Brackets).unwrap(),
                 expected,
                 "vector {}",
                 vector["_name"]
@@ -180,12 +199,33 @@ mod tests {
     fn form_escapes_values_but_not_key_brackets() {
         let payload =
             serde_json::json!({"metadata": {"order id": "a b&c=d"}, "email": "x+y@z.com"});
+        let brackets = |v: &Value| form(v, FormLists::Brackets);
         assert_eq!(
-            form(&payload).unwrap(),
+            brackets(&payload).unwrap(),
             "metadata[order%20id]=a%20b%26c%3Dd&email=x%2By%40z.com"
         );
-        assert_eq!(form(&serde_json::json!({"a": null})).unwrap(), "a=");
-        assert!(form(&serde_json::json!([1])).is_err());
+        assert_eq!(brackets(&serde_json::json!({"a": null})).unwrap(), "a=");
+        assert!(brackets(&serde_json::json!([1])).is_err());
+    }
+
+    /// Twilio's Messages API defines `MediaUrl` as a list parameter sent as the key repeated, as
+    /// its own clients do (`twilio-python`'s `serialize.map` over `MediaUrl`, and the API
+    /// reference's curl example with one `--data-urlencode "MediaUrl=…"` per URL).
+    #[test]
+    fn repeated_keys_write_each_list_item_under_its_key() {
+        let payload = serde_json::json!({
+            "To": "+15558675310",
+            "MediaUrl": ["https://c1.staticflickr.com/3/2899/14341091933_1e92e62d12_b.jpg", "https://demo.twilio.com/owl.png"],
+        });
+        assert_eq!(
+            form(&payload, FormLists::Repeat).unwrap(),
+            "To=%2B15558675310&MediaUrl=https%3A%2F%2Fc1.staticflickr.com%2F3%2F2899%2F14341091933_1e92e62d12_b.jpg&MediaUrl=https%3A%2F%2Fdemo.twilio.com%2Fowl.png"
+        );
+        // Nested maps keep their brackets; an empty list sends nothing.
+        let nested = serde_json::json!({"a": {"b": [1, 2]}, "c": []});
+        assert_eq!(form(&nested, FormLists::Repeat).unwrap(), "a[b]=1&a[b]=2");
+        let error = form(&serde_json::json!({"a": [{"b": 1}]}), FormLists::Repeat).unwrap_err();
+        assert!(error.0.contains("`a` holds an object in a list"), "{error}");
     }
 
     #[test]

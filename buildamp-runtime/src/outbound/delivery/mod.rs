@@ -180,7 +180,7 @@ impl Deliverer {
         };
         let mut headers = HeaderMap::new();
         let request = if target.method.sends_query() {
-            let query = encode::form(&row.payload).map_err(|e| e.to_string())?;
+            let query = encode::form(&row.payload, target.form_lists).map_err(|e| e.to_string())?;
             if !query.is_empty() {
                 let joined = match url.query() {
                     Some(existing) if !existing.is_empty() => format!("{existing}&{query}"),
@@ -204,7 +204,9 @@ impl Deliverer {
                         header::CONTENT_TYPE,
                         HeaderValue::from_static("application/x-www-form-urlencoded"),
                     );
-                    request.body(encode::form(&row.payload).map_err(|e| e.to_string())?)
+                    request.body(
+                        encode::form(&row.payload, target.form_lists).map_err(|e| e.to_string())?,
+                    )
                 }
                 BodyEncoding::Multipart => request.multipart(
                     encode::multipart(&row.payload, target.file_fields)

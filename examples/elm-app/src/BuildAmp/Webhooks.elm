@@ -923,6 +923,7 @@ type alias TwilioSmsPayload =
     { to : String
     , from : String
     , body : String
+    , mediaUrl : List String
     , statusCallback : Maybe String
     }
 
@@ -937,16 +938,18 @@ twilioSmsPayloadFields value =
     [ ( "To", Encode.string value.to )
     , ( "From", Encode.string value.from )
     , ( "Body", Encode.string value.body )
+    , ( "MediaUrl", Encode.list Encode.string value.mediaUrl )
     , ( "StatusCallback", encodeMaybe Encode.string value.statusCallback )
     ]
 
 
 decodeTwilioSmsPayload : Decode.Decoder TwilioSmsPayload
 decodeTwilioSmsPayload =
-    Decode.succeed (\v1 v2 v3 v4 -> { to = v1, from = v2, body = v3, statusCallback = v4 })
+    Decode.succeed (\v1 v2 v3 v4 v5 -> { to = v1, from = v2, body = v3, mediaUrl = v4, statusCallback = v5 })
         |> andMap (Decode.field "To" Decode.string)
         |> andMap (Decode.field "From" Decode.string)
         |> andMap (Decode.field "Body" Decode.string)
+        |> andMap (fieldWithDefault "MediaUrl" [] (Decode.list Decode.string))
         |> andMap (optionalField "StatusCallback" Decode.string)
 
 
