@@ -167,7 +167,8 @@ async fn trigger_all<S: Store>(
         description: Some("Order #1001".into()),
         receipt_email: Some("ada@example.com".into()),
         metadata: [("order_id".to_owned(), "1001".to_owned())].into(),
-        payment_method_types: vec![],
+        allowed_payment_method_types: vec![],
+        excluded_payment_method_types: vec![],
         automatic_payment_methods: Some(AutomaticPaymentMethods { enabled: true }),
     };
     let order = uuid::Uuid::now_v7();

@@ -184,6 +184,14 @@ fn stripe_is_form_encoded_with_an_idempotency_key() {
     assert_eq!(key.vars(), ["STRIPE_SECRET_KEY"]);
     assert_eq!(delivery(&t), (BodyEncoding::Form, 30, &EXPONENTIAL));
     assert_eq!(t.form_lists, FormLists::Brackets, "Stripe indexes lists");
+    // Pinned, so each field means what the version the model was written from says.
+    assert_eq!(
+        t.headers
+            .iter()
+            .map(|h| (h.name.as_str(), h.value.source.as_str()))
+            .collect::<Vec<_>>(),
+        [("Stripe-Version", "2026-09-30.endive")]
+    );
     assert_eq!(t.idempotency_header.as_deref(), Some("Idempotency-Key"));
     assert_eq!(t.method, Method::Post);
 }
@@ -448,5 +456,70 @@ fn file_parts_use_serde_wire_names() {
         buildamp_models::MailgunEmail::target()
             .file_fields
             .is_empty()
+    );
+}
+
+/// The body a model's target sends, as `key=value` pairs in order.
+fn form_of<W: Webhook>(payload: &W) -> Vec<String> {
+    let json = serde_json::to_value(payload).unwrap();
+    let body = buildamp::delivery::encode::form(&json, W::target().form_lists).unwrap();
+    body.split('&').map(str::to_owned).collect()
+}
+
+#[test]
+fn stripe_and_twilio_bodies_are_what_their_api_references_show() {
+    use buildamp_models::{AutomaticPaymentMethods, StripePaymentIntent, TwilioSms};
+    // Stripe's "Create a PaymentIntent" example (`-d amount=2000 -d currency=usd
+    // -d "automatic_payment_methods[enabled]"=true`), and a list in its bracket convention.
+    let mut payment = StripePaymentIntent {
+        amount: 2000,
+        currency: "usd".into(),
+        customer: None,
+        description: None,
+        receipt_email: None,
+        metadata: Default::default(),
+        allowed_payment_method_types: vec![],
+        excluded_payment_method_types: vec![],
+        automatic_payment_methods: Some(AutomaticPaymentMethods { enabled: true }),
+    };
+    let mut pairs = form_of(&payment);
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        [
+            "amount=2000",
+            "automatic_payment_methods[enabled]=true",
+            "currency=usd"
+        ]
+    );
+    payment.automatic_payment_methods = None;
+    payment.allowed_payment_method_types = vec!["card".into(), "link".into()];
+    let pairs = form_of(&payment);
+    assert!(
+        pairs.contains(&"allowed_payment_method_types[0]=card".to_owned())
+            && pairs.contains(&"allowed_payment_method_types[1]=link".to_owned()),
+        "{pairs:?}"
+    );
+    // Twilio's "Send an MMS" example: `--data-urlencode "MediaUrl=https://…"` once per URL.
+    let sms = TwilioSms {
+        to: "+15558675310".into(),
+        from: "+15017122661".into(),
+        body: "Hi".into(),
+        media_url: vec![
+            "https://demo.twilio.com/owl.png".into(),
+            "https://demo.twilio.com/logo.png".into(),
+        ],
+        status_callback: None,
+    };
+    let media: Vec<String> = form_of(&sms)
+        .into_iter()
+        .filter(|p| p.starts_with("MediaUrl"))
+        .collect();
+    assert_eq!(
+        media,
+        [
+            "MediaUrl=https%3A%2F%2Fdemo.twilio.com%2Fowl.png",
+            "MediaUrl=https%3A%2F%2Fdemo.twilio.com%2Flogo.png"
+        ]
     );
 }

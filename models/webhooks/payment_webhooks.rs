@@ -5,13 +5,17 @@ use std::collections::BTreeMap;
 use buildamp::BuildAmpWebhook;
 use serde::{Deserialize, Serialize};
 
-/// Stripe Create PaymentIntent (`POST /v1/payment_intents`): form-encoded in Stripe's bracket
-/// convention (`metadata[order_id]=1`), Bearer secret key, and an `Idempotency-Key` on every POST.
+/// Stripe Create PaymentIntent (`POST /v1/payment_intents`), as Stripe's API reference defines it
+/// for API version `2026-09-30.endive`, which the target pins with `Stripe-Version` (without it,
+/// each field means what the account's default version says). Form-encoded in Stripe's bracket
+/// convention (`metadata[order_id]=1`, `allowed_payment_method_types[0]=card`), Bearer secret
+/// key, and an `Idempotency-Key` on every POST.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
 #[target(
     url = if_env!("DEVELOPMENT", "http://localhost:4040/test-webhook/stripe", "https://api.stripe.com/v1/payment_intents"),
     method = "POST",
     auth = if_env!("DEVELOPMENT", "", "Bearer {STRIPE_SECRET_KEY}"),
+    headers = { "Stripe-Version" = "2026-09-30.endive" },
     content_type = "application/x-www-form-urlencoded",
     idempotency_header = "Idempotency-Key",
     retry_policy = "exponential",
@@ -35,9 +39,15 @@ pub struct StripePaymentIntent {
     /// Your own key-value data, sent as `metadata[key]=value`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
-    /// Payment method types, sent as `payment_method_types[0]=card`.
+    /// Only these payment method types, those compatible with the currency, amount and customer
+    /// (`allowed_payment_method_types[0]=card`). Since `2026-09-30.endive`, Stripe refuses the
+    /// older `payment_method_types` (`payment_method_types_no_longer_supported`). Exclusive with
+    /// `excluded_payment_method_types` and `automatic_payment_methods`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub payment_method_types: Vec<String>,
+    pub allowed_payment_method_types: Vec<String>,
+    /// Payment method types left out of those Stripe would offer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_payment_method_types: Vec<String>,
     /// Lets Stripe choose the payment methods, sent as `automatic_payment_methods[enabled]=true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automatic_payment_methods: Option<AutomaticPaymentMethods>,

@@ -883,7 +883,8 @@ type alias StripePaymentIntentPayload =
     , description : Maybe String
     , receiptEmail : Maybe String
     , metadata : Dict String String
-    , paymentMethodTypes : List String
+    , allowedPaymentMethodTypes : List String
+    , excludedPaymentMethodTypes : List String
     , automaticPaymentMethods : Maybe AutomaticPaymentMethods
     }
 
@@ -901,21 +902,23 @@ stripePaymentIntentPayloadFields value =
     , ( "description", encodeMaybe Encode.string value.description )
     , ( "receipt_email", encodeMaybe Encode.string value.receiptEmail )
     , ( "metadata", Encode.dict identity Encode.string value.metadata )
-    , ( "payment_method_types", Encode.list Encode.string value.paymentMethodTypes )
+    , ( "allowed_payment_method_types", Encode.list Encode.string value.allowedPaymentMethodTypes )
+    , ( "excluded_payment_method_types", Encode.list Encode.string value.excludedPaymentMethodTypes )
     , ( "automatic_payment_methods", encodeMaybe encodeAutomaticPaymentMethods value.automaticPaymentMethods )
     ]
 
 
 decodeStripePaymentIntentPayload : Decode.Decoder StripePaymentIntentPayload
 decodeStripePaymentIntentPayload =
-    Decode.succeed (\v1 v2 v3 v4 v5 v6 v7 v8 -> { amount = v1, currency = v2, customer = v3, description = v4, receiptEmail = v5, metadata = v6, paymentMethodTypes = v7, automaticPaymentMethods = v8 })
+    Decode.succeed (\v1 v2 v3 v4 v5 v6 v7 v8 v9 -> { amount = v1, currency = v2, customer = v3, description = v4, receiptEmail = v5, metadata = v6, allowedPaymentMethodTypes = v7, excludedPaymentMethodTypes = v8, automaticPaymentMethods = v9 })
         |> andMap (Decode.field "amount" Decode.int)
         |> andMap (Decode.field "currency" Decode.string)
         |> andMap (optionalField "customer" Decode.string)
         |> andMap (optionalField "description" Decode.string)
         |> andMap (optionalField "receipt_email" Decode.string)
         |> andMap (fieldWithDefault "metadata" Dict.empty (Decode.dict Decode.string))
-        |> andMap (fieldWithDefault "payment_method_types" [] (Decode.list Decode.string))
+        |> andMap (fieldWithDefault "allowed_payment_method_types" [] (Decode.list Decode.string))
+        |> andMap (fieldWithDefault "excluded_payment_method_types" [] (Decode.list Decode.string))
         |> andMap (optionalField "automatic_payment_methods" decodeAutomaticPaymentMethods)
 
 
