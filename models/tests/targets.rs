@@ -201,7 +201,7 @@ fn paypal_dedupes_with_paypal_request_id() {
     let (_, t) = target("PayPalOrder");
     assert_eq!(
         url(&t),
-        ("https://api.paypal.com/v2/checkout/orders", vec![])
+        ("https://api-m.paypal.com/v2/checkout/orders", vec![])
     );
     assert!(matches!(auth(&t), Auth::Bearer(k) if k.vars() == ["PAYPAL_ACCESS_TOKEN"]));
     assert_eq!(t.idempotency_header.as_deref(), Some("PayPal-Request-Id"));
@@ -424,6 +424,35 @@ fn wire_formats_follow_the_providers() {
     );
     round_trips::<PayPalOrder>(
         serde_json::json!({"intent": "CAPTURE", "purchase_units": [{"amount": {"currency_code": "USD", "value": "10.00"}}]}),
+    );
+    // The create-order request example of PayPal's Orders v2 definition (its
+    // `payment_method_selected`, which the definition of the experience context does not list,
+    // left out).
+    let order = round_trips::<PayPalOrder>(serde_json::json!({
+        "intent": "CAPTURE",
+        "purchase_units": [{
+            "reference_id": "d9f80740-38f0-11e8-b467-0ed5f89f718b",
+            "amount": {"currency_code": "USD", "value": "100.00"}
+        }],
+        "payment_source": {"paypal": {"experience_context": {
+            "payment_method_preference": "IMMEDIATE_PAYMENT_REQUIRED",
+            "brand_name": "EXAMPLE INC",
+            "locale": "en-US",
+            "landing_page": "LOGIN",
+            "user_action": "PAY_NOW",
+            "return_url": "https://example.com/returnUrl",
+            "cancel_url": "https://example.com/cancelUrl"
+        }}}
+    }));
+    let context = order
+        .payment_source
+        .unwrap()
+        .paypal
+        .experience_context
+        .unwrap();
+    assert_eq!(
+        context.user_action,
+        Some(buildamp_models::PayPalUserAction::PayNow)
     );
     round_trips::<ImageKitUpload>(
         serde_json::json!({"file": [1, 2], "fileName": "a.png", "useUniqueFileName": false}),

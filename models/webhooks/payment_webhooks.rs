@@ -60,11 +60,15 @@ pub struct AutomaticPaymentMethods {
     pub enabled: bool,
 }
 
-/// PayPal Orders v2 (`POST /v2/checkout/orders`): JSON, Bearer access token, and
-/// `PayPal-Request-Id` so a retried create does not make a second order.
+/// PayPal Orders v2 (`POST /v2/checkout/orders`), as PayPal's Orders v2 API definition
+/// (`checkout_orders_v2.json`, developer.paypal.com/sdk/orders/v2) defines it: JSON on
+/// `api-m.paypal.com`, Bearer access token, and `PayPal-Request-Id` so a retried create does not
+/// make a second order. The checkout experience goes in
+/// `payment_source.paypal.experience_context` (the definition marks `application_context`'s
+/// fields deprecated in its favour).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
 #[target(
-    url = "https://api.paypal.com/v2/checkout/orders",
+    url = "https://api-m.paypal.com/v2/checkout/orders",
     method = "POST",
     auth = "Bearer {PAYPAL_ACCESS_TOKEN}",
     idempotency_header = "PayPal-Request-Id",
@@ -75,9 +79,97 @@ pub struct PayPalOrder {
     pub intent: PayPalIntent,
     /// What is bought (at least one unit).
     pub purchase_units: Vec<PayPalPurchaseUnit>,
-    /// Checkout experience settings.
+    /// How the buyer pays, and the checkout experience.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_context: Option<PayPalApplicationContext>,
+    pub payment_source: Option<PayPalPaymentSource>,
+}
+
+/// An order's `payment_source`: here, the buyer's PayPal wallet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PayPalPaymentSource {
+    /// Pay with PayPal.
+    pub paypal: PayPalWallet,
+}
+
+/// `payment_source.paypal`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PayPalWallet {
+    /// How PayPal's approval pages behave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experience_context: Option<PayPalExperienceContext>,
+}
+
+/// PayPal's `paypal_wallet_experience_context`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PayPalExperienceContext {
+    /// The name shown on PayPal's pages instead of the account's business name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand_name: Option<String>,
+    /// The pages' language, as a BCP 47 tag (`en-US`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Where the shipping address comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_preference: Option<PayPalShippingPreference>,
+    /// The page the buyer sees first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landing_page: Option<PayPalLandingPage>,
+    /// Whether the last button says Continue or Pay Now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_action: Option<PayPalUserAction>,
+    /// Whether only immediate payment methods are accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method_preference: Option<PayPalPaymentMethodPreference>,
+    /// Where the buyer lands after approving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<String>,
+    /// Where the buyer lands after cancelling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_url: Option<String>,
+}
+
+/// Where a PayPal order's shipping address comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PayPalShippingPreference {
+    /// `GET_FROM_FILE`: the buyer's address at PayPal (the default).
+    GetFromFile,
+    /// `NO_SHIPPING`: nothing is shipped.
+    NoShipping,
+    /// `SET_PROVIDED_ADDRESS`: the address in the order, unchangeable by the buyer.
+    SetProvidedAddress,
+}
+
+/// The first page PayPal shows the buyer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PayPalLandingPage {
+    /// `LOGIN`.
+    Login,
+    /// `GUEST_CHECKOUT`: card entry without a PayPal account.
+    GuestCheckout,
+    /// `NO_PREFERENCE`: PayPal chooses.
+    NoPreference,
+}
+
+/// The last button of PayPal's approval flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PayPalUserAction {
+    /// `CONTINUE`: the buyer confirms on your site afterwards.
+    Continue,
+    /// `PAY_NOW`: the buyer pays on PayPal's page.
+    PayNow,
+}
+
+/// Which payment methods PayPal accepts for the order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PayPalPaymentMethodPreference {
+    /// `UNRESTRICTED`.
+    Unrestricted,
+    /// `IMMEDIATE_PAYMENT_REQUIRED`: no eCheck or other delayed methods.
+    ImmediatePaymentRequired,
 }
 
 /// PayPal's order intent.
@@ -116,23 +208,6 @@ pub struct PayPalAmount {
     pub currency_code: String,
     /// The amount, such as `"10.00"`.
     pub value: String,
-}
-
-/// PayPal checkout experience settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PayPalApplicationContext {
-    /// The name shown on PayPal's pages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub brand_name: Option<String>,
-    /// Where the buyer lands after approving.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_url: Option<String>,
-    /// Where the buyer lands after cancelling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_url: Option<String>,
-    /// `CONTINUE` or `PAY_NOW`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_action: Option<String>,
 }
 
 /// Square Create Payment (`POST /v2/payments`): JSON, Bearer token, a pinned `Square-Version`, and

@@ -489,35 +489,201 @@ decodePayPalAmount =
         |> andMap (Decode.field "value" Decode.string)
 
 
-type alias PayPalApplicationContext =
+type PayPalLandingPage
+    = PayPalLandingPageLogin
+    | PayPalLandingPageGuestCheckout
+    | PayPalLandingPageNoPreference
+
+
+encodePayPalLandingPage : PayPalLandingPage -> Encode.Value
+encodePayPalLandingPage value =
+    case value of
+        PayPalLandingPageLogin ->
+            Encode.string "LOGIN"
+
+        PayPalLandingPageGuestCheckout ->
+            Encode.string "GUEST_CHECKOUT"
+
+        PayPalLandingPageNoPreference ->
+            Encode.string "NO_PREFERENCE"
+
+
+decodePayPalLandingPage : Decode.Decoder PayPalLandingPage
+decodePayPalLandingPage =
+    Decode.oneOf
+        [ Decode.string |> Decode.andThen payPalLandingPageFromTag
+        ]
+
+
+payPalLandingPageFromTag : String -> Decode.Decoder PayPalLandingPage
+payPalLandingPageFromTag tag =
+    case tag of
+        "LOGIN" ->
+            Decode.succeed PayPalLandingPageLogin
+
+        "GUEST_CHECKOUT" ->
+            Decode.succeed PayPalLandingPageGuestCheckout
+
+        "NO_PREFERENCE" ->
+            Decode.succeed PayPalLandingPageNoPreference
+
+        _ ->
+            Decode.fail ("unknown PayPalLandingPage variant: " ++ tag)
+
+
+type PayPalPaymentMethodPreference
+    = PayPalPaymentMethodPreferenceUnrestricted
+    | PayPalPaymentMethodPreferenceImmediatePaymentRequired
+
+
+encodePayPalPaymentMethodPreference : PayPalPaymentMethodPreference -> Encode.Value
+encodePayPalPaymentMethodPreference value =
+    case value of
+        PayPalPaymentMethodPreferenceUnrestricted ->
+            Encode.string "UNRESTRICTED"
+
+        PayPalPaymentMethodPreferenceImmediatePaymentRequired ->
+            Encode.string "IMMEDIATE_PAYMENT_REQUIRED"
+
+
+decodePayPalPaymentMethodPreference : Decode.Decoder PayPalPaymentMethodPreference
+decodePayPalPaymentMethodPreference =
+    Decode.oneOf
+        [ Decode.string |> Decode.andThen payPalPaymentMethodPreferenceFromTag
+        ]
+
+
+payPalPaymentMethodPreferenceFromTag : String -> Decode.Decoder PayPalPaymentMethodPreference
+payPalPaymentMethodPreferenceFromTag tag =
+    case tag of
+        "UNRESTRICTED" ->
+            Decode.succeed PayPalPaymentMethodPreferenceUnrestricted
+
+        "IMMEDIATE_PAYMENT_REQUIRED" ->
+            Decode.succeed PayPalPaymentMethodPreferenceImmediatePaymentRequired
+
+        _ ->
+            Decode.fail ("unknown PayPalPaymentMethodPreference variant: " ++ tag)
+
+
+type PayPalShippingPreference
+    = PayPalShippingPreferenceGetFromFile
+    | PayPalShippingPreferenceNoShipping
+    | PayPalShippingPreferenceSetProvidedAddress
+
+
+encodePayPalShippingPreference : PayPalShippingPreference -> Encode.Value
+encodePayPalShippingPreference value =
+    case value of
+        PayPalShippingPreferenceGetFromFile ->
+            Encode.string "GET_FROM_FILE"
+
+        PayPalShippingPreferenceNoShipping ->
+            Encode.string "NO_SHIPPING"
+
+        PayPalShippingPreferenceSetProvidedAddress ->
+            Encode.string "SET_PROVIDED_ADDRESS"
+
+
+decodePayPalShippingPreference : Decode.Decoder PayPalShippingPreference
+decodePayPalShippingPreference =
+    Decode.oneOf
+        [ Decode.string |> Decode.andThen payPalShippingPreferenceFromTag
+        ]
+
+
+payPalShippingPreferenceFromTag : String -> Decode.Decoder PayPalShippingPreference
+payPalShippingPreferenceFromTag tag =
+    case tag of
+        "GET_FROM_FILE" ->
+            Decode.succeed PayPalShippingPreferenceGetFromFile
+
+        "NO_SHIPPING" ->
+            Decode.succeed PayPalShippingPreferenceNoShipping
+
+        "SET_PROVIDED_ADDRESS" ->
+            Decode.succeed PayPalShippingPreferenceSetProvidedAddress
+
+        _ ->
+            Decode.fail ("unknown PayPalShippingPreference variant: " ++ tag)
+
+
+type PayPalUserAction
+    = PayPalUserActionContinue
+    | PayPalUserActionPayNow
+
+
+encodePayPalUserAction : PayPalUserAction -> Encode.Value
+encodePayPalUserAction value =
+    case value of
+        PayPalUserActionContinue ->
+            Encode.string "CONTINUE"
+
+        PayPalUserActionPayNow ->
+            Encode.string "PAY_NOW"
+
+
+decodePayPalUserAction : Decode.Decoder PayPalUserAction
+decodePayPalUserAction =
+    Decode.oneOf
+        [ Decode.string |> Decode.andThen payPalUserActionFromTag
+        ]
+
+
+payPalUserActionFromTag : String -> Decode.Decoder PayPalUserAction
+payPalUserActionFromTag tag =
+    case tag of
+        "CONTINUE" ->
+            Decode.succeed PayPalUserActionContinue
+
+        "PAY_NOW" ->
+            Decode.succeed PayPalUserActionPayNow
+
+        _ ->
+            Decode.fail ("unknown PayPalUserAction variant: " ++ tag)
+
+
+type alias PayPalExperienceContext =
     { brandName : Maybe String
+    , locale : Maybe String
+    , shippingPreference : Maybe PayPalShippingPreference
+    , landingPage : Maybe PayPalLandingPage
+    , userAction : Maybe PayPalUserAction
+    , paymentMethodPreference : Maybe PayPalPaymentMethodPreference
     , returnUrl : Maybe String
     , cancelUrl : Maybe String
-    , userAction : Maybe String
     }
 
 
-encodePayPalApplicationContext : PayPalApplicationContext -> Encode.Value
-encodePayPalApplicationContext value =
-    Encode.object (payPalApplicationContextFields value)
+encodePayPalExperienceContext : PayPalExperienceContext -> Encode.Value
+encodePayPalExperienceContext value =
+    Encode.object (payPalExperienceContextFields value)
 
 
-payPalApplicationContextFields : PayPalApplicationContext -> List ( String, Encode.Value )
-payPalApplicationContextFields value =
+payPalExperienceContextFields : PayPalExperienceContext -> List ( String, Encode.Value )
+payPalExperienceContextFields value =
     [ ( "brand_name", encodeMaybe Encode.string value.brandName )
+    , ( "locale", encodeMaybe Encode.string value.locale )
+    , ( "shipping_preference", encodeMaybe encodePayPalShippingPreference value.shippingPreference )
+    , ( "landing_page", encodeMaybe encodePayPalLandingPage value.landingPage )
+    , ( "user_action", encodeMaybe encodePayPalUserAction value.userAction )
+    , ( "payment_method_preference", encodeMaybe encodePayPalPaymentMethodPreference value.paymentMethodPreference )
     , ( "return_url", encodeMaybe Encode.string value.returnUrl )
     , ( "cancel_url", encodeMaybe Encode.string value.cancelUrl )
-    , ( "user_action", encodeMaybe Encode.string value.userAction )
     ]
 
 
-decodePayPalApplicationContext : Decode.Decoder PayPalApplicationContext
-decodePayPalApplicationContext =
-    Decode.succeed (\v1 v2 v3 v4 -> { brandName = v1, returnUrl = v2, cancelUrl = v3, userAction = v4 })
+decodePayPalExperienceContext : Decode.Decoder PayPalExperienceContext
+decodePayPalExperienceContext =
+    Decode.succeed (\v1 v2 v3 v4 v5 v6 v7 v8 -> { brandName = v1, locale = v2, shippingPreference = v3, landingPage = v4, userAction = v5, paymentMethodPreference = v6, returnUrl = v7, cancelUrl = v8 })
         |> andMap (optionalField "brand_name" Decode.string)
+        |> andMap (optionalField "locale" Decode.string)
+        |> andMap (optionalField "shipping_preference" decodePayPalShippingPreference)
+        |> andMap (optionalField "landing_page" decodePayPalLandingPage)
+        |> andMap (optionalField "user_action" decodePayPalUserAction)
+        |> andMap (optionalField "payment_method_preference" decodePayPalPaymentMethodPreference)
         |> andMap (optionalField "return_url" Decode.string)
         |> andMap (optionalField "cancel_url" Decode.string)
-        |> andMap (optionalField "user_action" Decode.string)
 
 
 type PayPalIntent
@@ -553,6 +719,50 @@ payPalIntentFromTag tag =
 
         _ ->
             Decode.fail ("unknown PayPalIntent variant: " ++ tag)
+
+
+type alias PayPalWallet =
+    { experienceContext : Maybe PayPalExperienceContext
+    }
+
+
+encodePayPalWallet : PayPalWallet -> Encode.Value
+encodePayPalWallet value =
+    Encode.object (payPalWalletFields value)
+
+
+payPalWalletFields : PayPalWallet -> List ( String, Encode.Value )
+payPalWalletFields value =
+    [ ( "experience_context", encodeMaybe encodePayPalExperienceContext value.experienceContext )
+    ]
+
+
+decodePayPalWallet : Decode.Decoder PayPalWallet
+decodePayPalWallet =
+    Decode.succeed (\v1 -> { experienceContext = v1 })
+        |> andMap (optionalField "experience_context" decodePayPalExperienceContext)
+
+
+type alias PayPalPaymentSource =
+    { paypal : PayPalWallet
+    }
+
+
+encodePayPalPaymentSource : PayPalPaymentSource -> Encode.Value
+encodePayPalPaymentSource value =
+    Encode.object (payPalPaymentSourceFields value)
+
+
+payPalPaymentSourceFields : PayPalPaymentSource -> List ( String, Encode.Value )
+payPalPaymentSourceFields value =
+    [ ( "paypal", encodePayPalWallet value.paypal )
+    ]
+
+
+decodePayPalPaymentSource : Decode.Decoder PayPalPaymentSource
+decodePayPalPaymentSource =
+    Decode.succeed (\v1 -> { paypal = v1 })
+        |> andMap (Decode.field "paypal" decodePayPalWallet)
 
 
 type alias PayPalPurchaseUnit =
@@ -592,7 +802,7 @@ decodePayPalPurchaseUnit =
 type alias PayPalOrderPayload =
     { intent : PayPalIntent
     , purchaseUnits : List PayPalPurchaseUnit
-    , applicationContext : Maybe PayPalApplicationContext
+    , paymentSource : Maybe PayPalPaymentSource
     }
 
 
@@ -605,16 +815,16 @@ payPalOrderPayloadFields : PayPalOrderPayload -> List ( String, Encode.Value )
 payPalOrderPayloadFields value =
     [ ( "intent", encodePayPalIntent value.intent )
     , ( "purchase_units", Encode.list encodePayPalPurchaseUnit value.purchaseUnits )
-    , ( "application_context", encodeMaybe encodePayPalApplicationContext value.applicationContext )
+    , ( "payment_source", encodeMaybe encodePayPalPaymentSource value.paymentSource )
     ]
 
 
 decodePayPalOrderPayload : Decode.Decoder PayPalOrderPayload
 decodePayPalOrderPayload =
-    Decode.succeed (\v1 v2 v3 -> { intent = v1, purchaseUnits = v2, applicationContext = v3 })
+    Decode.succeed (\v1 v2 v3 -> { intent = v1, purchaseUnits = v2, paymentSource = v3 })
         |> andMap (Decode.field "intent" decodePayPalIntent)
         |> andMap (Decode.field "purchase_units" (Decode.list decodePayPalPurchaseUnit))
-        |> andMap (optionalField "application_context" decodePayPalApplicationContext)
+        |> andMap (optionalField "payment_source" decodePayPalPaymentSource)
 
 
 type alias Personalization =
