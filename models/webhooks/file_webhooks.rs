@@ -3,8 +3,10 @@
 use buildamp::BuildAmpWebhook;
 use serde::{Deserialize, Serialize};
 
-/// Cloudinary image upload (`POST /v1_1/{cloud}/image/upload`): multipart with the file in the
-/// `file` part, Basic `api_key:api_secret`.
+/// Cloudinary image upload (`POST /v1_1/{cloud}/image/upload`, as Cloudinary's Upload API
+/// reference defines it): multipart with the file in the `file` part, Basic `api_key:api_secret`.
+/// Accounts in dynamic folder mode (every account created since 2024) place assets with
+/// `asset_folder`; `folder` is for accounts still in fixed folder mode.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
 #[target(
     url = "https://api.cloudinary.com/v1_1/{CLOUD_NAME}/image/upload",
@@ -20,7 +22,15 @@ pub struct CloudinaryUpload {
     /// The asset's id; Cloudinary picks a random one when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_id: Option<String>,
-    /// The folder to store it in.
+    /// The folder the asset is shown in (dynamic folder mode): it does not change its public id
+    /// or URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_folder: Option<String>,
+    /// The asset's name in the Media Library (dynamic folder mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Fixed folder mode only (deprecated under dynamic folders, where `asset_folder` replaces
+    /// it): the folder, which becomes part of the public id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folder: Option<String>,
     /// An incoming transformation, such as `c_limit,w_2000`.

@@ -10,7 +10,8 @@
 //! - GitHub and the legacy scheme: `sha256=` + HMAC-SHA256 hex of the body.
 //! - Slack: `v0=` + HMAC-SHA256 hex over `v0:timestamp:body`.
 //! - Mailgun: HMAC-SHA256 hex of `timestamp + token`, carried in the body.
-//! - Cloudinary: SHA-1 hex of `body + timestamp + api_secret` (a hash, not an HMAC).
+//! - Cloudinary: SHA-1 or SHA-256 hex (an account setting; told apart by length) of
+//!   `body + timestamp + api_secret` (a hash, not an HMAC).
 //! - SendGrid (Event Webhook): ECDSA P-256 with SHA-256 over `timestamp + body`, checked with the
 //!   account's public key (base64 DER), not a shared secret.
 
@@ -421,7 +422,9 @@ pub fn mailgun(
     any_matches(mac, [signature])
 }
 
-/// Cloudinary notifications: `X-Cld-Signature` = SHA-1 hex of `body + X-Cld-Timestamp + api_secret`.
+/// Cloudinary notifications: `X-Cld-Signature` = hex of SHA-1 or SHA-256 (the account's
+/// "signature algorithm" setting) of `body + X-Cld-Timestamp + api_secret`. The signature's length
+/// says which: 40 hex digits SHA-1, 64 SHA-256.
 ///
 /// # Errors
 /// Why the delivery is not authentic.
@@ -440,11 +443,24 @@ pub fn cloudinary(
         reason: "not hex",
     })?;
     fresh("X-Cld-Timestamp", timestamp, now, tolerance)?;
-    let mut hash = Sha1::new();
-    hash.update(body);
-    hash.update(timestamp.as_bytes());
-    hash.update(api_secret.as_bytes());
-    let expected = hash.finalize();
+    fn digest<D: Digest>(parts: [&[u8]; 3]) -> Vec<u8> {
+        let mut hash = D::new();
+        for part in parts {
+            hash.update(part);
+        }
+        hash.finalize().to_vec()
+    }
+    let parts = [body, timestamp.as_bytes(), api_secret.as_bytes()];
+    let expected = match claimed.len() {
+        20 => digest::<Sha1>(parts),
+        32 => digest::<Sha256>(parts),
+        _ => {
+            return Err(VerifyError::Malformed {
+                header: "X-Cld-Signature",
+                reason: "neither a SHA-1 (40 hex digits) nor a SHA-256 (64) signature",
+            });
+        }
+    };
     // A keyed hash, so compare in constant time like a MAC.
     let equal = expected.len() == claimed.len()
         && expected
@@ -824,6 +840,25 @@ mod tests {
                 Err(VerifyError::Stale { .. })
             ));
         }
+        let algorithms: Vec<usize> = vectors("cloudinary-notification.json")
+            .iter()
+            .map(|v| s(v, "x_cld_signature").len())
+            .collect();
+        assert!(
+            algorithms.contains(&40) && algorithms.contains(&64),
+            "SHA-1 and SHA-256 vectors"
+        );
+        // A SHA-256 signature cut to SHA-1's length is not accepted as SHA-1.
+        let sha256 = "d5497e1a206ad0ba29ad09a7c0c5f22e939682d15009c15ab3199f62fefbd14b";
+        let t = Some("0");
+        assert_eq!(
+            cloudinary("someApiSecret", t, Some(&sha256[..40]), b"{}", 0, T),
+            Err(VerifyError::NoMatch)
+        );
+        assert!(matches!(
+            cloudinary("someApiSecret", t, Some(&sha256[..50]), b"{}", 0, T),
+            Err(VerifyError::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -256,6 +256,8 @@ decodeAutomaticPaymentMethods =
 type alias CloudinaryUploadPayload =
     { fileData : List Int
     , publicId : Maybe String
+    , assetFolder : Maybe String
+    , displayName : Maybe String
     , folder : Maybe String
     , transformation : Maybe String
     , tags : Maybe String
@@ -271,6 +273,8 @@ cloudinaryUploadPayloadFields : CloudinaryUploadPayload -> List ( String, Encode
 cloudinaryUploadPayloadFields value =
     [ ( "file", Encode.list Encode.int value.fileData )
     , ( "public_id", encodeMaybe Encode.string value.publicId )
+    , ( "asset_folder", encodeMaybe Encode.string value.assetFolder )
+    , ( "display_name", encodeMaybe Encode.string value.displayName )
     , ( "folder", encodeMaybe Encode.string value.folder )
     , ( "transformation", encodeMaybe Encode.string value.transformation )
     , ( "tags", encodeMaybe Encode.string value.tags )
@@ -279,9 +283,11 @@ cloudinaryUploadPayloadFields value =
 
 decodeCloudinaryUploadPayload : Decode.Decoder CloudinaryUploadPayload
 decodeCloudinaryUploadPayload =
-    Decode.succeed (\v1 v2 v3 v4 v5 -> { fileData = v1, publicId = v2, folder = v3, transformation = v4, tags = v5 })
+    Decode.succeed (\v1 v2 v3 v4 v5 v6 v7 -> { fileData = v1, publicId = v2, assetFolder = v3, displayName = v4, folder = v5, transformation = v6, tags = v7 })
         |> andMap (Decode.field "file" (Decode.list Decode.int))
         |> andMap (optionalField "public_id" Decode.string)
+        |> andMap (optionalField "asset_folder" Decode.string)
+        |> andMap (optionalField "display_name" Decode.string)
         |> andMap (optionalField "folder" Decode.string)
         |> andMap (optionalField "transformation" Decode.string)
         |> andMap (optionalField "tags" Decode.string)
