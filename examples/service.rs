@@ -12,7 +12,8 @@
 //!   attempt with a `503` to show a retry.
 //! - **your app**: the BuildAmp runtime with the service's HTTP routes. It registers the two
 //!   endpoints over HTTP, publishes a `LeadCreated` inside a database transaction (together with
-//!   a row of the app's own) and another over `POST /buildamp/events`, and prints what arrived.
+//!   a row of the app's own) and another over `POST /buildamp/events`, prints what arrived, and
+//!   resends one delivery the CRM says it lost.
 //!
 //! Customers' URLs may not reach inside the network; this example allows `127.0.0.0/8` (what
 //! `BUILDAMP_ALLOW_NETWORKS=127.0.0.0/8` does) because its customers run on this machine.
@@ -390,6 +391,30 @@ async fn serve<S: Store>(
             d["status"]["state"].as_str().unwrap_or("?"),
             d["attempts"]
         );
+    }
+    // The CRM says it lost the first event: resend that delivery (the same event id, so a
+    // receiver that deduplicates sees a repeat).
+    let lost = deliveries["deliveries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["endpoint_id"] == endpoint_ids[0].as_str())
+        .ok_or("the CRM has no delivery")?;
+    let resend = format!(
+        "{api}/buildamp/deliveries/{}/resend",
+        lost["id"].as_str().unwrap_or("?")
+    );
+    let (status, answer) = call(admin(client.post(resend)), None).await?;
+    println!(
+        "
+POST /buildamp/deliveries/{{id}}/resend: {status} {answer}"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while crm.seen.lock().unwrap().len() < 3 {
+        if tokio::time::Instant::now() > deadline {
+            return Err("the resent delivery did not arrive within 30 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The customers leave: their endpoints go (a delivery still queued for one would dead-letter).
     for id in &endpoint_ids {
