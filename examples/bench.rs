@@ -1034,6 +1034,7 @@ async fn queue_only<S: Store>(
                     retry_after: None,
                     location: None,
                     external_id: None,
+                    response_error: None,
                 };
                 let done: Vec<Move> = rows
                     .iter()

@@ -18,6 +18,7 @@ conformance! {
     startup_lists_every_missing_variable,
     stripe_targets_get_bracketed_form_bodies,
     twilio_targets_get_lists_as_repeated_keys,
+    a_2xx_body_that_is_not_the_declared_response_is_recorded_and_never_retried,
     multipart_uploads_arrive_byte_exact,
     get_sends_the_payload_as_a_query_string,
     a_repeated_idempotency_key_returns_the_first_execution,
@@ -130,6 +131,23 @@ pub struct TwilioLike {
     pub to: String,
     /// Media URLs.
     pub media_url: Vec<String>,
+}
+
+/// A provider's answer to `Charge`.
+#[derive(Serialize, Deserialize)]
+pub struct ChargeCreated {
+    /// The provider's id.
+    pub id: String,
+    /// Cents.
+    pub amount: u32,
+}
+
+/// A target that declares the type of its 2xx answers.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "{RECEIVER}/v1/charges", response = ChargeCreated, max_attempts = 3)]
+pub struct Charge {
+    /// Cents.
+    pub amount: u32,
 }
 
 /// A multipart upload with a file part and a repeated field.
@@ -549,6 +567,39 @@ async fn twilio_targets_get_lists_as_repeated_keys<S: Backend>(store: S) {
             ("MediaUrl".to_owned(), media[1].to_owned()),
         ]
     );
+}
+
+async fn a_2xx_body_that_is_not_the_declared_response_is_recorded_and_never_retried<S: Backend>(
+    store: S,
+) {
+    let receiver = Receiver::answering(200).await;
+    receiver.script(|_, n| Reply::Full {
+        status: 200,
+        headers: vec![("content-type", "application/json".into())],
+        body: if n == 0 {
+            r#"{"id": "ch_1", "amount": 500}"#.into()
+        } else {
+            r#"{"id": "ch_2", "amount": "five hundred"}"#.into()
+        },
+    });
+    let (runtime, clock) = setup(store, &receiver).await;
+    let good = Charge { amount: 500 }.trigger(&runtime).await.unwrap();
+    runtime.executor().run_once().await.unwrap();
+    let bad = Charge { amount: 500 }.trigger(&runtime).await.unwrap();
+    runtime.executor().run_once().await.unwrap();
+    let good = execution(&runtime, good.id).await;
+    assert_eq!((good.status, good.error_message), (Status::Sent, None));
+    // The provider did what was asked: sent, once, with why its answer is not a `ChargeCreated`.
+    let bad = execution(&runtime, bad.id).await;
+    assert_eq!((bad.status, bad.attempts), (Status::Sent, 1));
+    let error = bad.error_message.unwrap();
+    assert!(
+        error.contains("did not parse as `ChargeCreated`") && error.contains("amount"),
+        "{error}"
+    );
+    clock.advance(std::time::Duration::from_secs(3600));
+    runtime.executor().run_once().await.unwrap();
+    assert_eq!(receiver.received().len(), 2, "never retried");
 }
 
 async fn multipart_uploads_arrive_byte_exact<S: Backend>(store: S) {

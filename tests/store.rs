@@ -126,6 +126,7 @@ fn response(status: u16) -> AttemptResult {
         retry_after: None,
         location: None,
         external_id: None,
+        response_error: None,
     }
 }
 

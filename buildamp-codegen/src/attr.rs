@@ -32,6 +32,8 @@ pub(crate) enum Value {
         name: Ident,
         args: Vec<Value>,
     },
+    /// A type, such as `StripePaymentIntentResponse` or `crate::stripe::Error`.
+    Path(syn::Path),
 }
 
 impl Value {
@@ -44,6 +46,7 @@ impl Value {
             Value::List(..) => "a list",
             Value::Map(..) => "a map",
             Value::Macro { .. } => "a macro",
+            Value::Path(_) => "a type name",
         }
     }
 
@@ -55,6 +58,7 @@ impl Value {
             Value::Int(l) => l.span(),
             Value::Macro { name, .. } => name.span(),
             Value::List(_, span) | Value::Map(_, span) => *span,
+            Value::Path(path) => syn::spanned::Spanned::span(path),
         }
     }
 }
@@ -94,6 +98,8 @@ impl Parse for Value {
                 name,
                 args: args.into_iter().collect(),
             })
+        } else if lookahead.peek(Ident) || lookahead.peek(Token![::]) {
+            input.parse().map(Value::Path)
         } else {
             Err(lookahead.error())
         }

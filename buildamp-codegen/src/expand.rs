@@ -110,6 +110,13 @@ fn target(t: &Target, file_fields: &[&str]) -> TokenStream {
         ExternalId::Header(h) => quote!(::buildamp::__private::target::ExternalId::Header(#h)),
     }));
     let server_only = t.exposure == Exposure::ServerOnly;
+    let response = option(t.response.as_ref().map(|path| {
+        let name = quote!(#path).to_string().replace(' ', "");
+        quote!(::buildamp::__private::target::ResponseType {
+            name: #name,
+            parse: ::buildamp::__private::target::parses::<#path>,
+        })
+    }));
     quote! {
         ::buildamp::__private::target::Target {
             url: #url,
@@ -128,6 +135,7 @@ fn target(t: &Target, file_fields: &[&str]) -> TokenStream {
             idempotency_header: #idempotency_header,
             external_id: #external_id,
             server_only: #server_only,
+            response: #response,
         }
     }
 }

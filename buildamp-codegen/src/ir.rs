@@ -54,6 +54,9 @@ pub struct Target {
     pub encoding: BodyEncoding,
     /// How a form body or a query string writes lists.
     pub form_lists: FormLists,
+    /// The type a 2xx body must parse as (`response = Type`), with its tokens' spans, so that
+    /// rustc reports an unknown or unparsable type at the attribute.
+    pub response: Option<syn::Path>,
     /// Per-attempt timeout (default 30 s).
     pub timeout: Duration,
     /// When to try again after a retryable failure.

@@ -20,7 +20,7 @@ use crate::suggest::did_you_mean;
 use crate::template::{is_env_name, is_header_name, parse_auth, parse_template, parse_url};
 
 /// Every key `#[target(...)]` accepts.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 18] = [
     "url",
     "method",
     "auth",
@@ -38,6 +38,7 @@ pub const KEYS: [&str; 17] = [
     "server_only",
     "idempotency_header",
     "external_id",
+    "response",
 ];
 
 const RETRY_POLICIES: [&str; 3] = ["exponential", "fixed", "none"];
@@ -132,6 +133,7 @@ pub(crate) fn parse_target(
                 None
             }
         });
+    let response = get("response").and_then(|e| type_path(cx, e));
     let external_id = get("external_id")
         .and_then(|e| string(cx, e, "\"json:/id\""))
         .and_then(|s| spanned(cx, &s, parse_external_id(&s.value())));
@@ -162,6 +164,7 @@ pub(crate) fn parse_target(
         headers: headers.into_iter().map(|(h, _)| h).collect(),
         encoding,
         form_lists: form_lists.unwrap_or_default(),
+        response,
         timeout: timeout?,
         retry,
         max_attempts,
@@ -282,6 +285,25 @@ fn string(cx: &Ctxt, entry: &Entry, example: &str) -> Option<LitStr> {
                 cx,
                 entry,
                 &format!("a string, like `{} = {example}`", entry.key),
+            );
+            None
+        }
+    }
+}
+
+/// A type named by path (`response = StripePaymentIntentResponse`); rustc itself checks that it
+/// exists and deserializes, at these tokens.
+fn type_path(cx: &Ctxt, entry: &Entry) -> Option<syn::Path> {
+    match &entry.value {
+        Value::Path(path) => Some(path.clone()),
+        _ => {
+            mismatch(
+                cx,
+                entry,
+                &format!(
+                    "a type, like `{} = StripePaymentIntentResponse` (not in quotes)",
+                    entry.key
+                ),
             );
             None
         }

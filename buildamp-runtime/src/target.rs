@@ -47,6 +47,43 @@ pub struct Target {
     pub external_id: Option<ExternalId>,
     /// Never exposed to the frontend: no Elm trigger, refused by the HTTP API.
     pub server_only: bool,
+    /// The type a 2xx body must parse as (`response = Type`), if the target names one.
+    pub response: Option<ResponseType>,
+}
+
+/// The type a target's 2xx body is parsed as, by name and by a parser the derive instantiated.
+pub struct ResponseType {
+    /// The type as written in `#[target(response = ...)]`.
+    pub name: &'static str,
+    /// Parses a body as the type, saying why it does not.
+    pub parse: fn(&[u8]) -> Result<(), String>,
+}
+
+impl std::fmt::Debug for ResponseType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// Whether `body` is JSON of type `T` (the parser behind [`ResponseType::parse`]).
+///
+/// # Errors
+/// serde's message, after the path of the field where the body stops being a `T`
+/// (`at data.amount: invalid type: ...`).
+pub fn parses<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<(), String> {
+    let mut json = serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize::<_, T>(&mut json) {
+        Ok(_) => json.end().map_err(|e| e.to_string()),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            Err(if path == "." {
+                inner.to_string()
+            } else {
+                format!("at {path}: {inner}")
+            })
+        }
+    }
 }
 
 /// Where a provider's id is in a successful response.
@@ -422,6 +459,7 @@ pub(crate) mod tests {
             idempotency_header: None,
             external_id: None,
             server_only: false,
+            response: None,
         }
     }
 

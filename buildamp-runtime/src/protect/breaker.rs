@@ -470,6 +470,7 @@ mod tests {
             retry_after: None,
             location: None,
             external_id: None,
+            response_error: None,
         };
         assert_eq!(Health::of(&answer(400)), Some(Health::Up));
         assert_eq!(Health::of(&answer(410)), Some(Health::Up));

@@ -80,6 +80,10 @@ pub enum AttemptResult {
         /// The provider's id for what was sent, from a 2xx response, where the target's
         /// `external_id` says it is.
         external_id: Option<String>,
+        /// Why a 2xx body is not the target's declared `response` type. The delivery still
+        /// counts as sent (the provider did what was asked; retrying would do it twice), and the
+        /// reason is kept on the execution.
+        response_error: Option<String>,
     },
     /// No response: a network error or timeout. Worth retrying.
     Unreachable(String),
@@ -304,13 +308,17 @@ fn after_attempt(
     jitter: f64,
 ) -> Transition {
     let (failure, retryable, retry_after) = match result {
-        AttemptResult::Response { status, .. } if (200..300).contains(status) => {
+        AttemptResult::Response {
+            status,
+            response_error,
+            ..
+        } if (200..300).contains(status) => {
             return Transition {
                 status: Status::Sent,
                 attempts: progress.attempts,
                 max_attempts: progress.max_attempts,
                 due_at: None,
-                error: Write::Set(None),
+                error: Write::Set(response_error.clone()),
                 sent_at: Some(now),
                 outcome: Some(OutcomeKind::WebhookSuccess),
             };
@@ -423,6 +431,7 @@ mod tests {
             retry_after: None,
             location: None,
             external_id: None,
+            response_error: None,
         }
     }
 
@@ -492,6 +501,7 @@ mod tests {
             retry_after: secs(120),
             location: None,
             external_id: None,
+            response_error: None,
         };
         let t = decide(at(1, 3), Event::Attempted(&asked), RULES, now(), 0.0);
         assert_eq!(t.due_at, secs(120));
@@ -623,6 +633,27 @@ mod tests {
             Status::DeadLetter
         );
         assert_eq!(Event::LeaseExpired.from_status(), Status::Sending);
+    }
+
+    #[test]
+    fn a_2xx_that_is_not_the_declared_response_is_sent_with_the_reason() {
+        let answer = AttemptResult::Response {
+            status: 200,
+            body: "{}".into(),
+            retry_after: None,
+            location: None,
+            external_id: None,
+            response_error: Some("did not parse".into()),
+        };
+        let t = decide(at(1, 3), Event::Attempted(&answer), RULES, now(), 0.0);
+        assert_eq!(
+            (t.status, t.error, t.outcome),
+            (
+                Status::Sent,
+                Write::Set(Some("did not parse".into())),
+                Some(OutcomeKind::WebhookSuccess)
+            )
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::env::Env;
 use crate::queue::AttemptResult;
 use crate::service::deliver::Prepared;
 use crate::store::Claimed;
-use crate::target::{Auth, BodyEncoding, ExternalId, Method, Target};
+use crate::target::{Auth, BodyEncoding, ExternalId, Method, ResponseType, Target};
 
 /// Limits on what is read back from a target.
 #[derive(Clone, Copy, Debug)]
@@ -136,7 +136,7 @@ impl Deliverer {
             .body(prepared.body)
             .timeout(prepared.timeout);
         match request.send().await {
-            Ok(response) => self.read(response, None, now).await,
+            Ok(response) => self.read(response, None, None, now).await,
             Err(error) => match refusal(&error) {
                 // The guard refused every address: retrying cannot help until it is allowed.
                 Some(refused) => AttemptResult::Invalid(refused.to_string()),
@@ -158,7 +158,10 @@ impl Deliverer {
             Err(reason) => return AttemptResult::Invalid(reason),
         };
         match request.send().await {
-            Ok(response) => self.read(response, target.external_id, now).await,
+            Ok(response) => {
+                self.read(response, target.external_id, target.response.as_ref(), now)
+                    .await
+            }
             Err(error) => AttemptResult::Unreachable(describe(&error, target.timeout)),
         }
     }
@@ -259,6 +262,7 @@ impl Deliverer {
         &self,
         mut response: reqwest::Response,
         wanted: Option<ExternalId>,
+        declared: Option<&ResponseType>,
         now: DateTime<Utc>,
     ) -> AttemptResult {
         let status = response.status().as_u16();
@@ -293,13 +297,34 @@ impl Deliverer {
         if let (Some(ExternalId::Json(pointer)), true) = (wanted, success) {
             external_id = json_id(&body, pointer);
         }
+        let response_error = match declared {
+            Some(declared) if success => self.unparsed(&body, declared),
+            _ => None,
+        };
         AttemptResult::Response {
             status,
             body: truncate(&body, self.limits.stored_bytes),
             retry_after,
             location,
             external_id,
+            response_error,
         }
+    }
+
+    /// Why a 2xx `body` (read up to the limit) is not the target's declared response type.
+    fn unparsed(&self, body: &[u8], declared: &ResponseType) -> Option<String> {
+        if body.len() >= self.limits.read_bytes {
+            return Some(format!(
+                "delivered, but the response is larger than the {} bytes read, so it was not parsed as `{}`",
+                self.limits.read_bytes, declared.name
+            ));
+        }
+        (declared.parse)(body).err().map(|e| {
+            format!(
+                "delivered, but the response did not parse as `{}`: {e}",
+                declared.name
+            )
+        })
     }
 }
 
