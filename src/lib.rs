@@ -46,6 +46,7 @@
 //! | `idempotency_header` | a header carrying the execution id, e.g. `"Idempotency-Key"` | none |
 //! | `server_only` | `true`: never exposed to the frontend | `false` |
 //! | `response` | the type a 2xx body is (`response = StripePaymentIntentResponse`, a path, not a string): a body that is not one is recorded on the execution, which still counts as sent | none |
+//! | `error` | the type of the provider's refusals (`error = StripeError`), handed to `on_failure::<W>` handlers | none |
 //!
 //! Credentials are never written in a model: `auth` must name environment variables, and values
 //! are read when a request is built, never stored.

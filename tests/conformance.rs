@@ -19,6 +19,7 @@ conformance! {
     stripe_targets_get_bracketed_form_bodies,
     twilio_targets_get_lists_as_repeated_keys,
     a_2xx_body_that_is_not_the_declared_response_is_recorded_and_never_retried,
+    typed_handlers_get_the_payload_and_the_answer_or_the_refusal_typed,
     multipart_uploads_arrive_byte_exact,
     get_sends_the_payload_as_a_query_string,
     a_repeated_idempotency_key_returns_the_first_execution,
@@ -142,9 +143,31 @@ pub struct ChargeCreated {
     pub amount: u32,
 }
 
-/// A target that declares the type of its 2xx answers.
+/// How the provider refuses a `Charge`, in Stripe's shape.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChargeRefused {
+    /// The refusal.
+    pub error: ChargeRefusal,
+}
+
+/// The inside of a refusal.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChargeRefusal {
+    /// The kind of error.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What to tell a person.
+    pub message: String,
+}
+
+/// A target that declares the type of its 2xx answers and of its refusals.
 #[derive(Serialize, Deserialize, BuildAmpWebhook)]
-#[target(url = "{RECEIVER}/v1/charges", response = ChargeCreated, max_attempts = 3)]
+#[target(
+    url = "{RECEIVER}/v1/charges",
+    response = ChargeCreated,
+    error = ChargeRefused,
+    max_attempts = 3
+)]
 pub struct Charge {
     /// Cents.
     pub amount: u32,
@@ -600,6 +623,74 @@ async fn a_2xx_body_that_is_not_the_declared_response_is_recorded_and_never_retr
     clock.advance(std::time::Duration::from_secs(3600));
     runtime.executor().run_once().await.unwrap();
     assert_eq!(receiver.received().len(), 2, "never retried");
+}
+
+async fn typed_handlers_get_the_payload_and_the_answer_or_the_refusal_typed<S: Backend>(store: S) {
+    // Amounts under 1000 are charged; others refused, in the declared error's shape.
+    let receiver = Receiver::start(|r, _| {
+        let amount = serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["amount"]
+            .as_u64()
+            .unwrap();
+        if amount < 1000 {
+            Reply::Full {
+                status: 200,
+                headers: vec![],
+                body: format!(r#"{{"id": "ch_{amount}", "amount": {amount}}}"#),
+            }
+        } else {
+            Reply::Full {
+                status: 402,
+                headers: vec![],
+                body: r#"{"error": {"type": "card_error", "message": "Your card was declined."}}"#
+                    .into(),
+            }
+        }
+    })
+    .await;
+    let clock = ManualClock::new(t0());
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (charged, refused) = (seen.clone(), seen.clone());
+    let runtime = runtime_with(store, test_env(&receiver), &clock, |b| {
+        b.on_success::<Charge, _, _>(move |_, charge, created| {
+            let seen = charged.clone();
+            async move {
+                let created = created?;
+                seen.lock().unwrap().push(format!(
+                    "charged {} as {} ({})",
+                    charge.amount, created.id, created.amount
+                ));
+                Ok(())
+            }
+        })
+        .on_failure::<Charge, _, _>(move |event, charge, refusal| {
+            let seen = refused.clone();
+            async move {
+                let refusal = refusal.ok_or("a refusal in the declared shape")?;
+                seen.lock().unwrap().push(format!(
+                    "refused {} ({}): {} {}",
+                    charge.amount,
+                    event.response_status.unwrap(),
+                    refusal.error.kind,
+                    refusal.error.message
+                ));
+                Ok(())
+            }
+        })
+    })
+    .await;
+    Charge { amount: 500 }.trigger(&runtime).await.unwrap();
+    Charge { amount: 5000 }.trigger(&runtime).await.unwrap();
+    runtime.executor().run_once().await.unwrap();
+    assert_eq!(runtime.dispatch_outcomes().await.unwrap(), 2);
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "charged 500 as ch_500 (500)",
+            "refused 5000 (402): card_error Your card was declined."
+        ]
+    );
 }
 
 async fn multipart_uploads_arrive_byte_exact<S: Backend>(store: S) {

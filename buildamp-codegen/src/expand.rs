@@ -16,6 +16,17 @@ pub(crate) fn expand(input: &DeriveInput, webhook: &Webhook) -> TokenStream {
     let ident = &input.ident;
     let name = &webhook.name;
     let target = target(&webhook.target, &webhook.file_fields());
+    let no_response = quote!(::buildamp::NoResponse);
+    let response = webhook
+        .target
+        .response
+        .as_ref()
+        .map_or(no_response.clone(), |p| quote!(#p));
+    let error = webhook
+        .target
+        .error
+        .as_ref()
+        .map_or(no_response, |p| quote!(#p));
     // The impl header carries the struct's span, so a missing `Serialize`/`Deserialize` is reported
     // at the struct rather than at the derive.
     let impl_header = quote_spanned!(ident.span()=> impl ::buildamp::Webhook for #ident);
@@ -25,6 +36,8 @@ pub(crate) fn expand(input: &DeriveInput, webhook: &Webhook) -> TokenStream {
             #[automatically_derived]
             #impl_header {
                 const NAME: &'static str = #name;
+                type Response = #response;
+                type Error = #error;
 
                 fn target() -> &'static ::buildamp::__private::target::Target {
                     static TARGET: ::buildamp::__private::target::Target = #target;
@@ -51,6 +64,8 @@ pub(crate) fn fallback(input: &DeriveInput) -> TokenStream {
         const _: () = {
             impl ::buildamp::Webhook for #ident {
                 const NAME: &'static str = #name;
+                type Response = ::buildamp::NoResponse;
+                type Error = ::buildamp::NoResponse;
 
                 fn target() -> &'static ::buildamp::__private::target::Target {
                     ::core::unreachable!("`#[derive(BuildAmpWebhook)]` reported errors")

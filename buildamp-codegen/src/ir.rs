@@ -57,6 +57,8 @@ pub struct Target {
     /// The type a 2xx body must parse as (`response = Type`), with its tokens' spans, so that
     /// rustc reports an unknown or unparsable type at the attribute.
     pub response: Option<syn::Path>,
+    /// The type a refusal's body is (`error = Type`), such as Stripe's `{"error": {...}}`.
+    pub error: Option<syn::Path>,
     /// Per-attempt timeout (default 30 s).
     pub timeout: Duration,
     /// When to try again after a retryable failure.

@@ -20,7 +20,7 @@ use crate::suggest::did_you_mean;
 use crate::template::{is_env_name, is_header_name, parse_auth, parse_template, parse_url};
 
 /// Every key `#[target(...)]` accepts.
-pub const KEYS: [&str; 18] = [
+pub const KEYS: [&str; 19] = [
     "url",
     "method",
     "auth",
@@ -39,6 +39,7 @@ pub const KEYS: [&str; 18] = [
     "idempotency_header",
     "external_id",
     "response",
+    "error",
 ];
 
 const RETRY_POLICIES: [&str; 3] = ["exponential", "fixed", "none"];
@@ -134,6 +135,7 @@ pub(crate) fn parse_target(
             }
         });
     let response = get("response").and_then(|e| type_path(cx, e));
+    let error = get("error").and_then(|e| type_path(cx, e));
     let external_id = get("external_id")
         .and_then(|e| string(cx, e, "\"json:/id\""))
         .and_then(|s| spanned(cx, &s, parse_external_id(&s.value())));
@@ -165,6 +167,7 @@ pub(crate) fn parse_target(
         encoding,
         form_lists: form_lists.unwrap_or_default(),
         response,
+        error,
         timeout: timeout?,
         retry,
         max_attempts,

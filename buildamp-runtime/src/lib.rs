@@ -62,7 +62,7 @@ pub use http::api;
 pub use maintenance::{HealthEvent, OutcomeEvent};
 pub use outbound::executor::{Executor, ExecutorStats};
 pub use outbound::trigger::{
-    Enqueue, NewExecution, RunAt, Trigger, TriggerError, TriggerOptions, Webhook,
+    Enqueue, NewExecution, NoResponse, RunAt, Trigger, TriggerError, TriggerOptions, Webhook,
 };
 pub use outbound::{delivery, registry};
 pub use protect::{Destination, HealthChange};

@@ -25,7 +25,7 @@ use crate::outbound::registry;
 use crate::outbound::rules::RowRules;
 use crate::outbound::trigger::{Enqueue, NewExecution, TriggerError, TriggerOptions, Webhook};
 use crate::protect::BreakerPolicy;
-use crate::queue::ExecutionId;
+use crate::queue::{ExecutionId, OutcomeKind};
 use crate::service::event::{duplicate_event_names, event_types};
 use crate::service::publish::{self, EventToPublish, Publish, PublishError};
 use crate::service::secrets::{SecretError, SecretKeys};
@@ -173,6 +173,70 @@ impl<S: Store> RuntimeBuilder<S> {
         self
     }
 
+    /// Registers a typed handler of `W`'s deliveries: called at least once for every
+    /// `WebhookSuccess` of `W`, with the payload that was sent and the answer read as
+    /// `W::Response` (`#[target(response = Type)]`; an `Err` says why a 2xx body is not one,
+    /// which is also the execution's `error_message`). An error makes the event come back later.
+    ///
+    /// ```rust,ignore
+    /// .on_success::<StripePaymentIntent, _, _>(|event, payment, intent| async move {
+    ///     let intent = intent?; // StripePaymentIntentResponse
+    ///     schedule_status_check(&intent.id, payment.amount).await
+    /// })
+    /// ```
+    pub fn on_success<W, F, Fut>(self, handler: F) -> Self
+    where
+        W: Webhook,
+        F: Fn(OutcomeEvent, W, Result<W::Response, String>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let store = self.store.clone();
+        let handler = Arc::new(handler);
+        self.on_outcome(move |event| {
+            let (store, handler) = (store.clone(), handler.clone());
+            async move {
+                if event.kind != OutcomeKind::WebhookSuccess || event.webhook_type != W::NAME {
+                    return Ok(());
+                }
+                let payload = typed_payload::<W, S>(&store, event.execution_id).await?;
+                let body = event.response_body.as_deref().unwrap_or_default();
+                let response = crate::target::parse_as::<W::Response>(body.as_bytes());
+                handler(event, payload, response).await
+            }
+        })
+    }
+
+    /// Registers a typed handler of `W`'s dead letters: called at least once for every
+    /// `WebhookFailed` of `W`, with the payload and the provider's refusal read as `W::Error`
+    /// (`#[target(error = Type)]`), when the last attempt got an answer of that shape (`None`
+    /// after a timeout, or for a body of another shape: `event.response_body` has it as text).
+    /// This is where a fallback goes (SendGrid refused: send through Mailgun).
+    pub fn on_failure<W, F, Fut>(self, handler: F) -> Self
+    where
+        W: Webhook,
+        F: Fn(OutcomeEvent, W, Option<W::Error>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let store = self.store.clone();
+        let handler = Arc::new(handler);
+        self.on_outcome(move |event| {
+            let (store, handler) = (store.clone(), handler.clone());
+            async move {
+                if event.kind != OutcomeKind::WebhookFailed || event.webhook_type != W::NAME {
+                    return Ok(());
+                }
+                let payload = typed_payload::<W, S>(&store, event.execution_id).await?;
+                let refusal = match (event.response_status, event.response_body.as_deref()) {
+                    (Some(_), Some(body)) => {
+                        crate::target::parse_as::<W::Error>(body.as_bytes()).ok()
+                    }
+                    _ => None,
+                };
+                handler(event, payload, refusal).await
+            }
+        })
+    }
+
     /// Registers a health handler, called at least once for every change of a destination's
     /// health: an endpoint's or a target host's circuit opened, re-opened or closed, an endpoint
     /// disabled (410 Gone, failing too long, by hand) or enabled again. An error makes the event
@@ -269,6 +333,25 @@ impl<S: Store> RuntimeBuilder<S> {
             health_handlers: self.health_handlers.into(),
         })
     }
+}
+
+/// The payload execution `id` sent, read back as `W`.
+async fn typed_payload<W: Webhook, S: Store>(
+    store: &S,
+    id: ExecutionId,
+) -> Result<W, HandlerError> {
+    let execution = store.execution(id).await?.ok_or_else(|| {
+        format!(
+            "execution {id} is gone (pruned after the retention period): its payload cannot be read"
+        )
+    })?;
+    serde_json::from_value(execution.payload).map_err(|e| {
+        format!(
+            "execution {id}'s payload is not a `{}` any more: {e}",
+            W::NAME
+        )
+        .into()
+    })
 }
 
 /// A started runtime: the executor and its maintenance services.

@@ -68,12 +68,25 @@ impl std::fmt::Debug for ResponseType {
 /// Whether `body` is JSON of type `T` (the parser behind [`ResponseType::parse`]).
 ///
 /// # Errors
+/// As [`parse_as`].
+pub fn parses<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<(), String> {
+    parse_as::<T>(body).map(drop)
+}
+
+/// `body` read as JSON of type `T`; an empty body reads as JSON `null` (what a 204 means).
+///
+/// # Errors
 /// serde's message, after the path of the field where the body stops being a `T`
 /// (`at data.amount: invalid type: ...`).
-pub fn parses<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<(), String> {
+pub fn parse_as<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"null".as_slice()
+    } else {
+        body
+    };
     let mut json = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, T>(&mut json) {
-        Ok(_) => json.end().map_err(|e| e.to_string()),
+        Ok(value) => json.end().map(|()| value).map_err(|e| e.to_string()),
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();

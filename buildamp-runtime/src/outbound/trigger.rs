@@ -188,6 +188,17 @@ impl<'a, W: Webhook, Q: Enqueue + Send + 'a> IntoFuture for Trigger<'a, W, Q> {
     }
 }
 
+/// The [`Webhook::Response`] or [`Webhook::Error`] of a target that names no type: any body
+/// (or none) reads as it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoResponse;
+
+impl<'de> serde::Deserialize<'de> for NoResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| NoResponse)
+    }
+}
+
 /// A payload type with a delivery target: what `#[derive(BuildAmpWebhook)]` implements.
 ///
 /// Derive it rather than implementing it by hand: the derive checks the `#[target(...)]` and
@@ -196,6 +207,13 @@ pub trait Webhook: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The webhook's name (the struct's identifier), as stored in `webhook_executions.webhook_type`
     /// and used by the HTTP API's routes.
     const NAME: &'static str;
+
+    /// What a 2xx answer is (`#[target(response = Type)]`), or [`NoResponse`].
+    type Response: DeserializeOwned + Send + 'static;
+
+    /// What the provider answers when it refuses (`#[target(error = Type)]`, such as Stripe's
+    /// `{"error": {...}}`), or [`NoResponse`].
+    type Error: DeserializeOwned + Send + 'static;
 
     /// Where and how the payload is delivered.
     fn target() -> &'static Target;

@@ -301,9 +301,14 @@ impl Deliverer {
             Some(declared) if success => self.unparsed(&body, declared),
             _ => None,
         };
+        // A declared answer is kept whole (up to the read limit), so handlers can read it typed.
+        let kept = match declared {
+            Some(_) if success => self.limits.read_bytes,
+            _ => self.limits.stored_bytes,
+        };
         AttemptResult::Response {
             status,
-            body: truncate(&body, self.limits.stored_bytes),
+            body: truncate(&body, kept),
             retry_after,
             location,
             external_id,
