@@ -125,6 +125,10 @@ fn target(t: &Target, file_fields: &[&str]) -> TokenStream {
         ExternalId::Header(h) => quote!(::buildamp::__private::target::ExternalId::Header(#h)),
     }));
     let server_only = t.exposure == Exposure::ServerOnly;
+    let error = option(t.error.as_ref().map(|path| {
+        let name = quote!(#path).to_string().replace(' ', "");
+        quote!(#name)
+    }));
     let response = option(t.response.as_ref().map(|path| {
         let name = quote!(#path).to_string().replace(' ', "");
         quote!(::buildamp::__private::target::ResponseType {
@@ -151,6 +155,7 @@ fn target(t: &Target, file_fields: &[&str]) -> TokenStream {
             external_id: #external_id,
             server_only: #server_only,
             response: #response,
+            error: #error,
         }
     }
 }

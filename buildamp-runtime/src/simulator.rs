@@ -70,6 +70,10 @@ async fn simulate(
                 "amount": amount,
                 "currency": field("currency").unwrap_or_else(|| "usd".into()),
                 "status": "requires_payment_method",
+                "amount_received": 0,
+                "payment_method_types": ["card"],
+                "metadata": {},
+                "created": chrono::Utc::now().timestamp(),
                 "livemode": false,
             });
             json(StatusCode::OK, &intent)

@@ -49,6 +49,8 @@ pub struct Target {
     pub server_only: bool,
     /// The type a 2xx body must parse as (`response = Type`), if the target names one.
     pub response: Option<ResponseType>,
+    /// The name of the type of the provider's refusals (`error = Type`), if the target names one.
+    pub error: Option<&'static str>,
 }
 
 /// The type a target's 2xx body is parsed as, by name and by a parser the derive instantiated.
@@ -473,6 +475,7 @@ pub(crate) mod tests {
             external_id: None,
             server_only: false,
             response: None,
+            error: None,
         }
     }
 

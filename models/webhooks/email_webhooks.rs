@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
     auth = if_env!("DEVELOPMENT", "", "Bearer {SENDGRID_API_KEY}"),
     headers = { "Content-Type" = "application/json" },
     timeout = "30s",
-    retry_policy = "exponential"
+    retry_policy = "exponential",
+    error = SendGridErrors
 )]
 pub struct SendGridEmail {
     /// One entry per message envelope (recipients and per-recipient data).
@@ -84,7 +85,9 @@ pub struct EmailContent {
     url = "https://api.mailgun.net/v3/{MAILGUN_DOMAIN}/messages",
     method = "POST",
     auth = "Basic api:{MAILGUN_API_KEY}",
-    content_type = "multipart/form-data"
+    content_type = "multipart/form-data",
+    response = MailgunResponse,
+    error = MailgunError
 )]
 pub struct MailgunEmail {
     /// The sender, `Name <address>` or a bare address.
@@ -151,7 +154,9 @@ pub enum YesNo {
     url = "https://api.postmarkapp.com/email",
     method = "POST",
     auth = "X-Postmark-Server-Token: {POSTMARK_TOKEN}",
-    headers = { "Accept" = "application/json" }
+    headers = { "Accept" = "application/json" },
+    response = PostmarkResponse,
+    error = PostmarkResponse
 )]
 #[serde(rename_all = "PascalCase")]
 pub struct PostmarkEmail {
@@ -188,4 +193,61 @@ pub struct PostmarkEmail {
     /// The message stream (`outbound` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_stream: Option<String>,
+}
+
+/// How SendGrid refuses a send (`{"errors": [...]}`, v3 Mail Send's error body); a send it accepts
+/// answers 202 with no body, so `SendGridEmail` names no response type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SendGridErrors {
+    /// Every problem.
+    pub errors: Vec<SendGridError>,
+}
+
+/// One of SendGrid's errors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SendGridError {
+    /// A message for people.
+    pub message: String,
+    /// The field it is about, such as `personalizations.0.to.0.email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Where SendGrid explains it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+/// Mailgun's answer to `MailgunEmail`: the queued message's id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MailgunResponse {
+    /// The `Message-Id` (`<...@domain>`), which Mailgun's events carry.
+    pub id: String,
+    /// `Queued. Thank you.`
+    pub message: String,
+}
+
+/// How Mailgun refuses a send (`{"message": "..."}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MailgunError {
+    /// A message for people.
+    pub message: String,
+}
+
+/// Postmark's answer to `PostmarkEmail`, on success and on refusal alike (`ErrorCode` 0 is
+/// success; 422 carries the same shape with the code of the problem).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PostmarkResponse {
+    /// 0, or Postmark's API error code (such as 300, an invalid email request).
+    pub error_code: i64,
+    /// `OK`, or what went wrong.
+    pub message: String,
+    /// The message's id, when it was accepted (`MessageID`).
+    #[serde(rename = "MessageID", default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// When it was accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<String>,
+    /// The recipients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }

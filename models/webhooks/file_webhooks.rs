@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
     method = "POST",
     auth = "Basic {CLOUDINARY_API_KEY}:{CLOUDINARY_API_SECRET}",
     file_upload = true,
-    timeout = "120s"
+    timeout = "120s",
+    response = CloudinaryUploadResponse,
+    error = CloudinaryError
 )]
 pub struct CloudinaryUpload {
     /// The image's bytes (the `file` part).
@@ -49,7 +51,9 @@ pub struct CloudinaryUpload {
     method = "POST",
     auth = "Basic {IMAGEKIT_PRIVATE_KEY}:",
     file_upload = true,
-    timeout = "120s"
+    timeout = "120s",
+    response = ImageKitUploadResponse,
+    error = ImageKitError
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ImageKitUpload {
@@ -89,4 +93,89 @@ pub struct VideoTranscode {
     pub quality: String,
     /// Where the service sends the result.
     pub callback_url: String,
+}
+
+/// Cloudinary's answer to `CloudinaryUpload` (Upload API): the stored asset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloudinaryUploadResponse {
+    /// The asset's immutable id.
+    pub asset_id: String,
+    /// Its public id, which its URLs use.
+    pub public_id: String,
+    /// Its version.
+    pub version: u64,
+    /// `image`, `video` or `raw`.
+    pub resource_type: String,
+    /// Its format (`jpg`); raw files have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Its size.
+    pub bytes: u64,
+    /// Its width, for images and videos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Its height, for images and videos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Its HTTP URL.
+    pub url: String,
+    /// Its HTTPS URL.
+    pub secure_url: String,
+    /// Its folder (dynamic folder mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_folder: Option<String>,
+    /// Its name in the Media Library (dynamic folder mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// How Cloudinary refuses a request (`{"error": {"message": "..."}}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloudinaryError {
+    /// The refusal.
+    pub error: CloudinaryErrorMessage,
+}
+
+/// The inside of a Cloudinary refusal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloudinaryErrorMessage {
+    /// A message for people.
+    pub message: String,
+}
+
+/// ImageKit's answer to `ImageKitUpload`: the stored file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageKitUploadResponse {
+    /// The file's id (`fileId`).
+    pub file_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    /// Its path, folder included (`filePath`).
+    pub file_path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// `image` or `non-image` (`fileType`).
+    pub file_type: String,
+    /// Its thumbnail's URL (`thumbnailUrl`), for images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+    /// Its width, for images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Its height, for images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+/// How ImageKit refuses a request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageKitError {
+    /// A message for people.
+    pub message: String,
+    /// A hint at the fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
 }

@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
     form_lists = "repeat",
     timeout = "15s",
     retry_policy = "exponential",
-    external_id = "json:/sid"
+    external_id = "json:/sid",
+    response = TwilioMessageResponse,
+    error = TwilioError
 )]
 #[serde(rename_all = "PascalCase")]
 pub struct TwilioSms {
@@ -49,7 +51,9 @@ pub struct TwilioSms {
     timeout = "30s",
     retry_policy = "exponential",
     idempotency_header = "Idempotency-Key",
-    external_id = "json:/id"
+    external_id = "json:/id",
+    response = ResendEmailResponse,
+    error = ResendError
 )]
 pub struct ResendEmail {
     /// The sender, `Name <address>` or an address on a verified domain.
@@ -79,4 +83,100 @@ pub struct ResendTag {
     pub name: String,
     /// Its value.
     pub value: String,
+}
+
+/// Twilio's Message resource, the answer to `TwilioSms` (`twilio_api_v2010.json`,
+/// `api.v2010.account.message`): the fields an app reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwilioMessageResponse {
+    /// `SM...` (or `MM...` for media): the id Twilio's status callbacks carry.
+    pub sid: String,
+    /// Where the message stands.
+    pub status: TwilioMessageStatus,
+    /// The recipient.
+    pub to: String,
+    /// The sender (`null` when a Messaging Service picks it later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The text as Twilio stored it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// How many segments the text takes (a decimal string, as Twilio sends it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_segments: Option<String>,
+    /// Twilio's error code, once the message failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<i64>,
+    /// Twilio's error message, once the message failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+/// A Twilio message's `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TwilioMessageStatus {
+    /// `queued`.
+    Queued,
+    /// `sending`.
+    Sending,
+    /// `sent`.
+    Sent,
+    /// `failed`.
+    Failed,
+    /// `delivered`.
+    Delivered,
+    /// `undelivered`.
+    Undelivered,
+    /// `receiving`.
+    Receiving,
+    /// `received`.
+    Received,
+    /// `accepted` (a Messaging Service took it).
+    Accepted,
+    /// `scheduled`.
+    Scheduled,
+    /// `read`.
+    Read,
+    /// `partially_delivered`.
+    PartiallyDelivered,
+    /// `canceled`.
+    Canceled,
+}
+
+/// How Twilio refuses a request (its REST error body).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwilioError {
+    /// Twilio's error code, such as `21211` (an invalid `To`).
+    pub code: i64,
+    /// A message for people.
+    pub message: String,
+    /// The page explaining the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more_info: Option<String>,
+    /// The HTTP status.
+    pub status: u16,
+}
+
+/// Resend's answer to `ResendEmail` (`POST /emails`): the email's id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResendEmailResponse {
+    /// The id Resend's webhook events carry as `data.email_id`.
+    pub id: String,
+}
+
+/// How Resend refuses a request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResendError {
+    /// The HTTP status (`statusCode`).
+    #[serde(
+        rename = "statusCode",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_code: Option<u16>,
+    /// A message for people.
+    pub message: String,
+    /// The error's name, such as `validation_error` or `rate_limit_exceeded`.
+    pub name: String,
 }

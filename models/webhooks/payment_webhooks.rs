@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
     content_type = "application/x-www-form-urlencoded",
     idempotency_header = "Idempotency-Key",
     retry_policy = "exponential",
-    timeout = "30s"
+    timeout = "30s",
+    response = StripePaymentIntentResponse,
+    error = StripeError
 )]
 pub struct StripePaymentIntent {
     /// The amount in the currency's smallest unit (cents). Stripe's limit is 8 digits, so `u32`
@@ -72,7 +74,9 @@ pub struct AutomaticPaymentMethods {
     method = "POST",
     auth = "Bearer {PAYPAL_ACCESS_TOKEN}",
     idempotency_header = "PayPal-Request-Id",
-    timeout = "60s"
+    timeout = "60s",
+    response = PayPalOrderResponse,
+    error = PayPalError
 )]
 pub struct PayPalOrder {
     /// Capture at once, or authorize now and capture later.
@@ -217,7 +221,9 @@ pub struct PayPalAmount {
     url = "https://connect.squareup.com/v2/payments",
     method = "POST",
     auth = "Bearer {SQUARE_ACCESS_TOKEN}",
-    headers = { "Square-Version" = "2024-01-18" }
+    headers = { "Square-Version" = "2024-01-18" },
+    response = SquarePaymentResponse,
+    error = SquareErrors
 )]
 pub struct SquarePayment {
     /// The card nonce or card-on-file id.
@@ -247,4 +253,220 @@ pub struct SquareAmount {
     pub amount: u32,
     /// A three-letter ISO code, uppercase.
     pub currency: String,
+}
+
+/// Stripe's PaymentIntent object, the answer to `StripePaymentIntent`: the fields an app reads,
+/// as Stripe's API reference defines them for `2026-09-30.endive` (others are ignored).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StripePaymentIntentResponse {
+    /// `pi_...`.
+    pub id: String,
+    /// The amount intended to be collected, in the smallest unit.
+    pub amount: u64,
+    /// The amount received so far.
+    #[serde(default)]
+    pub amount_received: u64,
+    /// A three-letter ISO code, lowercase.
+    pub currency: String,
+    /// Where the payment stands.
+    pub status: StripePaymentIntentStatus,
+    /// For confirming on the client (Stripe.js); never log it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// The customer's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    /// The latest charge's id (`ch_...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_charge: Option<String>,
+    /// The payment method types Stripe computed for this intent.
+    #[serde(default)]
+    pub payment_method_types: Vec<String>,
+    /// Your metadata, as sent.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// When it was created (Unix seconds).
+    pub created: i64,
+    /// Whether it is a live-mode object.
+    pub livemode: bool,
+    /// Why the last payment attempt failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_payment_error: Option<StripeErrorDetail>,
+}
+
+/// A PaymentIntent's `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StripePaymentIntentStatus {
+    /// Waiting for a payment method.
+    RequiresPaymentMethod,
+    /// Waiting for confirmation.
+    RequiresConfirmation,
+    /// The customer must act (3-D Secure, a redirect).
+    RequiresAction,
+    /// Being processed.
+    Processing,
+    /// Authorized; capture it to collect.
+    RequiresCapture,
+    /// Canceled.
+    Canceled,
+    /// Paid.
+    Succeeded,
+}
+
+/// How Stripe refuses a request (`{"error": {...}}`), every API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StripeError {
+    /// The refusal.
+    pub error: StripeErrorDetail,
+}
+
+/// Stripe's error object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StripeErrorDetail {
+    /// `api_error`, `card_error`, `idempotency_error` or `invalid_request_error`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short code such as `card_declined` or `parameter_missing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// A card issuer's reason, for card errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
+    /// A message for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The parameter the error is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+}
+
+/// PayPal's order, the answer to `PayPalOrder` (Orders v2 definition, `order`): its id, status and
+/// the links to act on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PayPalOrderResponse {
+    /// The order's id.
+    pub id: String,
+    /// Where the order stands.
+    pub status: PayPalOrderStatus,
+    /// HATEOAS links: `self`, and where the buyer approves (`payer-action`, or `approve`).
+    #[serde(default)]
+    pub links: Vec<PayPalLink>,
+}
+
+impl PayPalOrderResponse {
+    /// Where to send the buyer to approve the order: the `payer-action` link (an order created
+    /// with `payment_source.paypal`), or the `approve` link.
+    pub fn approval_url(&self) -> Option<&str> {
+        ["payer-action", "approve"].iter().find_map(|rel| {
+            self.links
+                .iter()
+                .find(|l| l.rel == *rel)
+                .map(|l| l.href.as_str())
+        })
+    }
+}
+
+/// A PayPal order's `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PayPalOrderStatus {
+    /// `CREATED`.
+    Created,
+    /// `SAVED`.
+    Saved,
+    /// `APPROVED`: the buyer approved; capture or authorize it.
+    Approved,
+    /// `VOIDED`.
+    Voided,
+    /// `COMPLETED`.
+    Completed,
+    /// `PAYER_ACTION_REQUIRED`: send the buyer to the `payer-action` link.
+    PayerActionRequired,
+}
+
+/// A link of a PayPal answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PayPalLink {
+    /// The URL.
+    pub href: String,
+    /// What it is for.
+    pub rel: String,
+    /// The HTTP method to use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+}
+
+/// How PayPal refuses a request (its `error` definition).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PayPalError {
+    /// `INVALID_REQUEST`, `UNPROCESSABLE_ENTITY`, ...
+    pub name: String,
+    /// A message for people.
+    pub message: String,
+    /// PayPal's id of the call, for its support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug_id: Option<String>,
+    /// What exactly is wrong.
+    #[serde(default)]
+    pub details: Vec<PayPalErrorDetail>,
+}
+
+/// One issue of a PayPal error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PayPalErrorDetail {
+    /// The issue's code, such as `MISSING_REQUIRED_PARAMETER`.
+    pub issue: String,
+    /// The field, as a JSON pointer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// A message for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Square's answer to `SquarePayment` (Payments API, `CreatePaymentResponse`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SquarePaymentResponse {
+    /// The payment.
+    pub payment: SquarePaymentObject,
+}
+
+/// Square's `Payment` object: the fields an app reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SquarePaymentObject {
+    /// The payment's id.
+    pub id: String,
+    /// `APPROVED`, `PENDING`, `COMPLETED`, `CANCELED` or `FAILED`.
+    pub status: String,
+    /// What was charged.
+    pub amount_money: SquareAmount,
+    /// The order it pays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// The receipt's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_url: Option<String>,
+}
+
+/// How Square refuses a request (`{"errors": [...]}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SquareErrors {
+    /// Every problem.
+    pub errors: Vec<SquareError>,
+}
+
+/// One of Square's errors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SquareError {
+    /// `PAYMENT_METHOD_ERROR`, `INVALID_REQUEST_ERROR`, ...
+    pub category: String,
+    /// `CARD_DECLINED`, `MISSING_REQUIRED_PARAMETER`, ...
+    pub code: String,
+    /// A message for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The field it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
