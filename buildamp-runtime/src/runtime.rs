@@ -190,20 +190,14 @@ impl<S: Store> RuntimeBuilder<S> {
         F: Fn(OutcomeEvent, W, Result<W::Response, String>) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
-        let store = self.store.clone();
-        let handler = Arc::new(handler);
-        self.on_outcome(move |event| {
-            let (store, handler) = (store.clone(), handler.clone());
-            async move {
-                if event.kind != OutcomeKind::WebhookSuccess || event.webhook_type != W::NAME {
-                    return Ok(());
-                }
-                let payload = typed_payload::<W, S>(&store, event.execution_id).await?;
+        self.on_typed(
+            OutcomeKind::WebhookSuccess,
+            |event: &OutcomeEvent| {
                 let body = event.response_body.as_deref().unwrap_or_default();
-                let response = crate::target::parse_as::<W::Response>(body.as_bytes());
-                handler(event, payload, response).await
-            }
-        })
+                crate::target::parse_as::<W::Response>(body.as_bytes())
+            },
+            handler,
+        )
     }
 
     /// Registers a typed handler of `W`'s dead letters: called at least once for every
@@ -217,22 +211,41 @@ impl<S: Store> RuntimeBuilder<S> {
         F: Fn(OutcomeEvent, W, Option<W::Error>) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
+        self.on_typed(
+            OutcomeKind::WebhookFailed,
+            |event: &OutcomeEvent| match (event.response_status, &event.response_body) {
+                (Some(_), Some(body)) => crate::target::parse_as::<W::Error>(body.as_bytes()).ok(),
+                _ => None,
+            },
+            handler,
+        )
+    }
+
+    /// An outcome handler for `W`'s events of `kind` only: the payload read back from the
+    /// execution, and what `read` makes of the event's answer.
+    fn on_typed<W, T, F, Fut>(
+        self,
+        kind: OutcomeKind,
+        read: fn(&OutcomeEvent) -> T,
+        handler: F,
+    ) -> Self
+    where
+        W: Webhook,
+        T: Send + 'static,
+        F: Fn(OutcomeEvent, W, T) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
         let store = self.store.clone();
         let handler = Arc::new(handler);
         self.on_outcome(move |event| {
             let (store, handler) = (store.clone(), handler.clone());
             async move {
-                if event.kind != OutcomeKind::WebhookFailed || event.webhook_type != W::NAME {
+                if event.kind != kind || event.webhook_type != W::NAME {
                     return Ok(());
                 }
                 let payload = typed_payload::<W, S>(&store, event.execution_id).await?;
-                let refusal = match (event.response_status, event.response_body.as_deref()) {
-                    (Some(_), Some(body)) => {
-                        crate::target::parse_as::<W::Error>(body.as_bytes()).ok()
-                    }
-                    _ => None,
-                };
-                handler(event, payload, refusal).await
+                let answer = read(&event);
+                handler(event, payload, answer).await
             }
         })
     }
