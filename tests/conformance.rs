@@ -637,6 +637,12 @@ async fn typed_handlers_get_the_payload_and_the_answer_or_the_refusal_typed<S: B
                 headers: vec![],
                 body: format!(r#"{{"id": "ch_{amount}", "amount": {amount}}}"#),
             }
+        } else if amount == 7777 {
+            Reply::Full {
+                status: 400,
+                headers: vec![],
+                body: "<html>Bad Request</html>".into(),
+            }
         } else {
             Reply::Full {
                 status: 402,
@@ -665,13 +671,13 @@ async fn typed_handlers_get_the_payload_and_the_answer_or_the_refusal_typed<S: B
         .on_failure::<Charge, _, _>(move |event, charge, refusal| {
             let seen = refused.clone();
             async move {
-                let refusal = refusal.ok_or("a refusal in the declared shape")?;
+                let why = refusal.map_or("not in the declared shape".to_owned(), |r| {
+                    format!("{} {}", r.error.kind, r.error.message)
+                });
                 seen.lock().unwrap().push(format!(
-                    "refused {} ({}): {} {}",
+                    "refused {} ({}): {why}",
                     charge.amount,
                     event.response_status.unwrap(),
-                    refusal.error.kind,
-                    refusal.error.message
                 ));
                 Ok(())
             }
@@ -680,15 +686,17 @@ async fn typed_handlers_get_the_payload_and_the_answer_or_the_refusal_typed<S: B
     .await;
     Charge { amount: 500 }.trigger(&runtime).await.unwrap();
     Charge { amount: 5000 }.trigger(&runtime).await.unwrap();
+    Charge { amount: 7777 }.trigger(&runtime).await.unwrap();
     runtime.executor().run_once().await.unwrap();
-    assert_eq!(runtime.dispatch_outcomes().await.unwrap(), 2);
+    assert_eq!(runtime.dispatch_outcomes().await.unwrap(), 3);
     let mut seen = seen.lock().unwrap().clone();
     seen.sort();
     assert_eq!(
         seen,
         [
             "charged 500 as ch_500 (500)",
-            "refused 5000 (402): card_error Your card was declined."
+            "refused 5000 (402): card_error Your card was declined.",
+            "refused 7777 (400): not in the declared shape"
         ]
     );
 }

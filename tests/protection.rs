@@ -558,6 +558,12 @@ async fn a_delivered_event_is_resent_once_as_the_same_delivery_keeping_its_numbe
         endpoints.resend(first.id).await.unwrap(),
         Resend::EndpointDisabled { reason: None }
     );
+    // Disabling by hand is a health change too, logged with its reason.
+    let logged = endpoints.health(id).await.unwrap().changes.remove(0);
+    assert_eq!(
+        (logged.change, logged.reason.as_deref()),
+        (HealthChange::Disabled, Some("disabled by hand"))
+    );
     assert_eq!(
         endpoints
             .resend(buildamp::ExecutionId::new())

@@ -495,7 +495,9 @@ impl<S: Store> Endpoints<S> {
         }
         // Someone else moved it meanwhile (another resend, or the pruner).
         Ok(match store.execution(delivery).await? {
-            Some(now) => Resend::Unsettled { status: now.status },
+            Some(moved) => Resend::Unsettled {
+                status: moved.status,
+            },
             None => Resend::NotFound,
         })
     }
