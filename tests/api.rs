@@ -2,6 +2,9 @@
 //! status codes, the authorizer, the size limit, idempotency and correlation headers, the
 //! execution's JSON (what `BuildAmp.Webhooks.decodeExecution` reads), and the event stream.
 
+#[path = "support/elm_eval.rs"]
+#[allow(unreachable_pub, dead_code)]
+mod eval;
 mod support;
 
 conformance! {
@@ -17,6 +20,7 @@ conformance! {
     many_streams_on_one_execution_share_one_watcher_and_all_end,
     slow_headers_are_cut_off_and_a_slow_body_is_answered_408,
     the_event_stream_reports_pending_then_sent,
+    declared_answers_reach_the_elm_decoders_as_serde_writes_them,
 }
 
 use std::time::Duration;
@@ -57,6 +61,43 @@ pub struct Recipient {
 pub struct Ping {
     /// Anything.
     pub note: String,
+}
+
+/// A frontend webhook that names its answers, which the typed Elm execution reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "{RECEIVER}/charges", response = Receipt, error = Refusal)]
+pub struct Charge {
+    /// In cents.
+    pub amount: u32,
+}
+
+/// What the target answers to a `Charge`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The charge's id.
+    pub id: String,
+    /// Where it stands (`state` on the wire).
+    #[serde(rename = "state")]
+    pub status: String,
+    /// Where to pay: the provider calls it `link`, serde writes it back as `url`.
+    #[serde(default, alias = "link", skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// What the target answers when it refuses a `Charge`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// What went wrong.
+    pub error: RefusalDetail,
+}
+
+/// A refusal's detail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefusalDetail {
+    /// A code for programs.
+    pub code: String,
+    /// A message for people.
+    pub message: String,
 }
 
 /// A webhook the frontend may not trigger.
@@ -106,7 +147,7 @@ struct App<S: Backend> {
     runtime: Runtime<S>,
     base: String,
     http: reqwest::Client,
-    _receiver: Receiver,
+    receiver: Receiver,
 }
 
 async fn app_with<S: Backend>(store: S, config: ApiConfig) -> App<S> {
@@ -125,7 +166,7 @@ async fn app_with<S: Backend>(store: S, config: ApiConfig) -> App<S> {
         runtime,
         base,
         http: reqwest::Client::new(),
-        _receiver: receiver,
+        receiver,
     }
 }
 
@@ -199,7 +240,7 @@ async fn a_trigger_is_accepted_and_can_be_read_back<S: Backend>(store: S) {
     let (_, read) = send(app.get(&format!("/buildamp/executions/{id}"))).await;
     assert_eq!(
         read["status"],
-        json!({"state": "sent", "response": {"status": 200, "body": ""}})
+        json!({"state": "sent", "response": {"status": 200, "body": "", "value": null}})
     );
     let (code, listed) = send(app.get("/buildamp/executions?webhook=Notify&status=sent")).await;
     assert_eq!(code, 200);
@@ -215,6 +256,85 @@ async fn a_trigger_is_accepted_and_can_be_read_back<S: Backend>(store: S) {
     assert_eq!(code, 404);
     // The secret was resolved at send time, and is nowhere in what the API returns.
     assert!(!read.to_string().contains("nk_SECRET"));
+}
+
+/// A declared answer is served as serde writes it back (an alias read, the canonical name
+/// written), which is what the generated decoders of this very file read: delivered, refused and
+/// not the declared type, each as the typed Elm execution sees it.
+async fn declared_answers_reach_the_elm_decoders_as_serde_writes_them<S: Backend>(store: S) {
+    let app = app(store).await;
+    app.receiver.script(|_, n| {
+        let (status, body) = match n {
+            0 => (
+                201,
+                json!({"id": "ch_1", "state": "created", "link": "https://pay.example/ch_1"}),
+            ),
+            1 => (
+                402,
+                json!({"error": {"code": "card_declined", "message": "Declined."}}),
+            ),
+            _ => (200, json!({"id": 5})),
+        };
+        support::Reply::Full {
+            status,
+            headers: vec![("Content-Type", "application/json".into())],
+            body: body.to_string(),
+        }
+    });
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api.rs");
+    let schema = buildamp_codegen::elm::schema(&[("api.rs".into(), file)]).unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (code, created) = send(app.post("Charge").body(r#"{"amount": 500}"#)).await;
+        assert_eq!(code, 202, "{created}");
+        app.runtime.executor().run_once().await.unwrap();
+        let id = created["id"].as_str().unwrap();
+        let (_, read) = send(app.get(&format!("/buildamp/executions/{id}"))).await;
+        statuses.push(read["status"].clone());
+    }
+
+    let value = &statuses[0]["response"]["value"];
+    assert_eq!(
+        value,
+        &json!({"id": "ch_1", "state": "created", "url": "https://pay.example/ch_1"})
+    );
+    let eval::Answer::Answered(receipt) = eval::answer(&schema, "Charge", &statuses[0]).unwrap()
+    else {
+        panic!("not answered: {}", statuses[0]);
+    };
+    let back: Receipt = serde_json::from_value(eval::encode(&schema, "Receipt", &receipt)).unwrap();
+    assert_eq!(
+        back,
+        Receipt {
+            id: "ch_1".into(),
+            status: "created".into(),
+            url: Some("https://pay.example/ch_1".into()),
+        }
+    );
+
+    assert_eq!(statuses[1]["state"], "dead_letter", "{}", statuses[1]);
+    let eval::Answer::Refused(402, Some(refusal)) =
+        eval::answer(&schema, "Charge", &statuses[1]).unwrap()
+    else {
+        panic!("not refused with a refusal: {}", statuses[1]);
+    };
+    let back: Refusal = serde_json::from_value(eval::encode(&schema, "Refusal", &refusal)).unwrap();
+    assert_eq!(back.error.code, "card_declined");
+
+    assert_eq!(statuses[2]["state"], "sent", "{}", statuses[2]);
+    let eval::Answer::Unreadable(why) = eval::answer(&schema, "Charge", &statuses[2]).unwrap()
+    else {
+        panic!("not unreadable: {}", statuses[2]);
+    };
+    assert!(why.contains("did not parse as `Receipt`"), "{why}");
+    assert_eq!(statuses[2]["response"]["value"], Value::Null);
+
+    // Before any answer there is none; the untyped decoders keep reading every state.
+    let (_, pending) = send(app.post("Charge").body(r#"{"amount": 1}"#)).await;
+    assert_eq!(
+        eval::answer(&schema, "Charge", &pending["status"]).unwrap(),
+        eval::Answer::NotAnswered
+    );
 }
 
 async fn unknown_and_server_only_webhooks_are_404<S: Backend>(store: S) {
@@ -730,23 +850,32 @@ fn the_elm_module_reads_every_key_the_api_writes() {
             "the Elm module does not read `{key}`"
         );
     }
+    let response = ResponseView {
+        status: 200,
+        body: String::new(),
+        value: Value::Null,
+        problem: Some(String::new()),
+    };
     let states = [
         StatusView::Pending,
         StatusView::Sending,
         StatusView::Sent {
-            response: ResponseView {
-                status: 200,
-                body: String::new(),
-            },
+            response: response.clone(),
         },
         StatusView::Failed {
             error: String::new(),
             attempts: 1,
+            response: Some(response.clone()),
         },
         StatusView::DeadLetter {
             reason: String::new(),
+            response: Some(response.clone()),
         },
     ];
+    let reads = |key: &str| {
+        module.contains(&format!("Decode.field \"{key}\""))
+            || module.contains(&format!("optionalField \"{key}\""))
+    };
     for state in states {
         let json = serde_json::to_value(&state).unwrap();
         let tag = json["state"].as_str().unwrap();
@@ -756,9 +885,16 @@ fn the_elm_module_reads_every_key_the_api_writes() {
         );
         for key in json.as_object().unwrap().keys().filter(|k| *k != "state") {
             assert!(
-                module.contains(&format!("Decode.field \"{key}\"")),
+                reads(key),
                 "the Elm module does not read `{key}` of `{tag}`"
             );
         }
+    }
+    let json = serde_json::to_value(&response).unwrap();
+    for key in json.as_object().unwrap().keys() {
+        assert!(
+            reads(key),
+            "the Elm module does not read the response's `{key}`"
+        );
     }
 }

@@ -20,6 +20,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+#[path = "../buildamp-codegen/tests/golden/answers/input.rs"]
+mod answers;
 #[path = "../buildamp-codegen/tests/golden/collections/input.rs"]
 mod collections;
 #[path = "../buildamp-codegen/tests/golden/cross_file/lib.rs"]
@@ -431,6 +433,35 @@ fn reserved_words_many_fields_json_and_bytes() {
         },
     );
     assert_eq!(serde["bytes"], json!([0, 127, 255]));
+}
+
+#[test]
+fn declared_answers_round_trip_like_payloads() {
+    use answers::{Receipt, ReceiptStatus, Refusal, RefusalDetail};
+    for receipt in [
+        Receipt {
+            id: "r_1".into(),
+            status: ReceiptStatus::RequiresAction,
+            url: Some("https://pay.example/r_1".into()),
+        },
+        Receipt {
+            id: String::new(),
+            status: ReceiptStatus::Created,
+            url: None,
+        },
+    ] {
+        round_trip("answers", "Receipt", &receipt);
+    }
+    round_trip(
+        "answers",
+        "Refusal",
+        &Refusal {
+            error: RefusalDetail {
+                code: "card_declined".into(),
+                message: "Declined.".into(),
+            },
+        },
+    );
 }
 
 #[test]

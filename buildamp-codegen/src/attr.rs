@@ -98,7 +98,12 @@ impl Parse for Value {
                 name,
                 args: args.into_iter().collect(),
             })
-        } else if lookahead.peek(Ident) || lookahead.peek(Token![::]) {
+        } else if lookahead.peek(Ident)
+            || lookahead.peek(Token![::])
+            || lookahead.peek(Token![crate])
+            || lookahead.peek(Token![self])
+            || lookahead.peek(Token![super])
+        {
             input.parse().map(Value::Path)
         } else {
             Err(lookahead.error())

@@ -125,17 +125,15 @@ fn target(t: &Target, file_fields: &[&str]) -> TokenStream {
         ExternalId::Header(h) => quote!(::buildamp::__private::target::ExternalId::Header(#h)),
     }));
     let server_only = t.exposure == Exposure::ServerOnly;
-    let error = option(t.error.as_ref().map(|path| {
-        let name = quote!(#path).to_string().replace(' ', "");
-        quote!(#name)
-    }));
-    let response = option(t.response.as_ref().map(|path| {
+    let read = |path: &syn::Path| {
         let name = quote!(#path).to_string().replace(' ', "");
         quote!(::buildamp::__private::target::ResponseType {
             name: #name,
-            parse: ::buildamp::__private::target::parses::<#path>,
+            read: ::buildamp::__private::target::read_as::<#path>,
         })
-    }));
+    };
+    let error = option(t.error.as_ref().map(read));
+    let response = option(t.response.as_ref().map(read));
     quote! {
         ::buildamp::__private::target::Target {
             url: #url,

@@ -49,16 +49,18 @@ pub struct Target {
     pub server_only: bool,
     /// The type a 2xx body must parse as (`response = Type`), if the target names one.
     pub response: Option<ResponseType>,
-    /// The name of the type of the provider's refusals (`error = Type`), if the target names one.
-    pub error: Option<&'static str>,
+    /// The type the provider's refusals are read as (`error = Type`), if the target names one.
+    pub error: Option<ResponseType>,
 }
 
-/// The type a target's 2xx body is parsed as, by name and by a parser the derive instantiated.
+/// A type a target's answer is read as (its `response` or its `error`), by name and by a reader
+/// the derive instantiated.
 pub struct ResponseType {
-    /// The type as written in `#[target(response = ...)]`.
+    /// The type as written in `#[target(response = ...)]` or `#[target(error = ...)]`.
     pub name: &'static str,
-    /// Parses a body as the type, saying why it does not.
-    pub parse: fn(&[u8]) -> Result<(), String>,
+    /// Reads a body as the type and writes it back as JSON the way serde serializes it (the
+    /// form the generated Elm decoders read), saying why the body is not the type.
+    pub read: fn(&[u8]) -> Result<serde_json::Value, String>,
 }
 
 impl std::fmt::Debug for ResponseType {
@@ -67,12 +69,14 @@ impl std::fmt::Debug for ResponseType {
     }
 }
 
-/// Whether `body` is JSON of type `T` (the parser behind [`ResponseType::parse`]).
+/// `body` read as a `T`, then serialized again: the reader behind [`ResponseType::read`].
 ///
 /// # Errors
-/// As [`parse_as`].
-pub fn parses<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<(), String> {
-    parse_as::<T>(body).map(drop)
+/// As [`parse_as`], or the `T` cannot be written as JSON (serde's message).
+pub fn read_as<T: serde::de::DeserializeOwned + serde::Serialize>(
+    body: &[u8],
+) -> Result<serde_json::Value, String> {
+    serde_json::to_value(parse_as::<T>(body)?).map_err(|e| e.to_string())
 }
 
 /// `body` read as JSON of type `T`; an empty body reads as JSON `null` (what a 204 means).

@@ -23,14 +23,23 @@ use buildamp::{DatabaseUrl, Env, PgStore, Runtime, SqliteStore, Store, error_cha
 use buildamp_models as _;
 use tokio_util::sync::CancellationToken;
 
-/// The demo's "session": requests carrying `X-Demo-Session: demo` may trigger and read. A real app
+/// The demo's "session": requests carrying `X-Demo-Session: demo`, or the cookie
+/// `demo_session=demo` (what the page's `EventSource` can send), may trigger and read. A real app
 /// checks its own session here, and which payloads that user may send.
 struct DemoSession;
 
 fn signed_in(headers: &axum::http::HeaderMap) -> Result<(), Refused> {
-    match headers.get("x-demo-session").and_then(|v| v.to_str().ok()) {
-        Some("demo") => Ok(()),
-        _ => Err(Refused("sign in first".into())),
+    let header = headers.get("x-demo-session").and_then(|v| v.to_str().ok());
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|c| c.trim() == "demo_session=demo");
+    if header == Some("demo") || cookie {
+        Ok(())
+    } else {
+        Err(Refused("sign in first".into()))
     }
 }
 
@@ -151,48 +160,79 @@ async fn run<S: Store>(store: S, smoke: bool) -> Result<(), String> {
     outcome
 }
 
-/// What the Elm page does, over HTTP: trigger `SendGridEmail`, then read it until delivered.
+/// What the Elm page does, over HTTP: trigger `SendGridEmail` and `StripePaymentIntent`, then
+/// follow each through its status events (with the cookie, as the page's `EventSource` does) until
+/// it is delivered, and read Stripe's answer as the typed decoders do.
 async fn smoke_test(base: &str) -> Result<(), String> {
     let http = reqwest::Client::new();
-    let payload = serde_json::json!({
+    let email = serde_json::json!({
         "personalizations": [{"to": [{"email": "ada@example.com", "name": null}], "cc": [], "bcc": [],
                               "subject": null, "dynamic_template_data": null}],
         "from": {"email": "app@example.com", "name": "BuildAmp example"},
         "reply_to": null, "subject": "Hello", "content": [{"type": "text/plain", "value": "Hi"}],
         "template_id": null, "categories": ["example"]
     });
-    let created: serde_json::Value = http
-        .post(format!("{base}/buildamp/webhooks/SendGridEmail"))
-        .header("Content-Type", "application/json")
-        .header("X-Demo-Session", "demo")
-        .body(payload.to_string())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json_value()
-        .await?;
-    let id = created["id"]
-        .as_str()
-        .ok_or_else(|| format!("no execution in {created}"))?;
-    for _ in 0..100 {
-        let read = http
-            .get(format!("{base}/buildamp/executions/{id}"))
+    let payment = serde_json::json!({
+        "amount": 500, "currency": "eur", "customer": null, "description": "BuildAmp example",
+        "receipt_email": null, "metadata": {"order_id": "example-1"},
+        "allowed_payment_method_types": ["card"], "excluded_payment_method_types": [],
+        "automatic_payment_methods": null
+    });
+    for (webhook, payload) in [("SendGridEmail", email), ("StripePaymentIntent", payment)] {
+        let created = http
+            .post(format!("{base}/buildamp/webhooks/{webhook}"))
+            .header("Content-Type", "application/json")
             .header("X-Demo-Session", "demo")
+            .body(payload.to_string())
             .send()
             .await
             .map_err(|e| e.to_string())?
             .json_value()
             .await?;
-        match read["status"]["state"].as_str() {
-            Some("sent") => {
-                println!("elm-app smoke: SendGridEmail {id} delivered");
-                return Ok(());
-            }
-            Some("dead_letter") => return Err(format!("dead-lettered: {read}")),
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        let id = created["id"]
+            .as_str()
+            .ok_or_else(|| format!("no execution in {created}"))?;
+        let last = tokio::time::timeout(Duration::from_secs(10), follow(&http, base, id))
+            .await
+            .map_err(|_| format!("{webhook} {id} was not delivered within 10 s"))??;
+        if last["status"]["state"] != "sent" {
+            return Err(format!("{webhook} {id} ended as {last}"));
         }
+        let answer = &last["status"]["response"]["value"];
+        if webhook == "StripePaymentIntent"
+            && !answer["id"].as_str().is_some_and(|i| i.starts_with("pi_"))
+        {
+            return Err(format!("Stripe's answer is not a PaymentIntent: {answer}"));
+        }
+        println!(
+            "elm-app smoke: {webhook} {id} delivered; its answer as the Elm decoder reads it: {answer}"
+        );
     }
-    Err("not delivered within 10 s".into())
+    Ok(())
+}
+
+/// The `status` events of execution `id`, read until the server ends the stream; the last one.
+async fn follow(http: &reqwest::Client, base: &str, id: &str) -> Result<serde_json::Value, String> {
+    let mut response = http
+        .get(format!("{base}/buildamp/executions/{id}/events"))
+        .header(header::COOKIE, "demo_session=demo")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("the status stream answered {}", response.status()));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        bytes.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let data = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .next_back()
+        .ok_or_else(|| format!("no status event in {text:?}"))?;
+    serde_json::from_str(data.trim()).map_err(|e| format!("{e}: {data}"))
 }
 
 trait JsonValue {

@@ -1,14 +1,44 @@
 //! Each integration's answers, read from bodies shaped as the provider's API reference shows them
 //! (its example objects, ids shortened, unknown fields kept to prove they are ignored), through the
-//! same parser the executor uses for `#[target(response = ..., error = ...)]`.
+//! same parser the executor uses for `#[target(response = ..., error = ...)]`. Each answer then
+//! goes the way the HTTP API serves it to the Elm client: written back by serde, decoded by the
+//! generated Elm decoder of this models folder, encoded by its encoder and read by serde into the
+//! same value (the Elm side evaluated by `tests/support/elm_eval.rs`, as in the root crate).
+
+use std::path::Path;
+use std::sync::OnceLock;
 
 use buildamp::Webhook;
 use buildamp::target::parse_as;
+use buildamp_codegen::elm::{self, schema::Schema};
 use buildamp_models::*;
 use serde_json::json;
 
-fn read<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> T {
-    parse_as::<T>(body.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+#[path = "../../tests/support/elm_eval.rs"]
+#[allow(unreachable_pub, dead_code)]
+mod eval;
+
+fn schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let models = Path::new(env!("CARGO_MANIFEST_DIR"));
+        elm::schema(&elm::model_files(models).unwrap()).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// `body` read as a `T`, after checking that the Elm client reads it back as the same value.
+fn read<T>(body: serde_json::Value) -> T
+where
+    T: serde::de::DeserializeOwned + serde::Serialize + PartialEq + std::fmt::Debug,
+{
+    let value = parse_as::<T>(body.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let name = std::any::type_name::<T>().rsplit("::").next().unwrap();
+    let served = serde_json::to_value(&value).unwrap();
+    let elm = eval::decode(schema(), name, &served)
+        .unwrap_or_else(|e| panic!("the Elm decoder of `{name}` rejects {served}: {e}"));
+    let back: T = serde_json::from_value(eval::encode(schema(), name, &elm)).unwrap();
+    assert_eq!(back, value, "`{name}` changed on its way through Elm");
+    value
 }
 
 #[test]
@@ -220,7 +250,7 @@ fn file_answers_and_refusals() {
     }));
     assert_eq!(
         (stored.file_path.as_str(), stored.size),
-        ("/images/products/file1.jpg", 83622)
+        ("/images/products/file1.jpg", 83622.0)
     );
     let refused: ImageKitError = read(json!({
         "message": "Your request contains invalid file.",

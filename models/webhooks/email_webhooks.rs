@@ -238,7 +238,7 @@ pub struct MailgunError {
 #[serde(rename_all = "PascalCase")]
 pub struct PostmarkResponse {
     /// 0, or Postmark's API error code (such as 300, an invalid email request).
-    pub error_code: i64,
+    pub error_code: i32,
     /// `OK`, or what went wrong.
     pub message: String,
     /// The message's id, when it was accepted (`MessageID`).

@@ -102,15 +102,16 @@ pub struct CloudinaryUploadResponse {
     pub asset_id: String,
     /// Its public id, which its URLs use.
     pub public_id: String,
-    /// Its version.
-    pub version: u64,
+    /// Its version (the Unix second it was uploaded; `u32` holds them until 2106).
+    pub version: u32,
     /// `image`, `video` or `raw`.
     pub resource_type: String,
     /// Its format (`jpg`); raw files have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
-    /// Its size.
-    pub bytes: u64,
+    /// Its size in bytes: a JSON number, exact as an integer up to 2^53 (so is Elm's `Float`),
+    /// where `u32` would stop at 4 GiB.
+    pub bytes: f64,
     /// Its width, for images and videos.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
@@ -155,8 +156,9 @@ pub struct ImageKitUploadResponse {
     pub url: String,
     /// Its path, folder included (`filePath`).
     pub file_path: String,
-    /// Its size in bytes.
-    pub size: u64,
+    /// Its size in bytes: a JSON number, exact as an integer up to 2^53 (so is Elm's `Float`),
+    /// where `u32` would stop at 4 GiB.
+    pub size: f64,
     /// `image` or `non-image` (`fileType`).
     pub file_type: String,
     /// Its thumbnail's URL (`thumbnailUrl`), for images.

@@ -106,7 +106,7 @@ pub struct TwilioMessageResponse {
     pub num_segments: Option<String>,
     /// Twilio's error code, once the message failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<i64>,
+    pub error_code: Option<i32>,
     /// Twilio's error message, once the message failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
@@ -148,7 +148,7 @@ pub enum TwilioMessageStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TwilioError {
     /// Twilio's error code, such as `21211` (an invalid `To`).
-    pub code: i64,
+    pub code: i32,
     /// A message for people.
     pub message: String,
     /// The page explaining the code.

@@ -261,11 +261,11 @@ pub struct SquareAmount {
 pub struct StripePaymentIntentResponse {
     /// `pi_...`.
     pub id: String,
-    /// The amount intended to be collected, in the smallest unit.
-    pub amount: u64,
+    /// The amount intended to be collected, in the smallest unit (at most 8 digits, as sent).
+    pub amount: u32,
     /// The amount received so far.
     #[serde(default)]
-    pub amount_received: u64,
+    pub amount_received: u32,
     /// A three-letter ISO code, lowercase.
     pub currency: String,
     /// Where the payment stands.
@@ -285,8 +285,8 @@ pub struct StripePaymentIntentResponse {
     /// Your metadata, as sent.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
-    /// When it was created (Unix seconds).
-    pub created: i64,
+    /// When it was created (Unix seconds; `u32` holds them until 2106).
+    pub created: u32,
     /// Whether it is a live-mode object.
     pub livemode: bool,
     /// Why the last payment attempt failed, if it did.

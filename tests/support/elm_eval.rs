@@ -61,6 +61,69 @@ pub fn encode(schema: &Schema, rust: &str, value: &ElmValue) -> Value {
     encode_ty(schema, &Ty::Named(rust.to_owned()), value)
 }
 
+/// `Answer response error` in the module: what `decodeAnswer` makes of an execution's `status`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    /// `NotAnswered`.
+    NotAnswered,
+    /// `Answered response`.
+    Answered(ElmValue),
+    /// `Unreadable why`.
+    Unreadable(String),
+    /// `Refused status (Maybe error)`.
+    Refused(i64, Option<ElmValue>),
+}
+
+/// Runs the module's `decodeAnswer` (the answer of `decode<Webhook>Execution`) on an execution's
+/// `status` object, with the decoders the generator passes it for `webhook`: its declared types',
+/// or `Decode.null ()` for one it leaves out.
+///
+/// # Errors
+/// Where and why the Elm decoder would fail.
+pub fn answer(schema: &Schema, webhook: &str, status: &Value) -> Result<Answer, String> {
+    let trigger = schema
+        .triggers
+        .iter()
+        .find(|t| t.name == webhook)
+        .ok_or_else(|| format!("no frontend webhook `{webhook}`"))?;
+    let declared = |rust: &Option<String>| rust.clone().map_or(Ty::Unit, Ty::Named);
+    let field = |json: &Value, key: &str| {
+        json.get(key)
+            .cloned()
+            .ok_or_else(|| format!("expected a field `{key}` in {json}"))
+    };
+    let state = field(status, "state")?;
+    if state == "sent" {
+        let response = field(status, "response")?;
+        // `optionalField "problem"`: absent or null is `Nothing`.
+        return match response.get("problem") {
+            Some(Value::String(why)) => Ok(Answer::Unreadable(why.clone())),
+            Some(Value::Null) | None => decode_ty(
+                schema,
+                &declared(&trigger.response),
+                &field(&response, "value")?,
+            )
+            .map(Answer::Answered),
+            Some(other) => Err(format!("expected a string, got {other}")),
+        };
+    }
+    match status.get("response") {
+        None | Some(Value::Null) => Ok(Answer::NotAnswered),
+        Some(response) => {
+            let code = decode_ty(schema, &Ty::Int, &field(response, "status")?)?;
+            let ElmValue::Int(code) = code else {
+                unreachable!("Ty::Int decodes to an Int")
+            };
+            // `Decode.nullable decodeError`.
+            let error = match field(response, "value")? {
+                Value::Null => None,
+                value => Some(decode_ty(schema, &declared(&trigger.error), &value)?),
+            };
+            Ok(Answer::Refused(code, error))
+        }
+    }
+}
+
 fn decode_ty(schema: &Schema, ty: &Ty, json: &Value) -> Decoded {
     let fail = |what: &str| Err(format!("expected {what}, got {json}"));
     match ty {

@@ -17,6 +17,11 @@
 //! Field names become camelCase; Elm's reserved words get a trailing `_` (`type` → `type_`).
 //! Types in a cycle become one-constructor custom types, decoded through `Decode.lazy`.
 //!
+//! A webhook whose target names its answer types (`#[target(response = R, error = E)]`) also gets
+//! `<Name>Execution` (`TypedExecution R E`, `()` for a side it leaves out), its decoder
+//! `decode<Name>Execution` and its getter `get<Name>Execution`; `R` and `E` are generated like
+//! payload types, under the same rules and refusals.
+//!
 //! Refused, with the type, field and fix named: 64-bit and wider integers, maps not keyed by
 //! `String`, `Option<Option<T>>`, tuples over three, generic types, `with`/`serialize_with`,
 //! `transparent`/`from`/`into`, `flatten` of anything but a struct with named fields (or of a

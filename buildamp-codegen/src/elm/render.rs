@@ -4,7 +4,7 @@
 
 use askama::Template;
 
-use super::schema::{Absent, Body, Decl, Field, Repr, Schema, Shape, Ty};
+use super::schema::{Absent, Body, Decl, Field, Repr, Schema, Shape, Trigger, Ty};
 
 #[derive(Template)]
 #[template(path = "elm/Webhooks.elm", escape = "none")]
@@ -76,6 +76,9 @@ pub(crate) fn module(schema: &Schema) -> String {
                 "trigger config \"{name}\" (encode{payload} payload)"
             )],
         }));
+    }
+    for t in &schema.triggers {
+        blocks.extend(printer.typed_execution(t));
     }
     let mut text = ModuleView {
         sources: &schema.sources,
@@ -160,6 +163,57 @@ struct Printer<'a> {
 impl Printer<'_> {
     fn elm_name(&self, rust: &str) -> &str {
         &self.schema.decls[rust].elm
+    }
+
+    /// `<Name>Execution`, its decoder and its getter, for a webhook that declares the types of
+    /// its answers (`()` for the one it leaves out).
+    fn typed_execution(&self, t: &Trigger) -> Vec<String> {
+        let Some(alias) = t.typed_execution() else {
+            return vec![];
+        };
+        let name = &t.name;
+        let side = |rust: &Option<String>| match rust {
+            Some(r) => (
+                self.elm_name(r).to_owned(),
+                format!("decode{}", self.elm_name(r)),
+            ),
+            None => ("()".to_owned(), "(Decode.null ())".to_owned()),
+        };
+        let ((response, decode_response), (error, decode_error)) =
+            (side(&t.response), side(&t.error));
+        let described = |declared: &Option<String>, elm: &str, when: &str| match declared {
+            Some(_) => format!("`{elm}` {when}"),
+            None => format!("`()` {when} (no type is declared)"),
+        };
+        let doc = format!(
+            "{{-| A `{name}` execution with the target's answer read: {}, {}.\n-}}",
+            described(&t.response, &response, "when delivered"),
+            described(&t.error, &error, "when refused"),
+        );
+        vec![
+            format!(
+                "{doc}\ntype alias {alias} =\n    TypedExecution {} {}",
+                arg(&response),
+                arg(&error)
+            ),
+            format!(
+                "{{-| The execution `id` of a `{name}`, its answer read (`getExecutionAs decode{alias}` takes a `Config`).\n-}}\n{}",
+                render(&FunctionView {
+                    name: format!("get{alias}"),
+                    signature: format!("ExecutionId -> (Result Error {alias} -> msg) -> Cmd msg"),
+                    args: vec![],
+                    body: vec![format!("getExecutionAs decode{alias} defaultConfig")],
+                })
+            ),
+            render(&FunctionView {
+                name: format!("decode{alias}"),
+                signature: format!("Decode.Decoder {alias}"),
+                args: vec![],
+                body: vec![format!(
+                    "decodeTypedExecution {decode_response} {decode_error}"
+                )],
+            }),
+        ]
     }
 
     fn ty(&self, ty: &Ty) -> String {

@@ -50,6 +50,7 @@ use crate::outbound::trigger::TriggerOptions;
 use crate::queue::{ExecutionId, Status};
 use crate::runtime::Runtime;
 use crate::store::{Execution, ExecutionFilter, Store};
+use crate::target::{ResponseType, Target};
 
 /// A trigger the authorizer decides on.
 pub struct TriggerRequest<'a> {
@@ -213,40 +214,90 @@ pub enum StatusView {
         error: String,
         /// Attempts made so far.
         attempts: i32,
+        /// The last attempt's refusal, when the target answered.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        response: Option<ResponseView>,
     },
     /// Given up.
     DeadLetter {
         /// Why.
         reason: String,
+        /// The last attempt's refusal, when the target answered.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        response: Option<ResponseView>,
     },
 }
 
-/// `WebhookResponse` in the Elm client.
+/// `WebhookResponse` in the Elm client, and the answer the typed executions read.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ResponseView {
     /// The status code.
     pub status: i32,
     /// The body, truncated.
     pub body: String,
+    /// The body read as the webhook's declared type (`response = ...` for a 2xx, `error = ...`
+    /// otherwise) and written back as serde serializes it, which is what the generated Elm
+    /// decoders read; `null` when the target declares no such type or the body is not one.
+    pub value: Value,
+    /// Why the body is not the declared type (for a 2xx, the delivery still counts as sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+impl ResponseView {
+    /// The answer `e` recorded, read as the type its webhook declares for it (`declared` picks
+    /// `response` or `error` from the target); `None` when no answer came.
+    fn of(e: &Execution, declared: fn(&Target) -> Option<&ResponseType>) -> Option<Self> {
+        let status = e.response_status?;
+        let body = e.response_body.clone().unwrap_or_default();
+        let declared = registry::find(&e.webhook_type).and_then(|r| declared(r.target()));
+        let (value, problem) = match declared.map(|d| (d.read)(body.as_bytes())) {
+            Some(Ok(value)) => (value, None),
+            Some(Err(why)) => (Value::Null, Some(why)),
+            None => (Value::Null, None),
+        };
+        Some(ResponseView {
+            status,
+            body,
+            value,
+            problem,
+        })
+    }
 }
 
 impl From<&Execution> for ExecutionView {
     fn from(e: &Execution) -> Self {
         let error = e.error_message.clone().unwrap_or_default();
+        let refusal = || ResponseView::of(e, |t| t.error.as_ref());
         let status = match e.status {
             Status::Pending => StatusView::Pending,
             Status::Sending => StatusView::Sending,
             Status::Sent => StatusView::Sent {
-                response: ResponseView {
-                    status: e.response_status.unwrap_or_default(),
-                    body: e.response_body.clone().unwrap_or_default(),
-                },
+                response: ResponseView::of(e, |t| t.response.as_ref())
+                    .map(|mut r| {
+                        // The executor's verdict, which also covers a body too large to read.
+                        if let Some(problem) = &e.error_message {
+                            r.value = Value::Null;
+                            r.problem = Some(problem.clone());
+                        }
+                        r
+                    })
+                    .unwrap_or(ResponseView {
+                        status: 0,
+                        body: String::new(),
+                        value: Value::Null,
+                        problem: None,
+                    }),
             },
             Status::Failed => StatusView::Failed {
                 error,
                 attempts: e.attempts,
+                response: refusal(),
             },
-            Status::DeadLetter => StatusView::DeadLetter { reason: error },
+            Status::DeadLetter => StatusView::DeadLetter {
+                reason: error,
+                response: refusal(),
+            },
         };
         ExecutionView {
             id: e.id.to_string(),

@@ -193,6 +193,12 @@ impl<'a, W: Webhook, Q: Enqueue + Send + 'a> IntoFuture for Trigger<'a, W, Q> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NoResponse;
 
+impl serde::Serialize for NoResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for NoResponse {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         serde::de::IgnoredAny::deserialize(deserializer).map(|_| NoResponse)
@@ -209,11 +215,11 @@ pub trait Webhook: Serialize + DeserializeOwned + Send + Sync + 'static {
     const NAME: &'static str;
 
     /// What a 2xx answer is (`#[target(response = Type)]`), or [`NoResponse`].
-    type Response: DeserializeOwned + Send + 'static;
+    type Response: Serialize + DeserializeOwned + Send + 'static;
 
     /// What the provider answers when it refuses (`#[target(error = Type)]`, such as Stripe's
     /// `{"error": {...}}`), or [`NoResponse`].
-    type Error: DeserializeOwned + Send + 'static;
+    type Error: Serialize + DeserializeOwned + Send + 'static;
 
     /// Where and how the payload is delivered.
     fn target() -> &'static Target;

@@ -3,13 +3,26 @@
 
 use std::collections::BTreeMap;
 
-use super::{Body, Decl, Refusal, Repr, Shape, Ty};
+use super::{Body, Decl, Refusal, Repr, Shape, Trigger, Ty};
 use crate::source::Problem;
 
 /// Names the module declares (types, constructors, and types whose `encode`/`decode` functions
 /// would be its helpers'), and Elm's default imports: a model type may not take them.
-pub const TAKEN: [&str; 39] = [
+pub const TAKEN: [&str; 52] = [
     "Execution",
+    "TypedExecution",
+    "Answer",
+    "NotAnswered",
+    "Answered",
+    "Unreadable",
+    "Refused",
+    "ExecutionQuery",
+    "ExecutionState",
+    "StatePending",
+    "StateSending",
+    "StateSent",
+    "StateFailed",
+    "StateDeadLetter",
     "ExecutionId",
     "WebhookStatus",
     "WebhookResponse",
@@ -84,8 +97,13 @@ pub(super) fn check_flatten(decls: &BTreeMap<String, Decl>, problems: &mut Vec<R
     }
 }
 
-/// Elm names must be unique: types, constructors (a record alias is one too), and the module's.
-pub(super) fn check_names(decls: &BTreeMap<String, Decl>, problems: &mut Vec<Refusal>) {
+/// Elm names must be unique: types, constructors (a record alias is one too), the typed
+/// executions of webhooks, and the module's.
+pub(super) fn check_names(
+    decls: &BTreeMap<String, Decl>,
+    triggers: &[Trigger],
+    problems: &mut Vec<Refusal>,
+) {
     let mut owners: BTreeMap<String, String> = TAKEN
         .iter()
         .map(|t| {
@@ -95,6 +113,11 @@ pub(super) fn check_names(decls: &BTreeMap<String, Decl>, problems: &mut Vec<Ref
             )
         })
         .collect();
+    for t in triggers {
+        if let Some(name) = t.typed_execution() {
+            owners.insert(name, format!("the typed execution of webhook `{}`", t.name));
+        }
+    }
     for d in decls.values() {
         let mut names = vec![(d.elm.clone(), d.rust.clone())];
         if let Body::Enum { variants, .. } = &d.body {

@@ -183,6 +183,20 @@ pub struct Decl {
 pub struct Trigger {
     /// The webhook's name (the route's `{Name}`).
     pub name: String,
+    /// The Rust name of the type its 2xx answers are (`#[target(response = ...)]`), a key of
+    /// [`Schema::decls`].
+    pub response: Option<String>,
+    /// The Rust name of the type its refusals are (`#[target(error = ...)]`), a key of
+    /// [`Schema::decls`].
+    pub error: Option<String>,
+}
+
+impl Trigger {
+    /// The Elm name of its executions read with its answer types (`<Name>Execution`), when it
+    /// declares any.
+    pub fn typed_execution(&self) -> Option<String> {
+        (self.response.is_some() || self.error.is_some()).then(|| format!("{}Execution", self.name))
+    }
 }
 
 /// Everything the module is generated from.
@@ -278,14 +292,29 @@ fn build_from(
                 .push((s, i));
         }
     }
-    let mut triggers: Vec<Trigger> = sources
-        .iter()
-        .flat_map(|s| &s.webhooks)
-        .filter(|w| roots == Roots::Frontend && w.target.exposure == Exposure::Frontend)
-        .map(|w| Trigger {
-            name: w.name.clone(),
-        })
-        .collect();
+    let mut triggers: Vec<Trigger> = Vec::new();
+    for source in &sources {
+        let frontend = source
+            .webhooks
+            .iter()
+            .filter(|w| roots == Roots::Frontend && w.target.exposure == Exposure::Frontend);
+        for w in frontend {
+            let mut answer = |key: &str, path: &Option<syn::Path>| {
+                let path = path.as_ref()?;
+                let last = path.segments.last()?;
+                if !last.arguments.is_none() {
+                    problems.push(Problem::about(source.shown.clone(), w.name.clone(), format!("its `{key}` type has generic arguments: Elm needs one concrete type; declare a non-generic struct for it")));
+                    return None;
+                }
+                Some(last.ident.to_string())
+            };
+            triggers.push(Trigger {
+                name: w.name.clone(),
+                response: answer("response", &w.target.response),
+                error: answer("error", &w.target.error),
+            });
+        }
+    }
     triggers.sort_by(|a, b| a.name.cmp(&b.name));
     let webhook_names: BTreeSet<String> = triggers.iter().map(|t| t.name.clone()).collect();
     for t in &triggers {
@@ -303,9 +332,22 @@ fn build_from(
 
     let mut decls = BTreeMap::new();
     let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let file_of = |name: &str| {
+        sources
+            .iter()
+            .find(|s| s.webhooks.iter().any(|w| w.name == name))
+            .map(|s| s.shown.clone())
+            .unwrap_or_default()
+    };
     let mut queue: Vec<(String, String, String)> = triggers
         .iter()
-        .map(|t| (t.name.clone(), String::new(), String::new()))
+        .flat_map(|t| {
+            let answers = [&t.response, &t.error]
+                .into_iter()
+                .flatten()
+                .map(|a| (a.clone(), t.name.clone(), file_of(&t.name)));
+            std::iter::once((t.name.clone(), String::new(), String::new())).chain(answers)
+        })
         .chain(
             events
                 .iter()
@@ -354,7 +396,7 @@ fn build_from(
         }
     }
     check_flatten(&decls, &mut problems);
-    check_names(&decls, &mut problems);
+    check_names(&decls, &triggers, &mut problems);
     if !problems.is_empty() {
         problems.sort_by(|a, b| (&a.file, &a.item).cmp(&(&b.file, &b.item)));
         problems.dedup();

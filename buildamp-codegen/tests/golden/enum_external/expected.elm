@@ -113,13 +113,124 @@ getExecution =
 {-| The execution `id`, from the API at `config`.
 -}
 getExecutionWith : Config -> ExecutionId -> (Result Error Execution -> msg) -> Cmd msg
-getExecutionWith config (ExecutionId id) toMsg =
+getExecutionWith =
+    getExecutionAs decodeExecution
+
+
+{-| The execution `id`, from the API at `config`, read with `decoder`: `decodeExecution`, or a
+webhook's typed one such as `decodeStripePaymentIntentExecution`.
+-}
+getExecutionAs : Decode.Decoder a -> Config -> ExecutionId -> (Result Error a -> msg) -> Cmd msg
+getExecutionAs decoder config (ExecutionId id) toMsg =
+    getFromApi config [ "buildamp", "executions", id ] [] (expectJson toMsg decoder)
+
+
+{-| Which executions `listExecutions` returns, newest first; `Nothing` matches any. `limit` is
+1 to 500.
+-}
+type alias ExecutionQuery =
+    { webhook : Maybe String
+    , state : Maybe ExecutionState
+    , correlationId : Maybe String
+    , limit : Int
+    }
+
+
+{-| Where an execution stands, to filter by.
+-}
+type ExecutionState
+    = StatePending
+    | StateSending
+    | StateSent
+    | StateFailed
+    | StateDeadLetter
+
+
+{-| The newest 50 executions of any webhook, in any state; narrow it with `{ anyExecution | webhook = Just "SendGridEmail" }`.
+-}
+anyExecution : ExecutionQuery
+anyExecution =
+    { webhook = Nothing, state = Nothing, correlationId = Nothing, limit = 50 }
+
+
+{-| The executions `query` matches that the caller may read, newest first.
+-}
+listExecutions : ExecutionQuery -> (Result Error (List Execution) -> msg) -> Cmd msg
+listExecutions =
+    listExecutionsAs decodeExecution defaultConfig
+
+
+{-| The executions `query` matches, from the API at `config`, each read with `decoder` (a
+webhook's typed decoder needs `webhook = Just` that webhook).
+-}
+listExecutionsAs : Decode.Decoder a -> Config -> ExecutionQuery -> (Result Error (List a) -> msg) -> Cmd msg
+listExecutionsAs decoder config query toMsg =
+    let
+        parameters =
+            List.filterMap identity
+                [ Maybe.map (Url.Builder.string "webhook") query.webhook
+                , Maybe.map (executionStateName >> Url.Builder.string "status") query.state
+                , Maybe.map (Url.Builder.string "correlation_id") query.correlationId
+                , Just (Url.Builder.int "limit" query.limit)
+                ]
+    in
+    getFromApi config [ "buildamp", "executions" ] parameters (expectJson toMsg (Decode.list decoder))
+
+
+executionStateName : ExecutionState -> String
+executionStateName state =
+    case state of
+        StatePending ->
+            "pending"
+
+        StateSending ->
+            "sending"
+
+        StateSent ->
+            "sent"
+
+        StateFailed ->
+            "failed"
+
+        StateDeadLetter ->
+            "dead_letter"
+
+
+{-| Where the server-sent `status` events of execution `id` are. Elm has no `EventSource`: open
+one on this URL through a port and send each `status` event's `data` back through another, to be
+read with `statusEvent` (the browser sends the page's cookies, not `config.headers`).
+-}
+executionEventsUrl : Config -> ExecutionId -> String
+executionEventsUrl config (ExecutionId id) =
+    config.baseUrl ++ Url.Builder.absolute [ "buildamp", "executions", id, "events" ] []
+
+
+{-| The `data` of a `status` event (JSON text, as the `EventSource` hands it to a port), read with
+an execution decoder: `decodeExecution`, or a webhook's typed one such as
+`decodeStripePaymentIntentExecution`. The stream ends once the execution is `Sent` or `DeadLetter`.
+-}
+statusEvent : Decode.Decoder a -> Decode.Decoder a
+statusEvent decoder =
+    Decode.string
+        |> Decode.andThen
+            (\data ->
+                case Decode.decodeString decoder data of
+                    Ok value ->
+                        Decode.succeed value
+
+                    Err error ->
+                        Decode.fail (Decode.errorToString error)
+            )
+
+
+getFromApi : Config -> List String -> List Url.Builder.QueryParameter -> Http.Expect msg -> Cmd msg
+getFromApi config path parameters expect =
     Http.request
         { method = "GET"
         , headers = config.headers
-        , url = config.baseUrl ++ Url.Builder.absolute [ "buildamp", "executions", id ] []
+        , url = config.baseUrl ++ Url.Builder.absolute path parameters
         , body = Http.emptyBody
-        , expect = expectJson toMsg decodeExecution
+        , expect = expect
         , timeout = Nothing
         , tracker = Nothing
         }
@@ -169,6 +280,74 @@ webhookStatusFromTag tag =
 decodeWebhookResponse : Decode.Decoder WebhookResponse
 decodeWebhookResponse =
     Decode.map2 WebhookResponse (Decode.field "status" Decode.int) (Decode.field "body" Decode.string)
+
+
+{-| An execution with the target's answer read as the types its webhook declares
+(`#[target(response = ..., error = ...)]`): each such webhook has an alias of it, such as
+`StripePaymentIntentExecution`, and a decoder.
+-}
+type alias TypedExecution response error =
+    { execution : Execution
+    , answer : Answer response error
+    }
+
+
+{-| What the target answered, read as the webhook's declared types. `Answered` is a delivered
+answer; `Unreadable why` a delivered answer that is not the declared type (the delivery still
+counts as sent); `Refused status error` the last refusal, with its body when it is the declared
+error type (`execution.status` says whether it will be tried again); `NotAnswered` before any
+answer, or when the target could not be reached.
+-}
+type Answer response error
+    = NotAnswered
+    | Answered response
+    | Unreadable String
+    | Refused Int (Maybe error)
+
+
+{-| The execution, its answer read with `decodeResponse` when delivered and `decodeError` when
+refused.
+-}
+decodeTypedExecution : Decode.Decoder response -> Decode.Decoder error -> Decode.Decoder (TypedExecution response error)
+decodeTypedExecution decodeResponse decodeError =
+    Decode.map2 TypedExecution
+        decodeExecution
+        (Decode.field "status" (decodeAnswer decodeResponse decodeError))
+
+
+decodeAnswer : Decode.Decoder response -> Decode.Decoder error -> Decode.Decoder (Answer response error)
+decodeAnswer decodeResponse decodeError =
+    Decode.field "state" Decode.string
+        |> Decode.andThen
+            (\state ->
+                if state == "sent" then
+                    Decode.field "response" (decodeAnswered decodeResponse)
+
+                else
+                    optionalField "response" (decodeRefused decodeError)
+                        |> Decode.map (Maybe.withDefault NotAnswered)
+            )
+
+
+decodeAnswered : Decode.Decoder response -> Decode.Decoder (Answer response error)
+decodeAnswered decodeResponse =
+    optionalField "problem" Decode.string
+        |> Decode.andThen
+            (\problem ->
+                case problem of
+                    Just why ->
+                        Decode.succeed (Unreadable why)
+
+                    Nothing ->
+                        Decode.map Answered (Decode.field "value" decodeResponse)
+            )
+
+
+decodeRefused : Decode.Decoder error -> Decode.Decoder (Answer response error)
+decodeRefused decodeError =
+    Decode.map2 Refused
+        (Decode.field "status" Decode.int)
+        (Decode.field "value" (Decode.nullable decodeError))
 
 
 trigger : Config -> String -> Encode.Value -> (Result Error Execution -> msg) -> Cmd msg

@@ -324,7 +324,7 @@ impl Deliverer {
                 self.limits.read_bytes, declared.name
             ));
         }
-        (declared.parse)(body).err().map(|e| {
+        (declared.read)(body).err().map(|e| {
             format!(
                 "delivered, but the response did not parse as `{}`: {e}",
                 declared.name

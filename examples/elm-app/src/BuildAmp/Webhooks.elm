@@ -124,13 +124,124 @@ getExecution =
 {-| The execution `id`, from the API at `config`.
 -}
 getExecutionWith : Config -> ExecutionId -> (Result Error Execution -> msg) -> Cmd msg
-getExecutionWith config (ExecutionId id) toMsg =
+getExecutionWith =
+    getExecutionAs decodeExecution
+
+
+{-| The execution `id`, from the API at `config`, read with `decoder`: `decodeExecution`, or a
+webhook's typed one such as `decodeStripePaymentIntentExecution`.
+-}
+getExecutionAs : Decode.Decoder a -> Config -> ExecutionId -> (Result Error a -> msg) -> Cmd msg
+getExecutionAs decoder config (ExecutionId id) toMsg =
+    getFromApi config [ "buildamp", "executions", id ] [] (expectJson toMsg decoder)
+
+
+{-| Which executions `listExecutions` returns, newest first; `Nothing` matches any. `limit` is
+1 to 500.
+-}
+type alias ExecutionQuery =
+    { webhook : Maybe String
+    , state : Maybe ExecutionState
+    , correlationId : Maybe String
+    , limit : Int
+    }
+
+
+{-| Where an execution stands, to filter by.
+-}
+type ExecutionState
+    = StatePending
+    | StateSending
+    | StateSent
+    | StateFailed
+    | StateDeadLetter
+
+
+{-| The newest 50 executions of any webhook, in any state; narrow it with `{ anyExecution | webhook = Just "SendGridEmail" }`.
+-}
+anyExecution : ExecutionQuery
+anyExecution =
+    { webhook = Nothing, state = Nothing, correlationId = Nothing, limit = 50 }
+
+
+{-| The executions `query` matches that the caller may read, newest first.
+-}
+listExecutions : ExecutionQuery -> (Result Error (List Execution) -> msg) -> Cmd msg
+listExecutions =
+    listExecutionsAs decodeExecution defaultConfig
+
+
+{-| The executions `query` matches, from the API at `config`, each read with `decoder` (a
+webhook's typed decoder needs `webhook = Just` that webhook).
+-}
+listExecutionsAs : Decode.Decoder a -> Config -> ExecutionQuery -> (Result Error (List a) -> msg) -> Cmd msg
+listExecutionsAs decoder config query toMsg =
+    let
+        parameters =
+            List.filterMap identity
+                [ Maybe.map (Url.Builder.string "webhook") query.webhook
+                , Maybe.map (executionStateName >> Url.Builder.string "status") query.state
+                , Maybe.map (Url.Builder.string "correlation_id") query.correlationId
+                , Just (Url.Builder.int "limit" query.limit)
+                ]
+    in
+    getFromApi config [ "buildamp", "executions" ] parameters (expectJson toMsg (Decode.list decoder))
+
+
+executionStateName : ExecutionState -> String
+executionStateName state =
+    case state of
+        StatePending ->
+            "pending"
+
+        StateSending ->
+            "sending"
+
+        StateSent ->
+            "sent"
+
+        StateFailed ->
+            "failed"
+
+        StateDeadLetter ->
+            "dead_letter"
+
+
+{-| Where the server-sent `status` events of execution `id` are. Elm has no `EventSource`: open
+one on this URL through a port and send each `status` event's `data` back through another, to be
+read with `statusEvent` (the browser sends the page's cookies, not `config.headers`).
+-}
+executionEventsUrl : Config -> ExecutionId -> String
+executionEventsUrl config (ExecutionId id) =
+    config.baseUrl ++ Url.Builder.absolute [ "buildamp", "executions", id, "events" ] []
+
+
+{-| The `data` of a `status` event (JSON text, as the `EventSource` hands it to a port), read with
+an execution decoder: `decodeExecution`, or a webhook's typed one such as
+`decodeStripePaymentIntentExecution`. The stream ends once the execution is `Sent` or `DeadLetter`.
+-}
+statusEvent : Decode.Decoder a -> Decode.Decoder a
+statusEvent decoder =
+    Decode.string
+        |> Decode.andThen
+            (\data ->
+                case Decode.decodeString decoder data of
+                    Ok value ->
+                        Decode.succeed value
+
+                    Err error ->
+                        Decode.fail (Decode.errorToString error)
+            )
+
+
+getFromApi : Config -> List String -> List Url.Builder.QueryParameter -> Http.Expect msg -> Cmd msg
+getFromApi config path parameters expect =
     Http.request
         { method = "GET"
         , headers = config.headers
-        , url = config.baseUrl ++ Url.Builder.absolute [ "buildamp", "executions", id ] []
+        , url = config.baseUrl ++ Url.Builder.absolute path parameters
         , body = Http.emptyBody
-        , expect = expectJson toMsg decodeExecution
+        , expect = expect
         , timeout = Nothing
         , tracker = Nothing
         }
@@ -180,6 +291,74 @@ webhookStatusFromTag tag =
 decodeWebhookResponse : Decode.Decoder WebhookResponse
 decodeWebhookResponse =
     Decode.map2 WebhookResponse (Decode.field "status" Decode.int) (Decode.field "body" Decode.string)
+
+
+{-| An execution with the target's answer read as the types its webhook declares
+(`#[target(response = ..., error = ...)]`): each such webhook has an alias of it, such as
+`StripePaymentIntentExecution`, and a decoder.
+-}
+type alias TypedExecution response error =
+    { execution : Execution
+    , answer : Answer response error
+    }
+
+
+{-| What the target answered, read as the webhook's declared types. `Answered` is a delivered
+answer; `Unreadable why` a delivered answer that is not the declared type (the delivery still
+counts as sent); `Refused status error` the last refusal, with its body when it is the declared
+error type (`execution.status` says whether it will be tried again); `NotAnswered` before any
+answer, or when the target could not be reached.
+-}
+type Answer response error
+    = NotAnswered
+    | Answered response
+    | Unreadable String
+    | Refused Int (Maybe error)
+
+
+{-| The execution, its answer read with `decodeResponse` when delivered and `decodeError` when
+refused.
+-}
+decodeTypedExecution : Decode.Decoder response -> Decode.Decoder error -> Decode.Decoder (TypedExecution response error)
+decodeTypedExecution decodeResponse decodeError =
+    Decode.map2 TypedExecution
+        decodeExecution
+        (Decode.field "status" (decodeAnswer decodeResponse decodeError))
+
+
+decodeAnswer : Decode.Decoder response -> Decode.Decoder error -> Decode.Decoder (Answer response error)
+decodeAnswer decodeResponse decodeError =
+    Decode.field "state" Decode.string
+        |> Decode.andThen
+            (\state ->
+                if state == "sent" then
+                    Decode.field "response" (decodeAnswered decodeResponse)
+
+                else
+                    optionalField "response" (decodeRefused decodeError)
+                        |> Decode.map (Maybe.withDefault NotAnswered)
+            )
+
+
+decodeAnswered : Decode.Decoder response -> Decode.Decoder (Answer response error)
+decodeAnswered decodeResponse =
+    optionalField "problem" Decode.string
+        |> Decode.andThen
+            (\problem ->
+                case problem of
+                    Just why ->
+                        Decode.succeed (Unreadable why)
+
+                    Nothing ->
+                        Decode.map Answered (Decode.field "value" decodeResponse)
+            )
+
+
+decodeRefused : Decode.Decoder error -> Decode.Decoder (Answer response error)
+decodeRefused decodeError =
+    Decode.map2 Refused
+        (Decode.field "status" Decode.int)
+        (Decode.field "value" (Decode.nullable decodeError))
 
 
 trigger : Config -> String -> Encode.Value -> (Result Error Execution -> msg) -> Cmd msg
@@ -253,6 +432,50 @@ decodeAutomaticPaymentMethods =
         |> andMap (Decode.field "enabled" Decode.bool)
 
 
+type alias CloudinaryErrorMessage =
+    { message : String
+    }
+
+
+encodeCloudinaryErrorMessage : CloudinaryErrorMessage -> Encode.Value
+encodeCloudinaryErrorMessage value =
+    Encode.object (cloudinaryErrorMessageFields value)
+
+
+cloudinaryErrorMessageFields : CloudinaryErrorMessage -> List ( String, Encode.Value )
+cloudinaryErrorMessageFields value =
+    [ ( "message", Encode.string value.message )
+    ]
+
+
+decodeCloudinaryErrorMessage : Decode.Decoder CloudinaryErrorMessage
+decodeCloudinaryErrorMessage =
+    Decode.succeed (\v1 -> { message = v1 })
+        |> andMap (Decode.field "message" Decode.string)
+
+
+type alias CloudinaryError =
+    { error : CloudinaryErrorMessage
+    }
+
+
+encodeCloudinaryError : CloudinaryError -> Encode.Value
+encodeCloudinaryError value =
+    Encode.object (cloudinaryErrorFields value)
+
+
+cloudinaryErrorFields : CloudinaryError -> List ( String, Encode.Value )
+cloudinaryErrorFields value =
+    [ ( "error", encodeCloudinaryErrorMessage value.error )
+    ]
+
+
+decodeCloudinaryError : Decode.Decoder CloudinaryError
+decodeCloudinaryError =
+    Decode.succeed (\v1 -> { error = v1 })
+        |> andMap (Decode.field "error" decodeCloudinaryErrorMessage)
+
+
 type alias CloudinaryUploadPayload =
     { fileData : List Int
     , publicId : Maybe String
@@ -291,6 +514,61 @@ decodeCloudinaryUploadPayload =
         |> andMap (optionalField "folder" Decode.string)
         |> andMap (optionalField "transformation" Decode.string)
         |> andMap (optionalField "tags" Decode.string)
+
+
+type alias CloudinaryUploadResponse =
+    { assetId : String
+    , publicId : String
+    , version : Int
+    , resourceType : String
+    , format : Maybe String
+    , bytes : Float
+    , width : Maybe Int
+    , height : Maybe Int
+    , url : String
+    , secureUrl : String
+    , assetFolder : Maybe String
+    , displayName : Maybe String
+    }
+
+
+encodeCloudinaryUploadResponse : CloudinaryUploadResponse -> Encode.Value
+encodeCloudinaryUploadResponse value =
+    Encode.object (cloudinaryUploadResponseFields value)
+
+
+cloudinaryUploadResponseFields : CloudinaryUploadResponse -> List ( String, Encode.Value )
+cloudinaryUploadResponseFields value =
+    [ ( "asset_id", Encode.string value.assetId )
+    , ( "public_id", Encode.string value.publicId )
+    , ( "version", Encode.int value.version )
+    , ( "resource_type", Encode.string value.resourceType )
+    , ( "format", encodeMaybe Encode.string value.format )
+    , ( "bytes", Encode.float value.bytes )
+    , ( "width", encodeMaybe Encode.int value.width )
+    , ( "height", encodeMaybe Encode.int value.height )
+    , ( "url", Encode.string value.url )
+    , ( "secure_url", Encode.string value.secureUrl )
+    , ( "asset_folder", encodeMaybe Encode.string value.assetFolder )
+    , ( "display_name", encodeMaybe Encode.string value.displayName )
+    ]
+
+
+decodeCloudinaryUploadResponse : Decode.Decoder CloudinaryUploadResponse
+decodeCloudinaryUploadResponse =
+    Decode.succeed (\v1 v2 v3 v4 v5 v6 v7 v8 v9 v10 v11 v12 -> { assetId = v1, publicId = v2, version = v3, resourceType = v4, format = v5, bytes = v6, width = v7, height = v8, url = v9, secureUrl = v10, assetFolder = v11, displayName = v12 })
+        |> andMap (Decode.field "asset_id" Decode.string)
+        |> andMap (Decode.field "public_id" Decode.string)
+        |> andMap (Decode.field "version" Decode.int)
+        |> andMap (Decode.field "resource_type" Decode.string)
+        |> andMap (optionalField "format" Decode.string)
+        |> andMap (Decode.field "bytes" Decode.float)
+        |> andMap (optionalField "width" Decode.int)
+        |> andMap (optionalField "height" Decode.int)
+        |> andMap (Decode.field "url" Decode.string)
+        |> andMap (Decode.field "secure_url" Decode.string)
+        |> andMap (optionalField "asset_folder" Decode.string)
+        |> andMap (optionalField "display_name" Decode.string)
 
 
 type alias EmailAddress =
@@ -343,6 +621,31 @@ decodeEmailContent =
         |> andMap (Decode.field "value" Decode.string)
 
 
+type alias ImageKitError =
+    { message : String
+    , help : Maybe String
+    }
+
+
+encodeImageKitError : ImageKitError -> Encode.Value
+encodeImageKitError value =
+    Encode.object (imageKitErrorFields value)
+
+
+imageKitErrorFields : ImageKitError -> List ( String, Encode.Value )
+imageKitErrorFields value =
+    [ ( "message", Encode.string value.message )
+    , ( "help", encodeMaybe Encode.string value.help )
+    ]
+
+
+decodeImageKitError : Decode.Decoder ImageKitError
+decodeImageKitError =
+    Decode.succeed (\v1 v2 -> { message = v1, help = v2 })
+        |> andMap (Decode.field "message" Decode.string)
+        |> andMap (optionalField "help" Decode.string)
+
+
 type alias ImageKitUploadPayload =
     { file : List Int
     , fileName : String
@@ -378,6 +681,52 @@ decodeImageKitUploadPayload =
         |> andMap (optionalField "tags" Decode.string)
         |> andMap (optionalField "useUniqueFileName" Decode.bool)
         |> andMap (optionalField "isPrivateFile" Decode.bool)
+
+
+type alias ImageKitUploadResponse =
+    { fileId : String
+    , name : String
+    , url : String
+    , filePath : String
+    , size : Float
+    , fileType : String
+    , thumbnailUrl : Maybe String
+    , width : Maybe Int
+    , height : Maybe Int
+    }
+
+
+encodeImageKitUploadResponse : ImageKitUploadResponse -> Encode.Value
+encodeImageKitUploadResponse value =
+    Encode.object (imageKitUploadResponseFields value)
+
+
+imageKitUploadResponseFields : ImageKitUploadResponse -> List ( String, Encode.Value )
+imageKitUploadResponseFields value =
+    [ ( "fileId", Encode.string value.fileId )
+    , ( "name", Encode.string value.name )
+    , ( "url", Encode.string value.url )
+    , ( "filePath", Encode.string value.filePath )
+    , ( "size", Encode.float value.size )
+    , ( "fileType", Encode.string value.fileType )
+    , ( "thumbnailUrl", encodeMaybe Encode.string value.thumbnailUrl )
+    , ( "width", encodeMaybe Encode.int value.width )
+    , ( "height", encodeMaybe Encode.int value.height )
+    ]
+
+
+decodeImageKitUploadResponse : Decode.Decoder ImageKitUploadResponse
+decodeImageKitUploadResponse =
+    Decode.succeed (\v1 v2 v3 v4 v5 v6 v7 v8 v9 -> { fileId = v1, name = v2, url = v3, filePath = v4, size = v5, fileType = v6, thumbnailUrl = v7, width = v8, height = v9 })
+        |> andMap (Decode.field "fileId" Decode.string)
+        |> andMap (Decode.field "name" Decode.string)
+        |> andMap (Decode.field "url" Decode.string)
+        |> andMap (Decode.field "filePath" Decode.string)
+        |> andMap (Decode.field "size" Decode.float)
+        |> andMap (Decode.field "fileType" Decode.string)
+        |> andMap (optionalField "thumbnailUrl" Decode.string)
+        |> andMap (optionalField "width" Decode.int)
+        |> andMap (optionalField "height" Decode.int)
 
 
 type YesNo
@@ -470,6 +819,53 @@ decodeMailgunEmailPayload =
         |> andMap (optionalField "o:testmode" decodeYesNo)
 
 
+type alias MailgunError =
+    { message : String
+    }
+
+
+encodeMailgunError : MailgunError -> Encode.Value
+encodeMailgunError value =
+    Encode.object (mailgunErrorFields value)
+
+
+mailgunErrorFields : MailgunError -> List ( String, Encode.Value )
+mailgunErrorFields value =
+    [ ( "message", Encode.string value.message )
+    ]
+
+
+decodeMailgunError : Decode.Decoder MailgunError
+decodeMailgunError =
+    Decode.succeed (\v1 -> { message = v1 })
+        |> andMap (Decode.field "message" Decode.string)
+
+
+type alias MailgunResponse =
+    { id : String
+    , message : String
+    }
+
+
+encodeMailgunResponse : MailgunResponse -> Encode.Value
+encodeMailgunResponse value =
+    Encode.object (mailgunResponseFields value)
+
+
+mailgunResponseFields : MailgunResponse -> List ( String, Encode.Value )
+mailgunResponseFields value =
+    [ ( "id", Encode.string value.id )
+    , ( "message", Encode.string value.message )
+    ]
+
+
+decodeMailgunResponse : Decode.Decoder MailgunResponse
+decodeMailgunResponse =
+    Decode.succeed (\v1 v2 -> { id = v1, message = v2 })
+        |> andMap (Decode.field "id" Decode.string)
+        |> andMap (Decode.field "message" Decode.string)
+
+
 type alias PayPalAmount =
     { currencyCode : String
     , value : String
@@ -493,6 +889,65 @@ decodePayPalAmount =
     Decode.succeed (\v1 v2 -> { currencyCode = v1, value = v2 })
         |> andMap (Decode.field "currency_code" Decode.string)
         |> andMap (Decode.field "value" Decode.string)
+
+
+type alias PayPalErrorDetail =
+    { issue : String
+    , field : Maybe String
+    , description : Maybe String
+    }
+
+
+encodePayPalErrorDetail : PayPalErrorDetail -> Encode.Value
+encodePayPalErrorDetail value =
+    Encode.object (payPalErrorDetailFields value)
+
+
+payPalErrorDetailFields : PayPalErrorDetail -> List ( String, Encode.Value )
+payPalErrorDetailFields value =
+    [ ( "issue", Encode.string value.issue )
+    , ( "field", encodeMaybe Encode.string value.field )
+    , ( "description", encodeMaybe Encode.string value.description )
+    ]
+
+
+decodePayPalErrorDetail : Decode.Decoder PayPalErrorDetail
+decodePayPalErrorDetail =
+    Decode.succeed (\v1 v2 v3 -> { issue = v1, field = v2, description = v3 })
+        |> andMap (Decode.field "issue" Decode.string)
+        |> andMap (optionalField "field" Decode.string)
+        |> andMap (optionalField "description" Decode.string)
+
+
+type alias PayPalError =
+    { name : String
+    , message : String
+    , debugId : Maybe String
+    , details : List PayPalErrorDetail
+    }
+
+
+encodePayPalError : PayPalError -> Encode.Value
+encodePayPalError value =
+    Encode.object (payPalErrorFields value)
+
+
+payPalErrorFields : PayPalError -> List ( String, Encode.Value )
+payPalErrorFields value =
+    [ ( "name", Encode.string value.name )
+    , ( "message", Encode.string value.message )
+    , ( "debug_id", encodeMaybe Encode.string value.debugId )
+    , ( "details", Encode.list encodePayPalErrorDetail value.details )
+    ]
+
+
+decodePayPalError : Decode.Decoder PayPalError
+decodePayPalError =
+    Decode.succeed (\v1 v2 v3 v4 -> { name = v1, message = v2, debugId = v3, details = v4 })
+        |> andMap (Decode.field "name" Decode.string)
+        |> andMap (Decode.field "message" Decode.string)
+        |> andMap (optionalField "debug_id" Decode.string)
+        |> andMap (Decode.field "details" (Decode.list decodePayPalErrorDetail))
 
 
 type PayPalLandingPage
@@ -727,6 +1182,34 @@ payPalIntentFromTag tag =
             Decode.fail ("unknown PayPalIntent variant: " ++ tag)
 
 
+type alias PayPalLink =
+    { href : String
+    , rel : String
+    , method : Maybe String
+    }
+
+
+encodePayPalLink : PayPalLink -> Encode.Value
+encodePayPalLink value =
+    Encode.object (payPalLinkFields value)
+
+
+payPalLinkFields : PayPalLink -> List ( String, Encode.Value )
+payPalLinkFields value =
+    [ ( "href", Encode.string value.href )
+    , ( "rel", Encode.string value.rel )
+    , ( "method", encodeMaybe Encode.string value.method )
+    ]
+
+
+decodePayPalLink : Decode.Decoder PayPalLink
+decodePayPalLink =
+    Decode.succeed (\v1 v2 v3 -> { href = v1, rel = v2, method = v3 })
+        |> andMap (Decode.field "href" Decode.string)
+        |> andMap (Decode.field "rel" Decode.string)
+        |> andMap (optionalField "method" Decode.string)
+
+
 type alias PayPalWallet =
     { experienceContext : Maybe PayPalExperienceContext
     }
@@ -833,6 +1316,97 @@ decodePayPalOrderPayload =
         |> andMap (optionalField "payment_source" decodePayPalPaymentSource)
 
 
+type PayPalOrderStatus
+    = PayPalOrderStatusCreated
+    | PayPalOrderStatusSaved
+    | PayPalOrderStatusApproved
+    | PayPalOrderStatusVoided
+    | PayPalOrderStatusCompleted
+    | PayPalOrderStatusPayerActionRequired
+
+
+encodePayPalOrderStatus : PayPalOrderStatus -> Encode.Value
+encodePayPalOrderStatus value =
+    case value of
+        PayPalOrderStatusCreated ->
+            Encode.string "CREATED"
+
+        PayPalOrderStatusSaved ->
+            Encode.string "SAVED"
+
+        PayPalOrderStatusApproved ->
+            Encode.string "APPROVED"
+
+        PayPalOrderStatusVoided ->
+            Encode.string "VOIDED"
+
+        PayPalOrderStatusCompleted ->
+            Encode.string "COMPLETED"
+
+        PayPalOrderStatusPayerActionRequired ->
+            Encode.string "PAYER_ACTION_REQUIRED"
+
+
+decodePayPalOrderStatus : Decode.Decoder PayPalOrderStatus
+decodePayPalOrderStatus =
+    Decode.oneOf
+        [ Decode.string |> Decode.andThen payPalOrderStatusFromTag
+        ]
+
+
+payPalOrderStatusFromTag : String -> Decode.Decoder PayPalOrderStatus
+payPalOrderStatusFromTag tag =
+    case tag of
+        "CREATED" ->
+            Decode.succeed PayPalOrderStatusCreated
+
+        "SAVED" ->
+            Decode.succeed PayPalOrderStatusSaved
+
+        "APPROVED" ->
+            Decode.succeed PayPalOrderStatusApproved
+
+        "VOIDED" ->
+            Decode.succeed PayPalOrderStatusVoided
+
+        "COMPLETED" ->
+            Decode.succeed PayPalOrderStatusCompleted
+
+        "PAYER_ACTION_REQUIRED" ->
+            Decode.succeed PayPalOrderStatusPayerActionRequired
+
+        _ ->
+            Decode.fail ("unknown PayPalOrderStatus variant: " ++ tag)
+
+
+type alias PayPalOrderResponse =
+    { id : String
+    , status : PayPalOrderStatus
+    , links : List PayPalLink
+    }
+
+
+encodePayPalOrderResponse : PayPalOrderResponse -> Encode.Value
+encodePayPalOrderResponse value =
+    Encode.object (payPalOrderResponseFields value)
+
+
+payPalOrderResponseFields : PayPalOrderResponse -> List ( String, Encode.Value )
+payPalOrderResponseFields value =
+    [ ( "id", Encode.string value.id )
+    , ( "status", encodePayPalOrderStatus value.status )
+    , ( "links", Encode.list encodePayPalLink value.links )
+    ]
+
+
+decodePayPalOrderResponse : Decode.Decoder PayPalOrderResponse
+decodePayPalOrderResponse =
+    Decode.succeed (\v1 v2 v3 -> { id = v1, status = v2, links = v3 })
+        |> andMap (Decode.field "id" Decode.string)
+        |> andMap (Decode.field "status" decodePayPalOrderStatus)
+        |> andMap (Decode.field "links" (Decode.list decodePayPalLink))
+
+
 type alias Personalization =
     { to : List EmailAddress
     , cc : List EmailAddress
@@ -922,6 +1496,40 @@ decodePostmarkEmailPayload =
         |> andMap (optionalField "MessageStream" Decode.string)
 
 
+type alias PostmarkResponse =
+    { errorCode : Int
+    , message : String
+    , messageId : Maybe String
+    , submittedAt : Maybe String
+    , to : Maybe String
+    }
+
+
+encodePostmarkResponse : PostmarkResponse -> Encode.Value
+encodePostmarkResponse value =
+    Encode.object (postmarkResponseFields value)
+
+
+postmarkResponseFields : PostmarkResponse -> List ( String, Encode.Value )
+postmarkResponseFields value =
+    [ ( "ErrorCode", Encode.int value.errorCode )
+    , ( "Message", Encode.string value.message )
+    , ( "MessageID", encodeMaybe Encode.string value.messageId )
+    , ( "SubmittedAt", encodeMaybe Encode.string value.submittedAt )
+    , ( "To", encodeMaybe Encode.string value.to )
+    ]
+
+
+decodePostmarkResponse : Decode.Decoder PostmarkResponse
+decodePostmarkResponse =
+    Decode.succeed (\v1 v2 v3 v4 v5 -> { errorCode = v1, message = v2, messageId = v3, submittedAt = v4, to = v5 })
+        |> andMap (Decode.field "ErrorCode" Decode.int)
+        |> andMap (Decode.field "Message" Decode.string)
+        |> andMap (optionalField "MessageID" Decode.string)
+        |> andMap (optionalField "SubmittedAt" Decode.string)
+        |> andMap (optionalField "To" Decode.string)
+
+
 type alias ResendTag =
     { name : String
     , value : String
@@ -987,6 +1595,56 @@ decodeResendEmailPayload =
         |> andMap (fieldWithDefault "tags" [] (Decode.list decodeResendTag))
 
 
+type alias ResendEmailResponse =
+    { id : String
+    }
+
+
+encodeResendEmailResponse : ResendEmailResponse -> Encode.Value
+encodeResendEmailResponse value =
+    Encode.object (resendEmailResponseFields value)
+
+
+resendEmailResponseFields : ResendEmailResponse -> List ( String, Encode.Value )
+resendEmailResponseFields value =
+    [ ( "id", Encode.string value.id )
+    ]
+
+
+decodeResendEmailResponse : Decode.Decoder ResendEmailResponse
+decodeResendEmailResponse =
+    Decode.succeed (\v1 -> { id = v1 })
+        |> andMap (Decode.field "id" Decode.string)
+
+
+type alias ResendError =
+    { statusCode : Maybe Int
+    , message : String
+    , name : String
+    }
+
+
+encodeResendError : ResendError -> Encode.Value
+encodeResendError value =
+    Encode.object (resendErrorFields value)
+
+
+resendErrorFields : ResendError -> List ( String, Encode.Value )
+resendErrorFields value =
+    [ ( "statusCode", encodeMaybe Encode.int value.statusCode )
+    , ( "message", Encode.string value.message )
+    , ( "name", Encode.string value.name )
+    ]
+
+
+decodeResendError : Decode.Decoder ResendError
+decodeResendError =
+    Decode.succeed (\v1 v2 v3 -> { statusCode = v1, message = v2, name = v3 })
+        |> andMap (optionalField "statusCode" Decode.int)
+        |> andMap (Decode.field "message" Decode.string)
+        |> andMap (Decode.field "name" Decode.string)
+
+
 type alias SendGridEmailPayload =
     { personalizations : List Personalization
     , from : EmailAddress
@@ -1027,6 +1685,56 @@ decodeSendGridEmailPayload =
         |> andMap (fieldWithDefault "categories" [] (Decode.list Decode.string))
 
 
+type alias SendGridError =
+    { message : String
+    , field : Maybe String
+    , help : Maybe String
+    }
+
+
+encodeSendGridError : SendGridError -> Encode.Value
+encodeSendGridError value =
+    Encode.object (sendGridErrorFields value)
+
+
+sendGridErrorFields : SendGridError -> List ( String, Encode.Value )
+sendGridErrorFields value =
+    [ ( "message", Encode.string value.message )
+    , ( "field", encodeMaybe Encode.string value.field )
+    , ( "help", encodeMaybe Encode.string value.help )
+    ]
+
+
+decodeSendGridError : Decode.Decoder SendGridError
+decodeSendGridError =
+    Decode.succeed (\v1 v2 v3 -> { message = v1, field = v2, help = v3 })
+        |> andMap (Decode.field "message" Decode.string)
+        |> andMap (optionalField "field" Decode.string)
+        |> andMap (optionalField "help" Decode.string)
+
+
+type alias SendGridErrors =
+    { errors : List SendGridError
+    }
+
+
+encodeSendGridErrors : SendGridErrors -> Encode.Value
+encodeSendGridErrors value =
+    Encode.object (sendGridErrorsFields value)
+
+
+sendGridErrorsFields : SendGridErrors -> List ( String, Encode.Value )
+sendGridErrorsFields value =
+    [ ( "errors", Encode.list encodeSendGridError value.errors )
+    ]
+
+
+decodeSendGridErrors : Decode.Decoder SendGridErrors
+decodeSendGridErrors =
+    Decode.succeed (\v1 -> { errors = v1 })
+        |> andMap (Decode.field "errors" (Decode.list decodeSendGridError))
+
+
 type alias SquareAmount =
     { amount : Int
     , currency : String
@@ -1050,6 +1758,59 @@ decodeSquareAmount =
     Decode.succeed (\v1 v2 -> { amount = v1, currency = v2 })
         |> andMap (Decode.field "amount" Decode.int)
         |> andMap (Decode.field "currency" Decode.string)
+
+
+type alias SquareError =
+    { category : String
+    , code : String
+    , detail : Maybe String
+    , field : Maybe String
+    }
+
+
+encodeSquareError : SquareError -> Encode.Value
+encodeSquareError value =
+    Encode.object (squareErrorFields value)
+
+
+squareErrorFields : SquareError -> List ( String, Encode.Value )
+squareErrorFields value =
+    [ ( "category", Encode.string value.category )
+    , ( "code", Encode.string value.code )
+    , ( "detail", encodeMaybe Encode.string value.detail )
+    , ( "field", encodeMaybe Encode.string value.field )
+    ]
+
+
+decodeSquareError : Decode.Decoder SquareError
+decodeSquareError =
+    Decode.succeed (\v1 v2 v3 v4 -> { category = v1, code = v2, detail = v3, field = v4 })
+        |> andMap (Decode.field "category" Decode.string)
+        |> andMap (Decode.field "code" Decode.string)
+        |> andMap (optionalField "detail" Decode.string)
+        |> andMap (optionalField "field" Decode.string)
+
+
+type alias SquareErrors =
+    { errors : List SquareError
+    }
+
+
+encodeSquareErrors : SquareErrors -> Encode.Value
+encodeSquareErrors value =
+    Encode.object (squareErrorsFields value)
+
+
+squareErrorsFields : SquareErrors -> List ( String, Encode.Value )
+squareErrorsFields value =
+    [ ( "errors", Encode.list encodeSquareError value.errors )
+    ]
+
+
+decodeSquareErrors : Decode.Decoder SquareErrors
+decodeSquareErrors =
+    Decode.succeed (\v1 -> { errors = v1 })
+        |> andMap (Decode.field "errors" (Decode.list decodeSquareError))
 
 
 type alias SquarePaymentPayload =
@@ -1090,6 +1851,118 @@ decodeSquarePaymentPayload =
         |> andMap (optionalField "reference_id" Decode.string)
         |> andMap (optionalField "note" Decode.string)
         |> andMap (optionalField "autocomplete" Decode.bool)
+
+
+type alias SquarePaymentObject =
+    { id : String
+    , status : String
+    , amountMoney : SquareAmount
+    , orderId : Maybe String
+    , receiptUrl : Maybe String
+    }
+
+
+encodeSquarePaymentObject : SquarePaymentObject -> Encode.Value
+encodeSquarePaymentObject value =
+    Encode.object (squarePaymentObjectFields value)
+
+
+squarePaymentObjectFields : SquarePaymentObject -> List ( String, Encode.Value )
+squarePaymentObjectFields value =
+    [ ( "id", Encode.string value.id )
+    , ( "status", Encode.string value.status )
+    , ( "amount_money", encodeSquareAmount value.amountMoney )
+    , ( "order_id", encodeMaybe Encode.string value.orderId )
+    , ( "receipt_url", encodeMaybe Encode.string value.receiptUrl )
+    ]
+
+
+decodeSquarePaymentObject : Decode.Decoder SquarePaymentObject
+decodeSquarePaymentObject =
+    Decode.succeed (\v1 v2 v3 v4 v5 -> { id = v1, status = v2, amountMoney = v3, orderId = v4, receiptUrl = v5 })
+        |> andMap (Decode.field "id" Decode.string)
+        |> andMap (Decode.field "status" Decode.string)
+        |> andMap (Decode.field "amount_money" decodeSquareAmount)
+        |> andMap (optionalField "order_id" Decode.string)
+        |> andMap (optionalField "receipt_url" Decode.string)
+
+
+type alias SquarePaymentResponse =
+    { payment : SquarePaymentObject
+    }
+
+
+encodeSquarePaymentResponse : SquarePaymentResponse -> Encode.Value
+encodeSquarePaymentResponse value =
+    Encode.object (squarePaymentResponseFields value)
+
+
+squarePaymentResponseFields : SquarePaymentResponse -> List ( String, Encode.Value )
+squarePaymentResponseFields value =
+    [ ( "payment", encodeSquarePaymentObject value.payment )
+    ]
+
+
+decodeSquarePaymentResponse : Decode.Decoder SquarePaymentResponse
+decodeSquarePaymentResponse =
+    Decode.succeed (\v1 -> { payment = v1 })
+        |> andMap (Decode.field "payment" decodeSquarePaymentObject)
+
+
+type alias StripeErrorDetail =
+    { kind : String
+    , code : Maybe String
+    , declineCode : Maybe String
+    , message : Maybe String
+    , param : Maybe String
+    }
+
+
+encodeStripeErrorDetail : StripeErrorDetail -> Encode.Value
+encodeStripeErrorDetail value =
+    Encode.object (stripeErrorDetailFields value)
+
+
+stripeErrorDetailFields : StripeErrorDetail -> List ( String, Encode.Value )
+stripeErrorDetailFields value =
+    [ ( "type", Encode.string value.kind )
+    , ( "code", encodeMaybe Encode.string value.code )
+    , ( "decline_code", encodeMaybe Encode.string value.declineCode )
+    , ( "message", encodeMaybe Encode.string value.message )
+    , ( "param", encodeMaybe Encode.string value.param )
+    ]
+
+
+decodeStripeErrorDetail : Decode.Decoder StripeErrorDetail
+decodeStripeErrorDetail =
+    Decode.succeed (\v1 v2 v3 v4 v5 -> { kind = v1, code = v2, declineCode = v3, message = v4, param = v5 })
+        |> andMap (Decode.field "type" Decode.string)
+        |> andMap (optionalField "code" Decode.string)
+        |> andMap (optionalField "decline_code" Decode.string)
+        |> andMap (optionalField "message" Decode.string)
+        |> andMap (optionalField "param" Decode.string)
+
+
+type alias StripeError =
+    { error : StripeErrorDetail
+    }
+
+
+encodeStripeError : StripeError -> Encode.Value
+encodeStripeError value =
+    Encode.object (stripeErrorFields value)
+
+
+stripeErrorFields : StripeError -> List ( String, Encode.Value )
+stripeErrorFields value =
+    [ ( "error", encodeStripeErrorDetail value.error )
+    ]
+
+
+decodeStripeError : Decode.Decoder StripeError
+decodeStripeError =
+    Decode.succeed (\v1 -> { error = v1 })
+        |> andMap (Decode.field "error" decodeStripeErrorDetail)
 
 
 type alias StripePaymentIntentPayload =
@@ -1136,6 +2009,320 @@ decodeStripePaymentIntentPayload =
         |> andMap (fieldWithDefault "allowed_payment_method_types" [] (Decode.list Decode.string))
         |> andMap (fieldWithDefault "excluded_payment_method_types" [] (Decode.list Decode.string))
         |> andMap (optionalField "automatic_payment_methods" decodeAutomaticPaymentMethods)
+
+
+type StripePaymentIntentStatus
+    = StripePaymentIntentStatusRequiresPaymentMethod
+    | StripePaymentIntentStatusRequiresConfirmation
+    | StripePaymentIntentStatusRequiresAction
+    | StripePaymentIntentStatusProcessing
+    | StripePaymentIntentStatusRequiresCapture
+    | StripePaymentIntentStatusCanceled
+    | StripePaymentIntentStatusSucceeded
+
+
+encodeStripePaymentIntentStatus : StripePaymentIntentStatus -> Encode.Value
+encodeStripePaymentIntentStatus value =
+    case value of
+        StripePaymentIntentStatusRequiresPaymentMethod ->
+            Encode.string "requires_payment_method"
+
+        StripePaymentIntentStatusRequiresConfirmation ->
+            Encode.string "requires_confirmation"
+
+        StripePaymentIntentStatusRequiresAction ->
+            Encode.string "requires_action"
+
+        StripePaymentIntentStatusProcessing ->
+            Encode.string "processing"
+
+        StripePaymentIntentStatusRequiresCapture ->
+            Encode.string "requires_capture"
+
+        StripePaymentIntentStatusCanceled ->
+            Encode.string "canceled"
+
+        StripePaymentIntentStatusSucceeded ->
+            Encode.string "succeeded"
+
+
+decodeStripePaymentIntentStatus : Decode.Decoder StripePaymentIntentStatus
+decodeStripePaymentIntentStatus =
+    Decode.oneOf
+        [ Decode.string |> Decode.andThen stripePaymentIntentStatusFromTag
+        ]
+
+
+stripePaymentIntentStatusFromTag : String -> Decode.Decoder StripePaymentIntentStatus
+stripePaymentIntentStatusFromTag tag =
+    case tag of
+        "requires_payment_method" ->
+            Decode.succeed StripePaymentIntentStatusRequiresPaymentMethod
+
+        "requires_confirmation" ->
+            Decode.succeed StripePaymentIntentStatusRequiresConfirmation
+
+        "requires_action" ->
+            Decode.succeed StripePaymentIntentStatusRequiresAction
+
+        "processing" ->
+            Decode.succeed StripePaymentIntentStatusProcessing
+
+        "requires_capture" ->
+            Decode.succeed StripePaymentIntentStatusRequiresCapture
+
+        "canceled" ->
+            Decode.succeed StripePaymentIntentStatusCanceled
+
+        "succeeded" ->
+            Decode.succeed StripePaymentIntentStatusSucceeded
+
+        _ ->
+            Decode.fail ("unknown StripePaymentIntentStatus variant: " ++ tag)
+
+
+type alias StripePaymentIntentResponse =
+    { id : String
+    , amount : Int
+    , amountReceived : Int
+    , currency : String
+    , status : StripePaymentIntentStatus
+    , clientSecret : Maybe String
+    , customer : Maybe String
+    , latestCharge : Maybe String
+    , paymentMethodTypes : List String
+    , metadata : Dict String String
+    , created : Int
+    , livemode : Bool
+    , lastPaymentError : Maybe StripeErrorDetail
+    }
+
+
+encodeStripePaymentIntentResponse : StripePaymentIntentResponse -> Encode.Value
+encodeStripePaymentIntentResponse value =
+    Encode.object (stripePaymentIntentResponseFields value)
+
+
+stripePaymentIntentResponseFields : StripePaymentIntentResponse -> List ( String, Encode.Value )
+stripePaymentIntentResponseFields value =
+    [ ( "id", Encode.string value.id )
+    , ( "amount", Encode.int value.amount )
+    , ( "amount_received", Encode.int value.amountReceived )
+    , ( "currency", Encode.string value.currency )
+    , ( "status", encodeStripePaymentIntentStatus value.status )
+    , ( "client_secret", encodeMaybe Encode.string value.clientSecret )
+    , ( "customer", encodeMaybe Encode.string value.customer )
+    , ( "latest_charge", encodeMaybe Encode.string value.latestCharge )
+    , ( "payment_method_types", Encode.list Encode.string value.paymentMethodTypes )
+    , ( "metadata", Encode.dict identity Encode.string value.metadata )
+    , ( "created", Encode.int value.created )
+    , ( "livemode", Encode.bool value.livemode )
+    , ( "last_payment_error", encodeMaybe encodeStripeErrorDetail value.lastPaymentError )
+    ]
+
+
+decodeStripePaymentIntentResponse : Decode.Decoder StripePaymentIntentResponse
+decodeStripePaymentIntentResponse =
+    Decode.succeed (\v1 v2 v3 v4 v5 v6 v7 v8 v9 v10 v11 v12 v13 -> { id = v1, amount = v2, amountReceived = v3, currency = v4, status = v5, clientSecret = v6, customer = v7, latestCharge = v8, paymentMethodTypes = v9, metadata = v10, created = v11, livemode = v12, lastPaymentError = v13 })
+        |> andMap (Decode.field "id" Decode.string)
+        |> andMap (Decode.field "amount" Decode.int)
+        |> andMap (Decode.field "amount_received" Decode.int)
+        |> andMap (Decode.field "currency" Decode.string)
+        |> andMap (Decode.field "status" decodeStripePaymentIntentStatus)
+        |> andMap (optionalField "client_secret" Decode.string)
+        |> andMap (optionalField "customer" Decode.string)
+        |> andMap (optionalField "latest_charge" Decode.string)
+        |> andMap (Decode.field "payment_method_types" (Decode.list Decode.string))
+        |> andMap (Decode.field "metadata" (Decode.dict Decode.string))
+        |> andMap (Decode.field "created" Decode.int)
+        |> andMap (Decode.field "livemode" Decode.bool)
+        |> andMap (optionalField "last_payment_error" decodeStripeErrorDetail)
+
+
+type alias TwilioError =
+    { code : Int
+    , message : String
+    , moreInfo : Maybe String
+    , status : Int
+    }
+
+
+encodeTwilioError : TwilioError -> Encode.Value
+encodeTwilioError value =
+    Encode.object (twilioErrorFields value)
+
+
+twilioErrorFields : TwilioError -> List ( String, Encode.Value )
+twilioErrorFields value =
+    [ ( "code", Encode.int value.code )
+    , ( "message", Encode.string value.message )
+    , ( "more_info", encodeMaybe Encode.string value.moreInfo )
+    , ( "status", Encode.int value.status )
+    ]
+
+
+decodeTwilioError : Decode.Decoder TwilioError
+decodeTwilioError =
+    Decode.succeed (\v1 v2 v3 v4 -> { code = v1, message = v2, moreInfo = v3, status = v4 })
+        |> andMap (Decode.field "code" Decode.int)
+        |> andMap (Decode.field "message" Decode.string)
+        |> andMap (optionalField "more_info" Decode.string)
+        |> andMap (Decode.field "status" Decode.int)
+
+
+type TwilioMessageStatus
+    = TwilioMessageStatusQueued
+    | TwilioMessageStatusSending
+    | TwilioMessageStatusSent
+    | TwilioMessageStatusFailed
+    | TwilioMessageStatusDelivered
+    | TwilioMessageStatusUndelivered
+    | TwilioMessageStatusReceiving
+    | TwilioMessageStatusReceived
+    | TwilioMessageStatusAccepted
+    | TwilioMessageStatusScheduled
+    | TwilioMessageStatusRead
+    | TwilioMessageStatusPartiallyDelivered
+    | TwilioMessageStatusCanceled
+
+
+encodeTwilioMessageStatus : TwilioMessageStatus -> Encode.Value
+encodeTwilioMessageStatus value =
+    case value of
+        TwilioMessageStatusQueued ->
+            Encode.string "queued"
+
+        TwilioMessageStatusSending ->
+            Encode.string "sending"
+
+        TwilioMessageStatusSent ->
+            Encode.string "sent"
+
+        TwilioMessageStatusFailed ->
+            Encode.string "failed"
+
+        TwilioMessageStatusDelivered ->
+            Encode.string "delivered"
+
+        TwilioMessageStatusUndelivered ->
+            Encode.string "undelivered"
+
+        TwilioMessageStatusReceiving ->
+            Encode.string "receiving"
+
+        TwilioMessageStatusReceived ->
+            Encode.string "received"
+
+        TwilioMessageStatusAccepted ->
+            Encode.string "accepted"
+
+        TwilioMessageStatusScheduled ->
+            Encode.string "scheduled"
+
+        TwilioMessageStatusRead ->
+            Encode.string "read"
+
+        TwilioMessageStatusPartiallyDelivered ->
+            Encode.string "partially_delivered"
+
+        TwilioMessageStatusCanceled ->
+            Encode.string "canceled"
+
+
+decodeTwilioMessageStatus : Decode.Decoder TwilioMessageStatus
+decodeTwilioMessageStatus =
+    Decode.oneOf
+        [ Decode.string |> Decode.andThen twilioMessageStatusFromTag
+        ]
+
+
+twilioMessageStatusFromTag : String -> Decode.Decoder TwilioMessageStatus
+twilioMessageStatusFromTag tag =
+    case tag of
+        "queued" ->
+            Decode.succeed TwilioMessageStatusQueued
+
+        "sending" ->
+            Decode.succeed TwilioMessageStatusSending
+
+        "sent" ->
+            Decode.succeed TwilioMessageStatusSent
+
+        "failed" ->
+            Decode.succeed TwilioMessageStatusFailed
+
+        "delivered" ->
+            Decode.succeed TwilioMessageStatusDelivered
+
+        "undelivered" ->
+            Decode.succeed TwilioMessageStatusUndelivered
+
+        "receiving" ->
+            Decode.succeed TwilioMessageStatusReceiving
+
+        "received" ->
+            Decode.succeed TwilioMessageStatusReceived
+
+        "accepted" ->
+            Decode.succeed TwilioMessageStatusAccepted
+
+        "scheduled" ->
+            Decode.succeed TwilioMessageStatusScheduled
+
+        "read" ->
+            Decode.succeed TwilioMessageStatusRead
+
+        "partially_delivered" ->
+            Decode.succeed TwilioMessageStatusPartiallyDelivered
+
+        "canceled" ->
+            Decode.succeed TwilioMessageStatusCanceled
+
+        _ ->
+            Decode.fail ("unknown TwilioMessageStatus variant: " ++ tag)
+
+
+type alias TwilioMessageResponse =
+    { sid : String
+    , status : TwilioMessageStatus
+    , to : String
+    , from : Maybe String
+    , body : Maybe String
+    , numSegments : Maybe String
+    , errorCode : Maybe Int
+    , errorMessage : Maybe String
+    }
+
+
+encodeTwilioMessageResponse : TwilioMessageResponse -> Encode.Value
+encodeTwilioMessageResponse value =
+    Encode.object (twilioMessageResponseFields value)
+
+
+twilioMessageResponseFields : TwilioMessageResponse -> List ( String, Encode.Value )
+twilioMessageResponseFields value =
+    [ ( "sid", Encode.string value.sid )
+    , ( "status", encodeTwilioMessageStatus value.status )
+    , ( "to", Encode.string value.to )
+    , ( "from", encodeMaybe Encode.string value.from )
+    , ( "body", encodeMaybe Encode.string value.body )
+    , ( "num_segments", encodeMaybe Encode.string value.numSegments )
+    , ( "error_code", encodeMaybe Encode.int value.errorCode )
+    , ( "error_message", encodeMaybe Encode.string value.errorMessage )
+    ]
+
+
+decodeTwilioMessageResponse : Decode.Decoder TwilioMessageResponse
+decodeTwilioMessageResponse =
+    Decode.succeed (\v1 v2 v3 v4 v5 v6 v7 v8 -> { sid = v1, status = v2, to = v3, from = v4, body = v5, numSegments = v6, errorCode = v7, errorMessage = v8 })
+        |> andMap (Decode.field "sid" Decode.string)
+        |> andMap (Decode.field "status" decodeTwilioMessageStatus)
+        |> andMap (Decode.field "to" Decode.string)
+        |> andMap (optionalField "from" Decode.string)
+        |> andMap (optionalField "body" Decode.string)
+        |> andMap (optionalField "num_segments" Decode.string)
+        |> andMap (optionalField "error_code" Decode.int)
+        |> andMap (optionalField "error_message" Decode.string)
 
 
 type alias TwilioSmsPayload =
@@ -1311,6 +2498,186 @@ triggerVideoTranscode =
 triggerVideoTranscodeWith : Config -> VideoTranscodePayload -> (Result Error Execution -> msg) -> Cmd msg
 triggerVideoTranscodeWith config payload =
     trigger config "VideoTranscode" (encodeVideoTranscodePayload payload)
+
+
+{-| A `CloudinaryUpload` execution with the target's answer read: `CloudinaryUploadResponse` when delivered, `CloudinaryError` when refused.
+-}
+type alias CloudinaryUploadExecution =
+    TypedExecution CloudinaryUploadResponse CloudinaryError
+
+
+{-| The execution `id` of a `CloudinaryUpload`, its answer read (`getExecutionAs decodeCloudinaryUploadExecution` takes a `Config`).
+-}
+getCloudinaryUploadExecution : ExecutionId -> (Result Error CloudinaryUploadExecution -> msg) -> Cmd msg
+getCloudinaryUploadExecution =
+    getExecutionAs decodeCloudinaryUploadExecution defaultConfig
+
+
+decodeCloudinaryUploadExecution : Decode.Decoder CloudinaryUploadExecution
+decodeCloudinaryUploadExecution =
+    decodeTypedExecution decodeCloudinaryUploadResponse decodeCloudinaryError
+
+
+{-| A `ImageKitUpload` execution with the target's answer read: `ImageKitUploadResponse` when delivered, `ImageKitError` when refused.
+-}
+type alias ImageKitUploadExecution =
+    TypedExecution ImageKitUploadResponse ImageKitError
+
+
+{-| The execution `id` of a `ImageKitUpload`, its answer read (`getExecutionAs decodeImageKitUploadExecution` takes a `Config`).
+-}
+getImageKitUploadExecution : ExecutionId -> (Result Error ImageKitUploadExecution -> msg) -> Cmd msg
+getImageKitUploadExecution =
+    getExecutionAs decodeImageKitUploadExecution defaultConfig
+
+
+decodeImageKitUploadExecution : Decode.Decoder ImageKitUploadExecution
+decodeImageKitUploadExecution =
+    decodeTypedExecution decodeImageKitUploadResponse decodeImageKitError
+
+
+{-| A `MailgunEmail` execution with the target's answer read: `MailgunResponse` when delivered, `MailgunError` when refused.
+-}
+type alias MailgunEmailExecution =
+    TypedExecution MailgunResponse MailgunError
+
+
+{-| The execution `id` of a `MailgunEmail`, its answer read (`getExecutionAs decodeMailgunEmailExecution` takes a `Config`).
+-}
+getMailgunEmailExecution : ExecutionId -> (Result Error MailgunEmailExecution -> msg) -> Cmd msg
+getMailgunEmailExecution =
+    getExecutionAs decodeMailgunEmailExecution defaultConfig
+
+
+decodeMailgunEmailExecution : Decode.Decoder MailgunEmailExecution
+decodeMailgunEmailExecution =
+    decodeTypedExecution decodeMailgunResponse decodeMailgunError
+
+
+{-| A `PayPalOrder` execution with the target's answer read: `PayPalOrderResponse` when delivered, `PayPalError` when refused.
+-}
+type alias PayPalOrderExecution =
+    TypedExecution PayPalOrderResponse PayPalError
+
+
+{-| The execution `id` of a `PayPalOrder`, its answer read (`getExecutionAs decodePayPalOrderExecution` takes a `Config`).
+-}
+getPayPalOrderExecution : ExecutionId -> (Result Error PayPalOrderExecution -> msg) -> Cmd msg
+getPayPalOrderExecution =
+    getExecutionAs decodePayPalOrderExecution defaultConfig
+
+
+decodePayPalOrderExecution : Decode.Decoder PayPalOrderExecution
+decodePayPalOrderExecution =
+    decodeTypedExecution decodePayPalOrderResponse decodePayPalError
+
+
+{-| A `PostmarkEmail` execution with the target's answer read: `PostmarkResponse` when delivered, `PostmarkResponse` when refused.
+-}
+type alias PostmarkEmailExecution =
+    TypedExecution PostmarkResponse PostmarkResponse
+
+
+{-| The execution `id` of a `PostmarkEmail`, its answer read (`getExecutionAs decodePostmarkEmailExecution` takes a `Config`).
+-}
+getPostmarkEmailExecution : ExecutionId -> (Result Error PostmarkEmailExecution -> msg) -> Cmd msg
+getPostmarkEmailExecution =
+    getExecutionAs decodePostmarkEmailExecution defaultConfig
+
+
+decodePostmarkEmailExecution : Decode.Decoder PostmarkEmailExecution
+decodePostmarkEmailExecution =
+    decodeTypedExecution decodePostmarkResponse decodePostmarkResponse
+
+
+{-| A `ResendEmail` execution with the target's answer read: `ResendEmailResponse` when delivered, `ResendError` when refused.
+-}
+type alias ResendEmailExecution =
+    TypedExecution ResendEmailResponse ResendError
+
+
+{-| The execution `id` of a `ResendEmail`, its answer read (`getExecutionAs decodeResendEmailExecution` takes a `Config`).
+-}
+getResendEmailExecution : ExecutionId -> (Result Error ResendEmailExecution -> msg) -> Cmd msg
+getResendEmailExecution =
+    getExecutionAs decodeResendEmailExecution defaultConfig
+
+
+decodeResendEmailExecution : Decode.Decoder ResendEmailExecution
+decodeResendEmailExecution =
+    decodeTypedExecution decodeResendEmailResponse decodeResendError
+
+
+{-| A `SendGridEmail` execution with the target's answer read: `()` when delivered (no type is declared), `SendGridErrors` when refused.
+-}
+type alias SendGridEmailExecution =
+    TypedExecution () SendGridErrors
+
+
+{-| The execution `id` of a `SendGridEmail`, its answer read (`getExecutionAs decodeSendGridEmailExecution` takes a `Config`).
+-}
+getSendGridEmailExecution : ExecutionId -> (Result Error SendGridEmailExecution -> msg) -> Cmd msg
+getSendGridEmailExecution =
+    getExecutionAs decodeSendGridEmailExecution defaultConfig
+
+
+decodeSendGridEmailExecution : Decode.Decoder SendGridEmailExecution
+decodeSendGridEmailExecution =
+    decodeTypedExecution (Decode.null ()) decodeSendGridErrors
+
+
+{-| A `SquarePayment` execution with the target's answer read: `SquarePaymentResponse` when delivered, `SquareErrors` when refused.
+-}
+type alias SquarePaymentExecution =
+    TypedExecution SquarePaymentResponse SquareErrors
+
+
+{-| The execution `id` of a `SquarePayment`, its answer read (`getExecutionAs decodeSquarePaymentExecution` takes a `Config`).
+-}
+getSquarePaymentExecution : ExecutionId -> (Result Error SquarePaymentExecution -> msg) -> Cmd msg
+getSquarePaymentExecution =
+    getExecutionAs decodeSquarePaymentExecution defaultConfig
+
+
+decodeSquarePaymentExecution : Decode.Decoder SquarePaymentExecution
+decodeSquarePaymentExecution =
+    decodeTypedExecution decodeSquarePaymentResponse decodeSquareErrors
+
+
+{-| A `StripePaymentIntent` execution with the target's answer read: `StripePaymentIntentResponse` when delivered, `StripeError` when refused.
+-}
+type alias StripePaymentIntentExecution =
+    TypedExecution StripePaymentIntentResponse StripeError
+
+
+{-| The execution `id` of a `StripePaymentIntent`, its answer read (`getExecutionAs decodeStripePaymentIntentExecution` takes a `Config`).
+-}
+getStripePaymentIntentExecution : ExecutionId -> (Result Error StripePaymentIntentExecution -> msg) -> Cmd msg
+getStripePaymentIntentExecution =
+    getExecutionAs decodeStripePaymentIntentExecution defaultConfig
+
+
+decodeStripePaymentIntentExecution : Decode.Decoder StripePaymentIntentExecution
+decodeStripePaymentIntentExecution =
+    decodeTypedExecution decodeStripePaymentIntentResponse decodeStripeError
+
+
+{-| A `TwilioSms` execution with the target's answer read: `TwilioMessageResponse` when delivered, `TwilioError` when refused.
+-}
+type alias TwilioSmsExecution =
+    TypedExecution TwilioMessageResponse TwilioError
+
+
+{-| The execution `id` of a `TwilioSms`, its answer read (`getExecutionAs decodeTwilioSmsExecution` takes a `Config`).
+-}
+getTwilioSmsExecution : ExecutionId -> (Result Error TwilioSmsExecution -> msg) -> Cmd msg
+getTwilioSmsExecution =
+    getExecutionAs decodeTwilioSmsExecution defaultConfig
+
+
+decodeTwilioSmsExecution : Decode.Decoder TwilioSmsExecution
+decodeTwilioSmsExecution =
+    decodeTypedExecution decodeTwilioMessageResponse decodeTwilioError
 
 
 
