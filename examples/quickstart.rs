@@ -9,19 +9,32 @@
 //! database server. It starts the provider simulator on port 4040
 //! (where the models' `if_env!("DEVELOPMENT", ...)` URLs point), runs the executor, triggers a
 //! few webhooks, shows their outcomes as they happen, and ends with a summary.
+//!
+//! Typed handlers take the next step from what each provider answered: SendGrid refuses a
+//! message for lack of credits, so it goes out through Mailgun instead; Stripe creates a
+//! PaymentIntent, so a status check of it is scheduled for five minutes later; PayPal creates an
+//! order, and its approval link is read from the answer.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use buildamp::{
-    BuildAmpWebhook, Config, DatabaseUrl, Env, ExecutionId, OutcomeKind, PgStore, Runtime,
+    BuildAmpWebhook, Config, DatabaseUrl, Env, ExecutionId, Handled, OutcomeKind, PgStore, Runtime,
     SqliteStore, Status, Store, Webhook, error_chain,
 };
 use buildamp_models::{
-    AutomaticPaymentMethods, CustomAPICall, EmailAddress, EmailContent, Personalization,
-    SendGridEmail, StripePaymentIntent,
+    AutomaticPaymentMethods, CustomAPICall, EmailAddress, EmailContent, MailgunEmail, PayPalAmount,
+    PayPalExperienceContext, PayPalIntent, PayPalOrder, PayPalPaymentSource, PayPalPurchaseUnit,
+    PayPalUserAction, PayPalWallet, Personalization, SendGridEmail, StripePaymentIntent,
 };
 use serde::{Deserialize, Serialize};
+
+/// Executions the handlers triggered, to wait for and show in the summary.
+type FollowUps = Arc<Mutex<Vec<ExecutionId>>>;
+
+/// When the status check of a new PaymentIntent runs.
+const STATUS_CHECK_AFTER: Duration = Duration::from_secs(5 * 60);
 
 /// An analytics service that is down: three attempts (1 s, then 2 s apart), then dead letter.
 #[derive(Serialize, Deserialize, BuildAmpWebhook)]
@@ -84,8 +97,10 @@ async fn quickstart<S: Store>(store: S) -> Result<(), String> {
     })?;
     tokio::spawn(buildamp::simulator::serve(listener, std::future::pending()));
     println!(
-        "  simulator  http://localhost:4040/test-webhook/{{sendgrid,stripe,rate-limited,error,reject}}"
+        "  simulator  http://localhost:4040/test-webhook/{{sendgrid,mailgun,stripe,paypal,rate-limited,error,reject}}"
     );
+    let follow_ups = FollowUps::default();
+    let (mailgun_ids, check_ids) = (follow_ups.clone(), follow_ups.clone());
 
     let mut config = Config::default();
     config.poll_interval = Duration::from_millis(200);
@@ -114,23 +129,163 @@ async fn quickstart<S: Store>(store: S) -> Result<(), String> {
             }
             Ok(())
         })
+        // SendGrid's refusal, typed (`{"errors": [...]}`): out of credits, so send it through
+        // Mailgun; a refusal of the message itself (an invalid address) would fail there too.
+        .on_failure::<SendGridEmail, _, _>(move |handled, email, refusal| {
+            let follow_ups = mailgun_ids.clone();
+            async move {
+                let errors = refusal.map(|r| r.errors).unwrap_or_default();
+                let said: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+                if errors.iter().any(|e| e.field.is_some()) {
+                    println!(
+                        "           SendGrid refused the message itself ({}): not sent elsewhere",
+                        said.join("; ")
+                    );
+                    return Ok(());
+                }
+                let id = follow_up(&handled, via_mailgun(&email), "mailgun-fallback").await?;
+                println!(
+                    "           SendGrid said \"{}\": sending it through Mailgun instead",
+                    said.join("; ")
+                );
+                follow_ups.lock().unwrap().push(id);
+                Ok(())
+            }
+        })
+        .on_success::<MailgunEmail, _, _>(|_, email, queued| async move {
+            println!(
+                "           Mailgun queued the message to {} as {}",
+                email.to.join(", "),
+                queued?.id
+            );
+            Ok(())
+        })
+        // Stripe's PaymentIntent, typed: check on it in five minutes (the custom service asks
+        // Stripe then), once per intent however often this handler runs.
+        .on_success::<StripePaymentIntent, _, _>(move |handled, _, intent| {
+            let follow_ups = check_ids.clone();
+            async move {
+                let intent = intent?;
+                let check = CustomAPICall {
+                    operation: "check_payment_status".into(),
+                    data: serde_json::json!({"payment_intent_id": intent.id}),
+                };
+                let id = check
+                    .trigger(handled.runtime())
+                    .delay(STATUS_CHECK_AFTER)
+                    .idempotency_key(format!("status-check-{}", intent.id))
+                    .await?
+                    .id;
+                println!(
+                    "           Stripe created {} ({:?}): status check scheduled in 5 minutes",
+                    intent.id, intent.status
+                );
+                follow_ups.lock().unwrap().push(id);
+                Ok(())
+            }
+        })
+        // PayPal's order, typed: the buyer approves it at the `payer-action` link.
+        .on_success::<PayPalOrder, _, _>(|_, _, order| async move {
+            let order = order?;
+            println!(
+                "           PayPal order {} ({:?}): send the buyer to {}",
+                order.id,
+                order.status,
+                order.approval_url().unwrap_or("(no approval link)")
+            );
+            Ok(())
+        })
         .build()
         .map_err(|e| e.to_string())?;
     runtime.migrate().await.map_err(|e| error_chain(&e))?;
     let running = runtime.start().await.map_err(|e| error_chain(&e))?;
-    println!("  executor   running\n\ntriggering 6 webhooks:");
+    println!("  executor   running\n\ntriggering 8 webhooks:");
 
     let ids = trigger_all(&runtime).await.map_err(|e| error_chain(&*e))?;
     wait_until_settled(&runtime, &ids).await?;
-    // Let the last outcome events reach the handler before the summary.
-    while runtime
-        .dispatch_outcomes()
-        .await
-        .map_err(|e| error_chain(&e))?
-        > 0
-    {}
+    // Let the last outcome events reach the handlers, then wait for what they triggered (the
+    // status check is due in five minutes: it stays scheduled).
+    loop {
+        while runtime
+            .dispatch_outcomes()
+            .await
+            .map_err(|e| error_chain(&e))?
+            > 0
+        {}
+        let triggered = follow_ups.lock().unwrap().clone();
+        let due: Vec<ExecutionId> = {
+            let mut due = Vec::new();
+            for id in triggered {
+                if fetch(&runtime, id).await?.webhook_type != CustomAPICall::NAME {
+                    due.push(id);
+                }
+            }
+            due
+        };
+        wait_until_settled(&runtime, &due).await?;
+        if runtime
+            .dispatch_outcomes()
+            .await
+            .map_err(|e| error_chain(&e))?
+            == 0
+        {
+            break;
+        }
+    }
     running.shutdown().await.map_err(|e| error_chain(&e))?;
-    summary(&runtime, &ids).await
+    let mut all = ids;
+    all.extend(follow_ups.lock().unwrap().iter().copied());
+    summary(&runtime, &all).await
+}
+
+/// Triggers `payload` from a handler, with the outcome's correlation id, once per outcome (the
+/// handler runs at least once: `key` and the execution id make a repeat a no-op).
+async fn follow_up<S: Store, W: Webhook>(
+    handled: &Handled<S>,
+    payload: W,
+    key: &str,
+) -> Result<ExecutionId, buildamp::TriggerError> {
+    let mut trigger = payload
+        .trigger(handled.runtime())
+        .idempotency_key(format!("{key}-{}", handled.execution_id));
+    if let Some(correlation_id) = handled.correlation_id {
+        trigger = trigger.correlation_id(correlation_id);
+    }
+    Ok(trigger.await?.id)
+}
+
+/// The same message as a Mailgun send.
+fn via_mailgun(email: &SendGridEmail) -> MailgunEmail {
+    let address = |a: &EmailAddress| match &a.name {
+        Some(name) => format!("{name} <{}>", a.email),
+        None => a.email.clone(),
+    };
+    let body = |mime: &str| {
+        email
+            .content
+            .iter()
+            .find(|c| c.mime_type == mime)
+            .map(|c| c.value.clone())
+    };
+    MailgunEmail {
+        from: address(&email.from),
+        to: email
+            .personalizations
+            .iter()
+            .flat_map(|p| &p.to)
+            .map(address)
+            .collect(),
+        cc: vec![],
+        bcc: vec![],
+        subject: email.subject.clone().unwrap_or_default(),
+        text: body("text/plain"),
+        html: body("text/html"),
+        template: None,
+        template_variables: None,
+        tags: email.categories.clone(),
+        tracking: None,
+        test_mode: None,
+    }
 }
 
 async fn trigger_all<S: Store>(
@@ -188,6 +343,49 @@ async fn trigger_all<S: Store>(
             .idempotency_key(format!("order-1001-{order}"))
             .await?
             .id,
+        // The account is out of SendGrid credits (HTTP 401, the simulator's answer for this
+        // sender): dead letter at once, and the handler sends it through Mailgun.
+        SendGridEmail {
+            from: EmailAddress {
+                email: "no-credits@example.com".into(),
+                name: Some("Example".into()),
+            },
+            ..welcome("Linus", "linus@example.com")
+        }
+        .trigger(runtime)
+        .await?
+        .id,
+        // PayPal answers with the order; the handler reads where the buyer approves it.
+        PayPalOrder {
+            intent: PayPalIntent::Capture,
+            purchase_units: vec![PayPalPurchaseUnit {
+                reference_id: None,
+                amount: PayPalAmount {
+                    currency_code: "USD".into(),
+                    value: "20.00".into(),
+                },
+                description: Some("Order #1002".into()),
+                custom_id: None,
+                invoice_id: None,
+            }],
+            payment_source: Some(PayPalPaymentSource {
+                paypal: PayPalWallet {
+                    experience_context: Some(PayPalExperienceContext {
+                        brand_name: Some("Example".into()),
+                        locale: None,
+                        shipping_preference: None,
+                        landing_page: None,
+                        user_action: Some(PayPalUserAction::PayNow),
+                        payment_method_preference: None,
+                        return_url: Some("https://example.com/paid".into()),
+                        cancel_url: Some("https://example.com/cart".into()),
+                    }),
+                },
+            }),
+        }
+        .trigger(runtime)
+        .await?
+        .id,
         // SendGrid refuses the address (HTTP 400): dead letter at once, retrying cannot help.
         welcome("Nobody", "not-an-address")
             .trigger(runtime)
@@ -265,9 +463,11 @@ async fn summary<S: Store>(runtime: &Runtime<S>, ids: &[ExecutionId]) -> Result<
         "  {:<20} {:<12} {:>8}  result",
         "webhook", "status", "attempts"
     );
-    let (mut sent, mut retried, mut dead) = (0, 0, 0);
+    let (mut sent, mut retried, mut dead, mut scheduled) = (0, 0, 0, 0);
+    let mut fallback_sent = false;
     for id in ids {
         let e = fetch(runtime, *id).await?;
+        fallback_sent |= e.webhook_type == MailgunEmail::NAME && e.status == Status::Sent;
         let result = match e.status {
             Status::Sent => {
                 sent += 1;
@@ -275,6 +475,11 @@ async fn summary<S: Store>(runtime: &Runtime<S>, ids: &[ExecutionId]) -> Result<
                     retried += 1;
                 }
                 format!("HTTP {}", e.response_status.unwrap_or_default())
+            }
+            Status::Pending => {
+                scheduled += 1;
+                let due = ((e.next_retry_at - e.created_at).num_milliseconds() + 500) / 1000;
+                format!("scheduled, due {due} s after it was triggered")
             }
             _ => {
                 dead += 1;
@@ -288,10 +493,15 @@ async fn summary<S: Store>(runtime: &Runtime<S>, ids: &[ExecutionId]) -> Result<
             e.attempts
         );
     }
-    println!("\n  sent: {sent} (of which {retried} after a retry), dead-lettered: {dead}");
+    println!(
+        "\n  sent: {sent} (of which {retried} after a retry), dead-lettered: {dead}, scheduled: {scheduled}"
+    );
     println!(
         "  dead letters keep their reason; fix the cause, then `runtime.retry_dead_letters(..)`."
     );
+    if !fallback_sent || scheduled != 1 {
+        return Err("the typed handlers did not take their next steps (the Mailgun fallback, the status check)".into());
+    }
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! ```text
 //! buildamp migrate               # create or update the queue's tables at DATABASE_URL
 //!                                # (postgres://… or sqlite://…; unset: .buildamp/buildamp.db)
-//! buildamp simulate --port 4040  # serve /test-webhook/{sendgrid,stripe,slow,rate-limited,error,reject}
+//! buildamp simulate --port 4040  # serve /test-webhook/{sendgrid,mailgun,stripe,paypal,slow,rate-limited,error,reject}
 //! buildamp verify --scheme stripe --secret whsec_… --header 'Stripe-Signature: t=…' --body-file event.json
 //! buildamp gen --models models --out frontend/src   # writes frontend/src/BuildAmp/Webhooks.elm
 //! buildamp events schema --models models --out docs/events   # a JSON Schema per event type
@@ -320,7 +320,7 @@ async fn simulate(port: u16) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port} ({e}): is another simulator running? Pick another --port"))?;
     println!(
-        "simulating providers on http://127.0.0.1:{port}/test-webhook/{{sendgrid,stripe,slow,rate-limited,error,reject}}; Ctrl-C stops"
+        "simulating providers on http://127.0.0.1:{port}/test-webhook/{{sendgrid,mailgun,stripe,paypal,slow,rate-limited,error,reject}}; Ctrl-C stops"
     );
     buildamp::simulator::serve(listener, async {
         let _ = tokio::signal::ctrl_c().await;

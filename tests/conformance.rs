@@ -20,6 +20,7 @@ conformance! {
     twilio_targets_get_lists_as_repeated_keys,
     a_2xx_body_that_is_not_the_declared_response_is_recorded_and_never_retried,
     typed_handlers_get_the_payload_and_the_answer_or_the_refusal_typed,
+    a_typed_handler_triggers_its_fallback_through_its_runtime_once,
     multipart_uploads_arrive_byte_exact,
     get_sends_the_payload_as_a_query_string,
     a_repeated_idempotency_key_returns_the_first_execution,
@@ -39,6 +40,7 @@ conformance! {
 }
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -169,6 +171,14 @@ pub struct ChargeRefusal {
     max_attempts = 3
 )]
 pub struct Charge {
+    /// Cents.
+    pub amount: u32,
+}
+
+/// Where a refused `Charge` goes instead.
+#[derive(Serialize, Deserialize, BuildAmpWebhook)]
+#[target(url = "{RECEIVER}/elsewhere")]
+pub struct ChargeElsewhere {
     /// Cents.
     pub amount: u32,
 }
@@ -698,6 +708,86 @@ async fn typed_handlers_get_the_payload_and_the_answer_or_the_refusal_typed<S: B
             "refused 5000 (402): card_error Your card was declined.",
             "refused 7777 (400): not in the declared shape"
         ]
+    );
+}
+
+/// The seed's fallback: a refused charge goes to another provider, triggered from the handler
+/// through `Handled::runtime`. The handler fails once after triggering (as a crash would), so the
+/// event comes back; the idempotency key keeps the fallback to one.
+async fn a_typed_handler_triggers_its_fallback_through_its_runtime_once<S: Backend>(store: S) {
+    let receiver = Receiver::start(|r, _| {
+        if r.path == "/v1/charges" {
+            Reply::Full {
+                status: 402,
+                headers: vec![],
+                body: r#"{"error": {"type": "card_error", "message": "Declined."}}"#.into(),
+            }
+        } else {
+            Reply::Status(200)
+        }
+    })
+    .await;
+    let clock = ManualClock::new(t0());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let runtime = runtime_with(store, test_env(&receiver), &clock, |b| {
+        b.on_failure::<Charge, _, _>(move |handled, charge, refusal| {
+            let calls = counted.clone();
+            async move {
+                let refusal = refusal.ok_or("the refusal is in the declared shape")?;
+                assert_eq!(refusal.error.kind, "card_error");
+                ChargeElsewhere {
+                    amount: charge.amount,
+                }
+                .trigger(handled.runtime())
+                .idempotency_key(format!("fallback-{}", handled.execution_id))
+                .correlation_id(handled.correlation_id.expect("set at trigger time"))
+                .await?;
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err("the process died after triggering".into());
+                }
+                Ok(())
+            }
+        })
+    })
+    .await;
+    let order = uuid::Uuid::now_v7();
+    Charge { amount: 5000 }
+        .trigger(&runtime)
+        .correlation_id(order)
+        .await
+        .unwrap();
+    runtime.executor().run_once().await.unwrap();
+    assert_eq!(runtime.dispatch_outcomes().await.unwrap(), 1);
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(
+        runtime.dispatch_outcomes().await.unwrap(),
+        1,
+        "handed over again"
+    );
+    assert_eq!(
+        runtime.dispatch_outcomes().await.unwrap(),
+        0,
+        "acknowledged"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    runtime.executor().run_once().await.unwrap();
+    let elsewhere: Vec<_> = receiver
+        .received()
+        .into_iter()
+        .filter(|r| r.path == "/elsewhere")
+        .collect();
+    assert_eq!(elsewhere.len(), 1, "one fallback");
+    assert_eq!(elsewhere[0].json()["amount"], 5000);
+    let fallbacks = runtime
+        .store()
+        .executions(&buildamp::ExecutionFilter::newest(10).webhook_type("ChargeElsewhere"))
+        .await
+        .unwrap();
+    assert_eq!(fallbacks.len(), 1);
+    assert_eq!(
+        (fallbacks[0].status, fallbacks[0].correlation_id),
+        (Status::Sent, Some(order))
     );
 }
 

@@ -182,3 +182,90 @@ fn secrets_resolve_from_the_environment_at_send_time() {
         "http://localhost:4040/test-webhook/sendgrid"
     );
 }
+
+/// What the simulator answers, as the models' declared answer types read it: the quickstart's
+/// typed handlers depend on it.
+#[tokio::test]
+async fn the_simulator_answers_in_the_models_declared_shapes() {
+    use axum::body::Body;
+    use buildamp::target::parse_as;
+    use buildamp_models::{
+        MailgunResponse, PayPalOrderResponse, PayPalOrderStatus, SendGridErrors,
+        StripePaymentIntentResponse,
+    };
+    use tower::ServiceExt;
+
+    async fn answer(service: &str, content_type: &str, body: &str) -> (u16, Vec<u8>) {
+        let request = axum::http::Request::post(format!("/test-webhook/{service}"))
+            .header("content-type", content_type)
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        let response = buildamp::simulator::router()
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, bytes.to_vec())
+    }
+
+    let mail = |from: &str, to: &str| {
+        serde_json::json!({"personalizations": [{"to": [{"email": to}]}], "from": {"email": from}})
+            .to_string()
+    };
+    let json = "application/json";
+    let (status, body) = answer("sendgrid", json, &mail("no-credits@example.com", "a@b.c")).await;
+    let refused: SendGridErrors = parse_as(&body).unwrap();
+    assert_eq!(
+        (
+            status,
+            refused.errors[0].message.as_str(),
+            &refused.errors[0].field
+        ),
+        (401, "Maximum credits exceeded", &None)
+    );
+    let (status, body) = answer("sendgrid", json, &mail("app@example.com", "nobody")).await;
+    let refused: SendGridErrors = parse_as(&body).unwrap();
+    assert_eq!(
+        (status, refused.errors[0].field.as_deref()),
+        (400, Some("personalizations.0.to.0.email"))
+    );
+    assert_eq!(
+        answer("sendgrid", json, &mail("app@example.com", "a@b.c"))
+            .await
+            .0,
+        202
+    );
+
+    let (status, body) = answer("mailgun", "multipart/form-data; boundary=x", "--x--").await;
+    let queued: MailgunResponse = parse_as(&body).unwrap();
+    assert_eq!(status, 200);
+    assert!(queued.id.starts_with('<') && queued.id.ends_with("@sandbox.mailgun.org>"));
+
+    let form = "application/x-www-form-urlencoded";
+    let (status, body) = answer("stripe", form, "amount=2000&currency=eur").await;
+    let intent: StripePaymentIntentResponse = parse_as(&body).unwrap();
+    assert_eq!(
+        (status, intent.amount, intent.currency.as_str()),
+        (200, 2000, "eur")
+    );
+
+    let (status, body) = answer("paypal", json, r#"{"intent": "CAPTURE"}"#).await;
+    let order: PayPalOrderResponse = parse_as(&body).unwrap();
+    assert_eq!(
+        (status, order.status),
+        (201, PayPalOrderStatus::PayerActionRequired)
+    );
+    assert_eq!(
+        order.approval_url(),
+        Some(
+            format!(
+                "https://www.sandbox.paypal.com/checkoutnow?token={}",
+                order.id
+            )
+            .as_str()
+        )
+    );
+}

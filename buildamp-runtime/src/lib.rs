@@ -67,7 +67,7 @@ pub use outbound::trigger::{
 pub use outbound::{delivery, registry};
 pub use protect::{Destination, HealthChange};
 pub use queue::{ExecutionId, OutcomeKind, Status};
-pub use runtime::{Running, Runtime, RuntimeBuilder, StartupError};
+pub use runtime::{Handled, Running, Runtime, RuntimeBuilder, StartupError};
 pub use service::Event;
 pub use store::{
     DatabaseUrl, DeadLetterFilter, Enqueued, Execution, ExecutionFilter, ExecutionStore,

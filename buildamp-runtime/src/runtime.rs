@@ -1,7 +1,7 @@
 //! The runtime: one handle for triggering, running the executor and its maintenance, and managing
 //! executions.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -70,6 +70,80 @@ impl<S: Store> Clone for Runtime<S> {
     }
 }
 
+/// A [`Runtime`] that does not keep it alive: what the builder's typed handlers hold, so that
+/// the runtime (which holds the handlers) is not kept alive by them.
+struct WeakRuntime<S: Store> {
+    inner: Weak<Context<S>>,
+    handlers: Weak<[Handler]>,
+    health_handlers: Weak<[HealthHandler]>,
+    commits: Weak<GroupCommit<S>>,
+}
+
+impl<S: Store> WeakRuntime<S> {
+    fn of(runtime: &Runtime<S>) -> Self {
+        WeakRuntime {
+            inner: Arc::downgrade(&runtime.inner),
+            handlers: Arc::downgrade(&runtime.handlers),
+            health_handlers: Arc::downgrade(&runtime.health_handlers),
+            commits: Arc::downgrade(&runtime.commits),
+        }
+    }
+
+    fn upgrade(&self) -> Option<Runtime<S>> {
+        Some(Runtime {
+            inner: self.inner.upgrade()?,
+            handlers: self.handlers.upgrade()?,
+            health_handlers: self.health_handlers.upgrade()?,
+            commits: self.commits.upgrade()?,
+        })
+    }
+}
+
+/// The runtime a builder's typed handlers will run in, set by [`RuntimeBuilder::build`].
+type RuntimeSlot<S> = Arc<OnceLock<WeakRuntime<S>>>;
+
+/// What a typed handler ([`RuntimeBuilder::on_success`], [`RuntimeBuilder::on_failure`]) gets
+/// besides the payload and the answer: the outcome event (its fields through `Deref`:
+/// `handled.execution_id`, `handled.correlation_id`) and the runtime, to trigger what comes next
+/// (a fallback provider, a status check in five minutes).
+pub struct Handled<S: Store> {
+    event: OutcomeEvent,
+    runtime: Runtime<S>,
+}
+
+impl<S: Store> Handled<S> {
+    /// The runtime the outcome happened in: trigger follow-ups with `payload.trigger(handled.runtime())`.
+    pub fn runtime(&self) -> &Runtime<S> {
+        &self.runtime
+    }
+
+    /// The outcome event.
+    pub fn event(&self) -> &OutcomeEvent {
+        &self.event
+    }
+
+    /// The outcome event, owned.
+    pub fn into_event(self) -> OutcomeEvent {
+        self.event
+    }
+}
+
+impl<S: Store> std::ops::Deref for Handled<S> {
+    type Target = OutcomeEvent;
+
+    fn deref(&self) -> &OutcomeEvent {
+        &self.event
+    }
+}
+
+impl<S: Store> std::fmt::Debug for Handled<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handled")
+            .field("event", &self.event)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Builds a [`Runtime`]; [`RuntimeBuilder::build`] runs the start-up checks.
 pub struct RuntimeBuilder<S: Store> {
     store: S,
@@ -85,6 +159,7 @@ pub struct RuntimeBuilder<S: Store> {
     address_policy: Option<AddressPolicy>,
     lookup: Arc<dyn Lookup>,
     breaker: BreakerPolicy,
+    this: RuntimeSlot<S>,
 }
 
 /// Why the runtime would not start: every problem, one a line.
@@ -174,20 +249,22 @@ impl<S: Store> RuntimeBuilder<S> {
     }
 
     /// Registers a typed handler of `W`'s deliveries: called at least once for every
-    /// `WebhookSuccess` of `W`, with the payload that was sent and the answer read as
-    /// `W::Response` (`#[target(response = Type)]`; an `Err` says why a 2xx body is not one,
-    /// which is also the execution's `error_message`). An error makes the event come back later.
+    /// `WebhookSuccess` of `W`, with the event and the runtime ([`Handled`]), the payload that
+    /// was sent and the answer read as `W::Response` (`#[target(response = Type)]`; an `Err` says
+    /// why a 2xx body is not one, which is also the execution's `error_message`). An error makes
+    /// the event come back later.
     ///
     /// ```rust,ignore
-    /// .on_success::<StripePaymentIntent, _, _>(|event, payment, intent| async move {
+    /// .on_success::<StripePaymentIntent, _, _>(|handled, payment, intent| async move {
     ///     let intent = intent?; // StripePaymentIntentResponse
-    ///     schedule_status_check(&intent.id, payment.amount).await
+    ///     check_status(&intent.id).trigger(handled.runtime()).delay(FIVE_MINUTES).await?;
+    ///     Ok(())
     /// })
     /// ```
     pub fn on_success<W, F, Fut>(self, handler: F) -> Self
     where
         W: Webhook,
-        F: Fn(OutcomeEvent, W, Result<W::Response, String>) -> Fut + Send + Sync + 'static,
+        F: Fn(Handled<S>, W, Result<W::Response, String>) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
         self.on_typed(
@@ -201,14 +278,15 @@ impl<S: Store> RuntimeBuilder<S> {
     }
 
     /// Registers a typed handler of `W`'s dead letters: called at least once for every
-    /// `WebhookFailed` of `W`, with the payload and the provider's refusal read as `W::Error`
+    /// `WebhookFailed` of `W`, with the event and the runtime ([`Handled`]), the payload and the
+    /// provider's refusal read as `W::Error`
     /// (`#[target(error = Type)]`), when the last attempt got an answer of that shape (`None`
     /// after a timeout, or for a body of another shape: `event.response_body` has it as text).
     /// This is where a fallback goes (SendGrid refused: send through Mailgun).
     pub fn on_failure<W, F, Fut>(self, handler: F) -> Self
     where
         W: Webhook,
-        F: Fn(OutcomeEvent, W, Option<W::Error>) -> Fut + Send + Sync + 'static,
+        F: Fn(Handled<S>, W, Option<W::Error>) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
         self.on_typed(
@@ -232,20 +310,25 @@ impl<S: Store> RuntimeBuilder<S> {
     where
         W: Webhook,
         T: Send + 'static,
-        F: Fn(OutcomeEvent, W, T) -> Fut + Send + Sync + 'static,
+        F: Fn(Handled<S>, W, T) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
     {
-        let store = self.store.clone();
+        let this = self.this.clone();
         let handler = Arc::new(handler);
         self.on_outcome(move |event| {
-            let (store, handler) = (store.clone(), handler.clone());
+            let (this, handler) = (this.clone(), handler.clone());
             async move {
                 if event.kind != kind || event.webhook_type != W::NAME {
                     return Ok(());
                 }
-                let payload = typed_payload::<W, S>(&store, event.execution_id).await?;
+                // Handlers run only inside a runtime, which is alive while it dispatches.
+                let runtime = this
+                    .get()
+                    .and_then(WeakRuntime::upgrade)
+                    .ok_or("the runtime was dropped before this outcome was handled")?;
+                let payload = typed_payload::<W, S>(runtime.store(), event.execution_id).await?;
                 let answer = read(&event);
-                handler(event, payload, answer).await
+                handler(Handled { event, runtime }, payload, answer).await
             }
         })
     }
@@ -329,7 +412,7 @@ impl<S: Store> RuntimeBuilder<S> {
         let max_timeout = (self.config.lease / 2).min(Duration::from_secs(120));
         let idle = self.config.concurrency.max(1);
         let commits = Arc::new(GroupCommit::new(self.store.clone(), self.clock.clone()));
-        Ok(Runtime {
+        let runtime = Runtime {
             commits,
             inner: Arc::new(Context {
                 store: self.store,
@@ -344,7 +427,10 @@ impl<S: Store> RuntimeBuilder<S> {
             }),
             handlers: self.handlers.into(),
             health_handlers: self.health_handlers.into(),
-        })
+        };
+        // A builder is consumed by `build`, so its slot is set once.
+        let _ = self.this.set(WeakRuntime::of(&runtime));
+        Ok(runtime)
     }
 }
 
@@ -424,6 +510,7 @@ impl<S: Store> Runtime<S> {
             address_policy: None,
             lookup: Arc::new(SystemLookup),
             breaker: BreakerPolicy::default(),
+            this: Arc::default(),
         }
     }
 

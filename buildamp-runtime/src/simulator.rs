@@ -4,8 +4,10 @@
 //!
 //! | service | answers |
 //! | --- | --- |
-//! | `sendgrid` | 202, empty body, an `X-Message-Id` header (as SendGrid does); 400 with SendGrid's `{"errors": [...]}` when a recipient address has no `@` |
+//! | `sendgrid` | 202, empty body, an `X-Message-Id` header (as SendGrid does); 400 with SendGrid's `{"errors": [...]}` when a recipient address has no `@`; 401 `Maximum credits exceeded` (SendGrid's answer to an account out of credits) when the sender's address starts with `no-credits@` |
+//! | `mailgun` | 200 with Mailgun's `{"id": "<...>", "message": "Queued. Thank you."}` |
 //! | `stripe` | 200 with a `payment_intent` object built from the form body |
+//! | `paypal` | 201 with an order (`PAYER_ACTION_REQUIRED`) whose `payer-action` link is where the buyer approves it |
 //! | `slow` | 200 after `?ms=` milliseconds (default 2000, at most 60000) |
 //! | `rate-limited` | 429 with `Retry-After: 1` the first time it sees a request (by `Idempotency-Key`, else by body), then 200 |
 //! | `error` | 500 with a JSON error, always |
@@ -55,6 +57,10 @@ async fn simulate(
                 StatusCode::BAD_REQUEST,
                 &serde_json::json!({"errors": [{"message": "Does not contain a valid address.", "field": field, "help": null}]}),
             ),
+            None if out_of_credits(&body) => json(
+                StatusCode::UNAUTHORIZED,
+                &serde_json::json!({"errors": [{"message": "Maximum credits exceeded", "field": null, "help": null}]}),
+            ),
             None => {
                 let id = uuid::Uuid::new_v4().simple().to_string();
                 (StatusCode::ACCEPTED, [("x-message-id", id)]).into_response()
@@ -77,6 +83,28 @@ async fn simulate(
                 "livemode": false,
             });
             json(StatusCode::OK, &intent)
+        }
+        "mailgun" => {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            json(
+                StatusCode::OK,
+                &serde_json::json!({"id": format!("<{id}@sandbox.mailgun.org>"), "message": "Queued. Thank you."}),
+            )
+        }
+        "paypal" => {
+            let id = uuid::Uuid::new_v4().simple().to_string()[..17].to_uppercase();
+            json(
+                StatusCode::CREATED,
+                &serde_json::json!({
+                    "id": id,
+                    "status": "PAYER_ACTION_REQUIRED",
+                    "payment_source": {"paypal": {}},
+                    "links": [
+                        {"href": format!("https://api-m.sandbox.paypal.com/v2/checkout/orders/{id}"), "rel": "self", "method": "GET"},
+                        {"href": format!("https://www.sandbox.paypal.com/checkoutnow?token={id}"), "rel": "payer-action", "method": "GET"}
+                    ]
+                }),
+            )
         }
         "slow" => {
             let ms = slow.ms.unwrap_or(2000).min(60_000);
@@ -131,6 +159,15 @@ fn invalid_recipient(body: &[u8]) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether the sender's address starts with `no-credits@`: the simulated account is out of credits.
+fn out_of_credits(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|mail| {
+        mail["from"]["email"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("no-credits@"))
+    })
 }
 
 fn body_pairs(body: &[u8]) -> Vec<(String, String)> {

@@ -8,7 +8,7 @@ use buildamp::Webhook;
 use buildamp::target as rt;
 use buildamp_codegen::ir::{
     Auth, BodyEncoding, Choice, Exposure, ExternalId, FormLists, Method, RetryPolicy, Target,
-    UrlSource,
+    Template, UrlSource,
 };
 
 fn models() -> Vec<(String, String, Target)> {
@@ -36,6 +36,36 @@ fn url(t: &Target) -> (&str, Vec<&str>) {
         Choice::Fixed(UrlSource::Template(tpl)) => (tpl.source.as_str(), tpl.vars()),
         other => panic!("expected a fixed URL template, got {other:?}"),
     }
+}
+
+/// A target that goes to the simulator's `service` in development (no auth there): its
+/// production URL template and auth.
+fn simulated<'t>(t: &'t Target, service: &str) -> (&'t Template, &'t Auth) {
+    let Choice::IfEnv {
+        var,
+        when_set: UrlSource::Template(dev),
+        otherwise: UrlSource::Template(prod),
+    } = &t.url
+    else {
+        panic!("expected if_env! URL, got {:?}", t.url)
+    };
+    assert_eq!(var, "DEVELOPMENT");
+    assert_eq!(
+        dev.source,
+        format!("http://localhost:4040/test-webhook/{service}")
+    );
+    let Choice::IfEnv {
+        when_set: Auth::None,
+        otherwise: auth,
+        ..
+    } = &t.auth
+    else {
+        panic!(
+            "expected no auth in development, some otherwise: {:?}",
+            t.auth
+        )
+    };
+    (prod, auth)
 }
 
 fn auth(t: &Target) -> &Auth {
@@ -92,27 +122,10 @@ fn every_integration_is_declared_in_its_file() {
 fn sendgrid_is_json_with_bearer_and_a_development_simulator() {
     let (_, t) = target("SendGridEmail");
     assert_eq!(t.method, Method::Post);
-    let Choice::IfEnv {
-        var,
-        when_set: UrlSource::Template(dev),
-        otherwise: UrlSource::Template(prod),
-    } = &t.url
-    else {
-        panic!("expected if_env! URL, got {:?}", t.url)
-    };
-    assert_eq!(var, "DEVELOPMENT");
-    assert_eq!(dev.source, "http://localhost:4040/test-webhook/sendgrid");
+    let (prod, auth) = simulated(&t, "sendgrid");
     assert_eq!(prod.source, "https://api.sendgrid.com/v3/mail/send");
-    let Choice::IfEnv {
-        when_set: Auth::None,
-        otherwise: Auth::Bearer(key),
-        ..
-    } = &t.auth
-    else {
-        panic!(
-            "expected no auth in development, Bearer otherwise: {:?}",
-            t.auth
-        )
+    let Auth::Bearer(key) = auth else {
+        panic!("expected Bearer, got {auth:?}")
     };
     assert_eq!(key.vars(), ["SENDGRID_API_KEY"]);
     assert_eq!(t.encoding, BodyEncoding::Json);
@@ -126,14 +139,15 @@ fn sendgrid_is_json_with_bearer_and_a_development_simulator() {
 fn mailgun_is_multipart_with_basic_api_colon_key() {
     let (_, t) = target("MailgunEmail");
     assert_eq!(t.method, Method::Post);
+    let (prod, auth) = simulated(&t, "mailgun");
     assert_eq!(
-        url(&t),
+        (prod.source.as_str(), prod.vars()),
         (
             "https://api.mailgun.net/v3/{MAILGUN_DOMAIN}/messages",
             vec!["MAILGUN_DOMAIN"]
         )
     );
-    let Auth::Basic(credentials) = auth(&t) else {
+    let Auth::Basic(credentials) = auth else {
         panic!("expected Basic")
     };
     assert_eq!(credentials.source, "api:{MAILGUN_API_KEY}");
@@ -199,11 +213,9 @@ fn stripe_is_form_encoded_with_an_idempotency_key() {
 #[test]
 fn paypal_dedupes_with_paypal_request_id() {
     let (_, t) = target("PayPalOrder");
-    assert_eq!(
-        url(&t),
-        ("https://api-m.paypal.com/v2/checkout/orders", vec![])
-    );
-    assert!(matches!(auth(&t), Auth::Bearer(k) if k.vars() == ["PAYPAL_ACCESS_TOKEN"]));
+    let (prod, auth) = simulated(&t, "paypal");
+    assert_eq!(prod.source, "https://api-m.paypal.com/v2/checkout/orders");
+    assert!(matches!(auth, Auth::Bearer(k) if k.vars() == ["PAYPAL_ACCESS_TOKEN"]));
     assert_eq!(t.idempotency_header.as_deref(), Some("PayPal-Request-Id"));
     assert_eq!(delivery(&t), (BodyEncoding::Json, 60, &EXPONENTIAL));
 }
@@ -331,8 +343,13 @@ fn twilio_and_resend_say_where_their_message_id_is() {
 fn compiled_targets_match_the_ir() {
     // The derive compiled the same model into statics: spot-check that the two views agree.
     let t = buildamp_models::MailgunEmail::target();
-    let rt::Choice::Fixed(rt::UrlSource::Template(url)) = &t.url else {
-        panic!()
+    let rt::Choice::IfEnv {
+        var: "DEVELOPMENT",
+        otherwise: rt::UrlSource::Template(url),
+        ..
+    } = &t.url
+    else {
+        panic!("{:?}", t.url)
     };
     assert_eq!(
         url.source,

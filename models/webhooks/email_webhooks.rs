@@ -82,9 +82,9 @@ pub struct EmailContent {
 /// fields as repeated parts, `o:` options as `yes`/`no`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
 #[target(
-    url = "https://api.mailgun.net/v3/{MAILGUN_DOMAIN}/messages",
+    url = if_env!("DEVELOPMENT", "http://localhost:4040/test-webhook/mailgun", "https://api.mailgun.net/v3/{MAILGUN_DOMAIN}/messages"),
     method = "POST",
-    auth = "Basic api:{MAILGUN_API_KEY}",
+    auth = if_env!("DEVELOPMENT", "", "Basic api:{MAILGUN_API_KEY}"),
     content_type = "multipart/form-data",
     response = MailgunResponse,
     error = MailgunError

@@ -70,9 +70,9 @@ pub struct AutomaticPaymentMethods {
 /// fields deprecated in its favour).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, BuildAmpWebhook)]
 #[target(
-    url = "https://api-m.paypal.com/v2/checkout/orders",
+    url = if_env!("DEVELOPMENT", "http://localhost:4040/test-webhook/paypal", "https://api-m.paypal.com/v2/checkout/orders"),
     method = "POST",
-    auth = "Bearer {PAYPAL_ACCESS_TOKEN}",
+    auth = if_env!("DEVELOPMENT", "", "Bearer {PAYPAL_ACCESS_TOKEN}"),
     idempotency_header = "PayPal-Request-Id",
     timeout = "60s",
     response = PayPalOrderResponse,
