@@ -1,6 +1,7 @@
 //! The inbound endpoints over real HTTP on 127.0.0.1, against Postgres and SQLite: a webhook is
 //! delivered to a receiver that answers with a provider id, then the provider's signed status
-//! events come back to `/webhooks/twilio` and `/webhooks/resend`, are mapped to the execution,
+//! events come back to `/webhooks/twilio`, `/webhooks/resend` and `/webhooks/ses` (SES through
+//! SNS, signed with a test certificate), are mapped to the execution,
 //! recorded durably, deduplicated on what the provider signed and handed to the app's handler
 //! (again by the dispatcher when a handler failed or its request was cut off).
 
@@ -19,6 +20,8 @@ conformance! {
     health_reports_the_endpoints_and_the_database,
     an_oversized_body_is_413_in_the_runtimes_json,
     retention_prunes_inbound_records_with_the_executions,
+    ses_confirms_its_subscription_only_at_aws,
+    ses_events_are_verified_topic_checked_mapped_and_deduplicated,
 }
 
 use std::sync::{Arc, Mutex};
@@ -821,6 +824,23 @@ fn configuration_names_every_missing_variable() {
     assert_eq!(error.problems.len(), 2, "{error}");
     assert!(!error.to_string().contains("not base64!"), "{error}");
 
+    let error = InboundConfig::from_env(&env(&[]), &[Provider::Ses]).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "inbound webhooks are not configured: set SES_SNS_TOPIC_ARNS"
+    );
+    let error = InboundConfig::from_env(
+        &env(&[("SES_SNS_TOPIC_ARNS", "ses-events")]),
+        &[Provider::Ses],
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("`ses-events` is not an SNS topic ARN"),
+        "{error}"
+    );
+
     let error = InboundConfig::from_env(
         &env(&[
             ("TWILIO_AUTH_TOKEN", "t"),
@@ -905,5 +925,406 @@ async fn with_verification_off_unsigned_events_are_processed() {
         response.status(),
         404,
         "only configured providers are routed"
+    );
+}
+
+// --- Amazon SES through SNS -------------------------------------------------------------------
+
+const SES_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:ses-events";
+const CERT_URL: &str = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem";
+
+/// AWS, as far as the endpoint reaches it: the signing certificate at its URL, and every other
+/// URL visited (a `SubscribeURL`). Tests cannot reach AWS; this is the boundary.
+#[derive(Clone, Default)]
+struct FakeAws {
+    visited: Arc<Mutex<Vec<String>>>,
+}
+
+impl buildamp::signing::sns::AwsFetch for FakeAws {
+    fn get<'a>(&'a self, url: &'a str) -> buildamp::signing::sns::Fetched<'a> {
+        self.visited.lock().unwrap().push(url.to_owned());
+        let answer = if url == CERT_URL {
+            Ok(include_str!("fixtures/sns-test-cert.pem").to_owned())
+        } else {
+            Ok("<ConfirmSubscriptionResponse/>".to_owned())
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+/// An SNS message of `kind` with `fields`, signed as SNS signs (SignatureVersion 2: RSA PKCS#1
+/// v1.5 over SHA-256 of the canonical string), written here from AWS's documentation.
+fn sns_message(kind: &str, fields: &[(&str, &str)]) -> Value {
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+    let mut message = json!({
+        "Type": kind,
+        "TopicArn": SES_TOPIC,
+        "Timestamp": "2027-01-01T00:00:00.000Z",
+        "SignatureVersion": "2",
+        "SigningCertURL": CERT_URL,
+    });
+    for (k, v) in fields {
+        message[*k] = (*v).into();
+    }
+    let signed: &[&str] = if kind == "Notification" {
+        &[
+            "Message",
+            "MessageId",
+            "Subject",
+            "Timestamp",
+            "TopicArn",
+            "Type",
+        ]
+    } else {
+        &[
+            "Message",
+            "MessageId",
+            "SubscribeURL",
+            "Timestamp",
+            "Token",
+            "TopicArn",
+            "Type",
+        ]
+    };
+    let mut canonical = String::new();
+    for name in signed {
+        if let Some(value) = message[*name].as_str() {
+            canonical.push_str(&format!("{name}\n{value}\n"));
+        }
+    }
+    let key =
+        rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("fixtures/sns-test-key.pem")).unwrap();
+    let signature = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key).sign(canonical.as_bytes());
+    message["Signature"] = base64::engine::general_purpose::STANDARD
+        .encode(signature.to_bytes())
+        .into();
+    message
+}
+
+/// An SES event notification about `execution` (by its `buildamp_id` tag), the SNS message
+/// `sns_id`.
+fn ses_event(sns_id: &str, execution: ExecutionId, event: Value) -> Value {
+    let mut event = event;
+    event["mail"] = json!({
+        "timestamp": "2027-01-01T00:00:00.000Z",
+        "messageId": "0100018c-ses-message-id",
+        "source": "app@example.com",
+        "destination": ["ada@example.com"],
+        "commonHeaders": {"subject": "Hello"},
+        "tags": {"buildamp_id": [execution.to_string()], "ses:configuration-set": ["events"]},
+    });
+    sns_message(
+        "Notification",
+        &[("MessageId", sns_id), ("Message", &event.to_string())],
+    )
+}
+
+struct SesApp<S: Backend> {
+    runtime: Runtime<S>,
+    base: String,
+    aws: FakeAws,
+    events: Arc<Mutex<Vec<InboundEvent>>>,
+    http: reqwest::Client,
+}
+
+async fn ses_app<S: Backend>(store: S) -> SesApp<S> {
+    let receiver = Receiver::answering(200).await;
+    // The test certificate is valid from 2026-12-03.
+    let clock = ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2027-01-01T00:00:00Z")
+            .unwrap()
+            .into(),
+    );
+    let runtime = runtime_with(store, env(&[("RECEIVER", &receiver.base)]), &clock, |b| b).await;
+    let config = InboundConfig::from_env(
+        &env(&[("SES_SNS_TOPIC_ARNS", &format!(" {SES_TOPIC} , "))]),
+        &[Provider::Ses],
+    )
+    .expect("configured");
+    let aws = FakeAws::default();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let router = Inbound::new(runtime.store().clone(), config)
+        .clock(clock)
+        .aws_fetcher(aws.clone())
+        .on_event(move |event| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(event);
+                Ok(())
+            }
+        })
+        .router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    SesApp {
+        runtime,
+        base,
+        aws,
+        events,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl<S: Backend> SesApp<S> {
+    /// Posts an SNS message the way SNS does (JSON, as `text/plain`).
+    async fn post(&self, message: &Value) -> (u16, Value) {
+        answer(
+            self.http
+                .post(format!("{}/webhooks/ses", self.base))
+                .header("Content-Type", "text/plain; charset=UTF-8")
+                .header("x-amz-sns-message-type", message["Type"].as_str().unwrap())
+                .body(message.to_string()),
+        )
+        .await
+    }
+
+    fn visited(&self) -> Vec<String> {
+        self.aws.visited.lock().unwrap().clone()
+    }
+
+    async fn recorded(&self) -> usize {
+        self.runtime
+            .store()
+            .every_row_as_text()
+            .await
+            .iter()
+            .filter(|(table, _)| table == "inbound_events")
+            .count()
+    }
+}
+
+async fn ses_confirms_its_subscription_only_at_aws<S: Backend>(store: S) {
+    let app = ses_app(store).await;
+    let confirm = format!(
+        "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={SES_TOPIC}&Token=t0k"
+    );
+    let subscription = |url: &str| {
+        sns_message(
+            "SubscriptionConfirmation",
+            &[
+                ("MessageId", "sub-1"),
+                ("Message", "You have chosen to subscribe to the topic."),
+                ("SubscribeURL", url),
+                ("Token", "t0k"),
+            ],
+        )
+    };
+    // A validly signed message whose SubscribeURL is not AWS's: nothing is visited.
+    let (status, body) = app
+        .post(&subscription(
+            "https://collector.example.com/?Action=ConfirmSubscription",
+        ))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("sns.<region>.amazonaws.com"),
+        "{body}"
+    );
+    assert_eq!(
+        app.visited(),
+        [CERT_URL],
+        "only the certificate was fetched"
+    );
+    // The real one is confirmed by visiting it.
+    let (status, body) = app.post(&subscription(&confirm)).await;
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"success": true, "confirmed": true}))
+    );
+    assert_eq!(
+        app.visited(),
+        [CERT_URL, confirm.as_str()],
+        "the certificate is cached"
+    );
+    // Forged: the signature covers the SubscribeURL.
+    let mut forged = subscription(&confirm);
+    forged["SubscribeURL"] = confirm.replace("t0k", "other").into();
+    assert_eq!(app.post(&forged).await.0, 401);
+    assert_eq!(
+        app.visited().len(),
+        2,
+        "nothing visited for a forged message"
+    );
+    assert_eq!(app.recorded().await, 0);
+}
+
+async fn ses_events_are_verified_topic_checked_mapped_and_deduplicated<S: Backend>(store: S) {
+    let app = ses_app(store).await;
+    let execution = Mail {
+        to: "ada@example.com".into(),
+    }
+    .trigger(&app.runtime)
+    .await
+    .unwrap()
+    .id;
+    let events = [
+        ses_event(
+            "n-1",
+            execution,
+            json!({"eventType": "Delivery", "delivery": {"timestamp": "2027-01-01T00:00:02.000Z",
+                "recipients": ["ada@example.com"], "smtpResponse": "250 ok"}}),
+        ),
+        ses_event(
+            "n-2",
+            execution,
+            json!({"eventType": "Bounce", "bounce": {"bounceType": "Permanent",
+                "bounceSubType": "General", "timestamp": "2027-01-01T00:00:03.000Z",
+                "bouncedRecipients": [{"emailAddress": "bob@example.com",
+                    "diagnosticCode": "smtp; 550 5.1.1 user unknown"}]}}),
+        ),
+        ses_event(
+            "n-3",
+            execution,
+            json!({"eventType": "Bounce", "bounce": {"bounceType": "Transient",
+                "bounceSubType": "MailboxFull", "bouncedRecipients": [{"emailAddress": "cy@example.com"}]}}),
+        ),
+        ses_event(
+            "n-4",
+            execution,
+            json!({"notificationType": "Complaint", "complaint": {"complaintFeedbackType": "abuse",
+                "complainedRecipients": [{"emailAddress": "ada@example.com"}]}}),
+        ),
+        ses_event(
+            "n-5",
+            execution,
+            json!({"eventType": "Open", "open": {"timestamp": "2027-01-01T00:10:00.000Z"}}),
+        ),
+        ses_event(
+            "n-6",
+            execution,
+            json!({"eventType": "Click", "click": {"link": "https://example.com/offer"}}),
+        ),
+    ];
+    for event in &events {
+        let (status, body) = app.post(event).await;
+        assert_eq!((status, &body), (200, &json!({"success": true})));
+    }
+    // SNS delivers at least once: the same message again is acknowledged, not handed over.
+    let (status, body) = app.post(&events[0]).await;
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"success": true, "duplicate": true}))
+    );
+    let seen = app.events.lock().unwrap().clone();
+    /// What each event says: its kind, recipients, bounce hardness, and reason or link.
+    type Said = (EmailEventKind, Vec<String>, Option<bool>, Option<String>);
+    let summary: Vec<Said> = seen
+        .iter()
+        .map(|e| {
+            assert_eq!((e.provider, e.execution), (Provider::Ses, execution));
+            assert_eq!(e.external_id, "0100018c-ses-message-id");
+            let InboundKind::Email(email) = &e.kind else {
+                panic!("not an email event: {e:?}")
+            };
+            (
+                email.kind.clone(),
+                email.to.clone(),
+                email.hard_bounce,
+                email.reason.clone().or_else(|| email.link.clone()),
+            )
+        })
+        .collect();
+    let s = |v: &str| v.to_owned();
+    assert_eq!(
+        summary,
+        [
+            (
+                EmailEventKind::Delivered,
+                vec![s("ada@example.com")],
+                None,
+                None
+            ),
+            (
+                EmailEventKind::Bounced,
+                vec![s("bob@example.com")],
+                Some(true),
+                Some(s(
+                    "Permanent bounce (General): smtp; 550 5.1.1 user unknown"
+                ))
+            ),
+            (
+                EmailEventKind::Bounced,
+                vec![s("cy@example.com")],
+                Some(false),
+                Some(s("Transient bounce (MailboxFull)"))
+            ),
+            (
+                EmailEventKind::Complained,
+                vec![s("ada@example.com")],
+                None,
+                Some(s("abuse"))
+            ),
+            (
+                EmailEventKind::Opened,
+                vec![s("ada@example.com")],
+                None,
+                None
+            ),
+            (
+                EmailEventKind::Clicked,
+                vec![s("ada@example.com")],
+                None,
+                Some(s("https://example.com/offer"))
+            ),
+        ]
+    );
+    assert_eq!(app.recorded().await, 6);
+
+    // Signed by AWS, but for someone else's topic: refused, nothing recorded.
+    let mut elsewhere = ses_event("n-7", execution, json!({"eventType": "Delivery"}));
+    elsewhere["TopicArn"] = "arn:aws:sns:us-east-1:999999999999:theirs".into();
+    let resigned = sns_message(
+        "Notification",
+        &[
+            ("MessageId", "n-7"),
+            ("Message", elsewhere["Message"].as_str().unwrap()),
+            ("TopicArn", "arn:aws:sns:us-east-1:999999999999:theirs"),
+        ],
+    );
+    let (status, body) = app.post(&resigned).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("SES_SNS_TOPIC_ARNS")
+    );
+    // Tampered after signing, or a certificate URL outside AWS: 401, nothing recorded.
+    let mut tampered = events[4].clone();
+    tampered["Message"] = tampered["Message"]
+        .as_str()
+        .unwrap()
+        .replace("Open", "Click")
+        .into();
+    assert_eq!(app.post(&tampered).await.0, 401);
+    let mut moved = events[4].clone();
+    moved["SigningCertURL"] = "https://certs.example.com/SimpleNotificationService-test.pem".into();
+    assert_eq!(app.post(&moved).await.0, 401);
+    // An unknown message: 404 naming it, nothing recorded.
+    let stranger = ses_event("n-8", ExecutionId::new(), json!({"eventType": "Delivery"}));
+    let mut stranger_event: Value =
+        serde_json::from_str(stranger["Message"].as_str().unwrap()).unwrap();
+    stranger_event["mail"]["tags"] = json!({});
+    stranger_event["mail"]["messageId"] = "unknown-ses-id".into();
+    let unknown = sns_message(
+        "Notification",
+        &[
+            ("MessageId", "n-8"),
+            ("Message", &stranger_event.to_string()),
+        ],
+    );
+    let (status, body) = app.post(&unknown).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(app.recorded().await, 6);
+    assert_eq!(
+        app.visited(),
+        [CERT_URL],
+        "one certificate fetch; nothing fetched from outside AWS"
     );
 }

@@ -1,6 +1,6 @@
 //! Providers' status events about what we sent.
 //!
-//! - [`receive`]: the endpoints for Twilio and Resend status events: verified (with
+//! - [`receive`]: the endpoints for Twilio, Resend and Amazon SES (through SNS) status events: verified (with
 //!   [`crate::signing`]), mapped to our executions, recorded durably, then handed to the app's
 //!   handlers.
 //!

@@ -1,19 +1,25 @@
 //! Receiving providers' status events about what we sent: `POST /webhooks/twilio` (SMS status
-//! callbacks), `POST /webhooks/resend` (email events) and `GET /webhooks/health`.
+//! callbacks), `POST /webhooks/resend` (email events), `POST /webhooks/ses` (Amazon SES events
+//! through an SNS subscription) and `GET /webhooks/health`.
 //!
 //! Each request is handled in this order, and stops at the first failure:
 //!
 //! 1. **Verify** the signature (`401`, nothing processed): Twilio's `X-Twilio-Signature` over the
-//!    public URL and the form fields; Resend's `svix-*` headers (Standard Webhooks).
+//!    public URL and the form fields; Resend's `svix-*` headers (Standard Webhooks); SNS's RSA
+//!    signature with the certificate at its `SigningCertURL` (validated as AWS's before it is
+//!    fetched, then cached), and the message's topic must be one of [`SES_TOPICS_VAR`] (`403`):
+//!    SNS signs every topic's messages, not only yours. An SNS `SubscriptionConfirmation` is
+//!    confirmed here, by visiting its `SubscribeURL` only when that is an
+//!    `sns.<region>.amazonaws.com` URL (`400` otherwise, nothing visited).
 //! 2. **Parse** the body (`400`, naming the field).
 //! 3. **Map** the provider's message id to our execution (`404` when it names none). The embedded
 //!    strategy comes first: our id carried by the provider (the `buildamp_id` query parameter of a
-//!    Twilio `StatusCallback` URL; a Resend tag or `X-BuildAmp-Id` header), which is an execution
-//!    id or a correlation id. Then the database strategy: `message_external_ids`, written when a
+//!    Twilio `StatusCallback` URL; a Resend or SES tag, or an `X-BuildAmp-Id` header), which is an
+//!    execution id or a correlation id. Then the database strategy: `message_external_ids`, written when a
 //!    target with `external_id = "json:/sid"` (say) was delivered.
 //! 4. **Record** (`inbound_events`), durably, before answering: a repeat of an event recorded
 //!    already is acknowledged (`200`, `"duplicate": true`) and not handed over again. The event id
-//!    is only what the signature covers: Resend's `svix-id`, and for Twilio the SHA-256 of the
+//!    is only what the signature covers: Resend's `svix-id`, SNS's `MessageId`, and for Twilio the SHA-256 of the
 //!    signed URL and parameters (its `I-Twilio-Idempotency-Token` is not signed, so a replayed
 //!    request with a fresh token is still a repeat).
 //! 5. **Handle**: the event is leased to this request, and every registered handler gets the
@@ -50,6 +56,7 @@ use crate::error::{HandlerError, error_chain};
 use crate::http::ApiError;
 use crate::maintenance::{Service, redelivery_delay};
 use crate::queue::ExecutionId;
+use crate::signing::sns::{self, AwsFetch, CertificateCache, HttpsFetch};
 use crate::signing::verify::{self, DEFAULT_TOLERANCE};
 use crate::store::{InboundRecord, InboundRow, Store, StoreError};
 
@@ -59,6 +66,9 @@ pub const VERIFY_VAR: &str = "VERIFY_WEBHOOK_SIGNATURES";
 pub const TWILIO_TOKEN_VAR: &str = "TWILIO_AUTH_TOKEN";
 /// The Resend webhook signing secret (`whsec_...`).
 pub const RESEND_SECRET_VAR: &str = "RESEND_WEBHOOK_SECRET";
+/// The ARNs of the SNS topics SES publishes to, comma-separated: messages of any other topic are
+/// refused, signed by AWS or not.
+pub const SES_TOPICS_VAR: &str = "SES_SNS_TOPIC_ARNS";
 /// The public base URL providers call (`https://api.example.com`): Twilio signs the URL it
 /// requested, which a proxy in front of the app hides from it.
 pub const PUBLIC_URL_VAR: &str = "BUILDAMP_PUBLIC_URL";
@@ -75,6 +85,8 @@ pub enum Provider {
     Twilio,
     /// Resend email events.
     Resend,
+    /// Amazon SES events, published to an SNS topic this endpoint subscribes to.
+    Ses,
 }
 
 impl Provider {
@@ -83,6 +95,7 @@ impl Provider {
         match self {
             Provider::Twilio => "twilio",
             Provider::Resend => "resend",
+            Provider::Ses => "ses",
         }
     }
 }
@@ -105,6 +118,7 @@ pub struct InboundConfig {
     twilio_token: Option<Secret>,
     resend_secret: Option<Secret>,
     public_url: Option<String>,
+    ses_topics: Vec<String>,
     tolerance: Duration,
 }
 
@@ -121,7 +135,8 @@ pub struct InboundConfigError {
 
 impl InboundConfig {
     /// Reads the settings for `providers` from `env`: [`TWILIO_TOKEN_VAR`] and [`PUBLIC_URL_VAR`]
-    /// for Twilio, [`RESEND_SECRET_VAR`] for Resend, each required while signatures are verified.
+    /// for Twilio, [`RESEND_SECRET_VAR`] for Resend, [`SES_TOPICS_VAR`] for SES, each required
+    /// while signatures are verified.
     /// [`VERIFY_VAR`]` = false` turns verification off: allowed, with a loud warning (see
     /// [`InboundConfig::warning`]), and never to be used in production.
     ///
@@ -165,6 +180,23 @@ impl InboundConfig {
         let twilio_token = required(TWILIO_TOKEN_VAR, twilio).map(Secret);
         let resend_secret = required(RESEND_SECRET_VAR, resend).map(Secret);
         let public_url = required(PUBLIC_URL_VAR, twilio);
+        let ses_topics: Vec<String> = required(SES_TOPICS_VAR, providers.contains(&Provider::Ses))
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for topic in &ses_topics {
+            let parts: Vec<&str> = topic.split(':').collect();
+            if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" {
+                problems.push(format!(
+                    "{SES_TOPICS_VAR}: `{topic}` is not an SNS topic ARN, like arn:aws:sns:us-east-1:123456789012:ses-events"
+                ));
+            }
+        }
         if let Some(url) = &public_url
             && !matches!(url::Url::parse(url), Ok(u) if u.scheme() == "https" || u.scheme() == "http")
         {
@@ -189,6 +221,7 @@ impl InboundConfig {
             twilio_token,
             resend_secret,
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            ses_topics,
             tolerance: DEFAULT_TOLERANCE,
         };
         if let Some(warning) = config.warning() {
@@ -331,7 +364,13 @@ pub struct EmailEvent {
     pub reason: Option<String>,
     /// `data.click.link` (`email.clicked`).
     pub link: Option<String>,
-    /// The whole `data` object, for fields not lifted out above.
+    /// For a bounce: `true` when it is permanent (a hard bounce: do not send to the address
+    /// again), `false` when it is transient (a soft bounce); `None` otherwise, or when the
+    /// provider does not say.
+    #[serde(default)]
+    pub hard_bounce: Option<bool>,
+    /// The whole `data` object (Resend), or the whole SES event (SES), for fields not lifted out
+    /// above.
     pub data: Value,
 }
 
@@ -399,6 +438,7 @@ pub struct Inbound<S> {
     clock: Arc<dyn Clock>,
     lease: Duration,
     body_limit: usize,
+    aws: CertificateCache<Box<dyn AwsFetch>>,
 }
 
 impl<S: Store> Inbound<S> {
@@ -411,7 +451,16 @@ impl<S: Store> Inbound<S> {
             clock: Arc::new(SystemClock),
             lease: LEASE,
             body_limit: 256 * 1024,
+            aws: CertificateCache::new(Box::new(HttpsFetch::default())),
         }
+    }
+
+    /// How SNS signing certificates are fetched and SES subscriptions confirmed (default: HTTPS
+    /// GETs of the AWS URLs, once each is validated; tests, which cannot reach AWS, pass a
+    /// fixture).
+    pub fn aws_fetcher(mut self, fetcher: impl AwsFetch + 'static) -> Self {
+        self.aws = CertificateCache::new(Box::new(fetcher));
+        self
     }
 
     /// How long an event is held while its handlers run before it is handed over again
@@ -439,7 +488,8 @@ impl<S: Store> Inbound<S> {
         self
     }
 
-    /// The clock that judges Resend timestamps (tests use a manual one).
+    /// The clock that judges Resend timestamps and SNS certificates' validity (tests use a
+    /// manual one).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
@@ -461,8 +511,8 @@ impl<S: Store> Inbound<S> {
         Self::routes(Arc::new(self))
     }
 
-    /// The routes: `GET /webhooks/health`, and `POST /webhooks/twilio` and `/webhooks/resend` for
-    /// the configured providers.
+    /// The routes: `GET /webhooks/health`, and `POST /webhooks/twilio`, `/webhooks/resend` and
+    /// `/webhooks/ses` for the configured providers.
     fn routes(shared: Arc<Self>) -> Router {
         let mut router = Router::new().route("/webhooks/health", get(health::<S>));
         if shared.config.providers.contains(&Provider::Twilio) {
@@ -470,6 +520,9 @@ impl<S: Store> Inbound<S> {
         }
         if shared.config.providers.contains(&Provider::Resend) {
             router = router.route("/webhooks/resend", post(resend::<S>));
+        }
+        if shared.config.providers.contains(&Provider::Ses) {
+            router = router.route("/webhooks/ses", post(ses::<S>));
         }
         let limit = shared.body_limit;
         // Over the limit or too slow, the answer is the runtime's JSON, like every other.
@@ -662,10 +715,185 @@ async fn resend<S: Store>(
             subject: text(&data["subject"]),
             reason: text(&data["bounce"]["message"]).or_else(|| text(&data["failed"]["reason"])),
             link: text(&data["click"]["link"]),
+            hard_bounce: data["bounce"]["type"].as_str().map(|t| t == "Permanent"),
             data: data.clone(),
         }),
     };
     process(&inbound, event, &kind).await
+}
+
+/// `POST /webhooks/ses`: an SNS message (SNS posts its JSON as `text/plain`, so the body is read
+/// as JSON whatever its type says).
+async fn ses<S: Store>(
+    State(inbound): State<Arc<Inbound<S>>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = crate::http::body(body, inbound.body_limit)?;
+    let message: Value = serde_json::from_slice(&body)
+        .map_err(|e| bad_request(format!("the body is not an SNS message (JSON): {e}")))?;
+    let kind = message["Type"]
+        .as_str()
+        .ok_or_else(|| bad_request("missing `Type`"))?
+        .to_owned();
+    let topic = message["TopicArn"].as_str().unwrap_or_default().to_owned();
+    if inbound.config.verify {
+        inbound
+            .aws
+            .verify(&message, inbound.clock.now().timestamp())
+            .await
+            .map_err(|e| unauthorized(&e))?;
+        if !inbound.config.ses_topics.contains(&topic) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "topic `{topic}` is not one of {SES_TOPICS_VAR}: add it there to receive its messages"
+                ),
+            ));
+        }
+    }
+    match kind.as_str() {
+        "SubscriptionConfirmation" => {
+            let url = sns::subscribe_url(&message)
+                .map_err(|e| bad_request(format!("the subscription was not confirmed: {e}")))?;
+            inbound.aws.fetcher().get(url).await.map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    format!("the subscription could not be confirmed at AWS: {e}"),
+                )
+            })?;
+            tracing::info!(topic, "confirmed the SNS subscription of the SES endpoint");
+            let body = json!({"success": true, "confirmed": true});
+            Ok((StatusCode::OK, axum::Json(body)).into_response())
+        }
+        "UnsubscribeConfirmation" => {
+            // Not resubscribed: whoever unsubscribed meant it. A new subscription confirms anew.
+            tracing::warn!(
+                topic,
+                "the SES endpoint was unsubscribed from its SNS topic"
+            );
+            Ok(success(false))
+        }
+        "Notification" => ses_notification(&inbound, &message).await,
+        other => Err(bad_request(format!("`{other}` is not an SNS message type"))),
+    }
+}
+
+/// An SES event (the `Message` of an SNS notification): its message mapped to our execution,
+/// recorded and handed over like the other providers' events.
+async fn ses_notification<S: Store>(
+    inbound: &Inbound<S>,
+    message: &Value,
+) -> Result<Response, ApiError> {
+    let event_id = message["MessageId"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad_request("missing `MessageId`"))?
+        .to_owned();
+    let event: Value = message["Message"]
+        .as_str()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .filter(Value::is_object)
+        .ok_or_else(|| bad_request("`Message` is not an SES event (a JSON object in a string)"))?;
+    // Configuration-set event publishing says `eventType`; identity notifications say
+    // `notificationType`.
+    let ses_type = event["eventType"]
+        .as_str()
+        .or_else(|| event["notificationType"].as_str())
+        .ok_or_else(|| bad_request("missing `Message.eventType` (or `notificationType`)"))?
+        .to_owned();
+    let mail = &event["mail"];
+    let message_id = mail["messageId"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad_request("missing `Message.mail.messageId`"))?
+        .to_owned();
+    let embedded = ses_embedded(mail).map(|v| embedded_id(&v)).transpose()?;
+    let execution = find_execution(&inbound.store, embedded, &message_id).await?;
+    let (kind, detail) = match ses_type.as_str() {
+        "Send" => (EmailEventKind::Sent, "send"),
+        "Delivery" => (EmailEventKind::Delivered, "delivery"),
+        "Bounce" => (EmailEventKind::Bounced, "bounce"),
+        "Complaint" => (EmailEventKind::Complained, "complaint"),
+        "Open" => (EmailEventKind::Opened, "open"),
+        "Click" => (EmailEventKind::Clicked, "click"),
+        "DeliveryDelay" => (EmailEventKind::DeliveryDelayed, "deliveryDelay"),
+        "Reject" => (EmailEventKind::Failed, "reject"),
+        "Rendering Failure" => (EmailEventKind::Failed, "failure"),
+        other => (EmailEventKind::Other(format!("ses.{other}")), ""),
+    };
+    let detail = &event[detail];
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let addresses = |list: &Value, key: Option<&str>| -> Vec<String> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| text(key.map_or(r, |k| &r[k])))
+            .collect()
+    };
+    let to = match ses_type.as_str() {
+        "Bounce" => addresses(&detail["bouncedRecipients"], Some("emailAddress")),
+        "Complaint" => addresses(&detail["complainedRecipients"], Some("emailAddress")),
+        "Delivery" => addresses(&detail["recipients"], None),
+        _ => Vec::new(),
+    };
+    let to = if to.is_empty() {
+        addresses(&mail["destination"], None)
+    } else {
+        to
+    };
+    let reason = match ses_type.as_str() {
+        "Bounce" => {
+            let diagnostic = detail["bouncedRecipients"][0]["diagnosticCode"].as_str();
+            Some(format!(
+                "{} bounce ({}){}",
+                detail["bounceType"].as_str().unwrap_or("Undetermined"),
+                detail["bounceSubType"].as_str().unwrap_or("Undetermined"),
+                diagnostic.map(|d| format!(": {d}")).unwrap_or_default()
+            ))
+        }
+        "Complaint" => text(&detail["complaintFeedbackType"]),
+        "Reject" => text(&detail["reason"]),
+        "Rendering Failure" => text(&detail["errorMessage"]),
+        "DeliveryDelay" => text(&detail["delayType"]),
+        _ => None,
+    };
+    let kind_name = format!("ses.{ses_type}");
+    let event = InboundEvent {
+        provider: Provider::Ses,
+        event_id,
+        external_id: message_id,
+        execution,
+        kind: InboundKind::Email(EmailEvent {
+            kind,
+            created_at: text(&detail["timestamp"]).or_else(|| text(&mail["timestamp"])),
+            from: text(&mail["source"]),
+            to,
+            subject: text(&mail["commonHeaders"]["subject"]),
+            reason,
+            link: text(&detail["link"]),
+            hard_bounce: (ses_type == "Bounce")
+                .then(|| detail["bounceType"].as_str() == Some("Permanent")),
+            data: event.clone(),
+        }),
+    };
+    process(inbound, event, &kind_name).await
+}
+
+/// Our id in an SES event's `mail`: a `buildamp_id` message tag (`tags` maps each name to its
+/// values), or an `X-BuildAmp-Id` header (when the configuration set includes headers).
+fn ses_embedded(mail: &Value) -> Option<String> {
+    mail["tags"][EMBEDDED_ID][0]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| {
+            mail["headers"].as_array()?.iter().find_map(|h| {
+                h["name"]
+                    .as_str()
+                    .filter(|n| n.eq_ignore_ascii_case(EMBEDDED_ID_HEADER))
+                    .and(h["value"].as_str())
+                    .map(str::to_owned)
+            })
+        })
 }
 
 /// Our id in a Resend event: a `buildamp_id` tag (an object of names to values, or a list of

@@ -1,9 +1,11 @@
 //! AWS SNS (and SES through SNS) message signatures: RSA PKCS#1 v1.5 over a canonical string of
 //! the message's fields, SHA-1 for `SignatureVersion` 1 and SHA-256 for 2, checked with the
-//! certificate at `SigningCertURL`, whose form is validated before anything is fetched.
+//! certificate at `SigningCertURL`, whose form is validated before anything is fetched. A
+//! `SubscriptionConfirmation`'s `SubscribeURL` is validated the same way before it is visited.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -51,9 +53,43 @@ fn field<'a>(message: &'a Value, name: &'static str) -> Result<&'a str, VerifyEr
 /// The URL is absent or not AWS's.
 pub fn signing_cert_url(message: &Value) -> Result<&str, VerifyError> {
     const FIELD: &str = "SigningCertURL";
-    let text = field(message, FIELD)?;
+    let (text, url) = aws_url(message, FIELD)?;
+    if !url.path().ends_with(".pem") {
+        return Err(VerifyError::Malformed {
+            header: FIELD,
+            reason: "not a .pem certificate path",
+        });
+    }
+    Ok(text)
+}
+
+/// A `SubscriptionConfirmation`'s `SubscribeURL`, if it is one AWS would send: on an
+/// `sns.<region>.amazonaws.com` host as [`signing_cert_url`] requires, asking
+/// `Action=ConfirmSubscription`. Check this before visiting it: the URL comes from the message.
+///
+/// # Errors
+/// The URL is absent or not AWS's.
+pub fn subscribe_url(message: &Value) -> Result<&str, VerifyError> {
+    const FIELD: &str = "SubscribeURL";
+    let (text, url) = aws_url(message, FIELD)?;
+    if !url
+        .query_pairs()
+        .any(|(k, v)| k == "Action" && v == "ConfirmSubscription")
+    {
+        return Err(VerifyError::Malformed {
+            header: FIELD,
+            reason: "not an Action=ConfirmSubscription URL",
+        });
+    }
+    Ok(text)
+}
+
+/// The URL in `message[name]`, if it is `https` on an `sns.<region>.amazonaws.com` host (or
+/// `.amazonaws.com.cn`), with no credentials or port.
+fn aws_url<'m>(message: &'m Value, name: &'static str) -> Result<(&'m str, url::Url), VerifyError> {
+    let text = field(message, name)?;
     let bad = |reason| VerifyError::Malformed {
-        header: FIELD,
+        header: name,
         reason,
     };
     let url = url::Url::parse(text).map_err(|_| bad("not a URL"))?;
@@ -78,10 +114,7 @@ pub fn signing_cert_url(message: &Value) -> Result<&str, VerifyError> {
     {
         return Err(bad("not an sns.<region>.amazonaws.com host"));
     }
-    if !url.path().ends_with(".pem") {
-        return Err(bad("not a .pem certificate path"));
-    }
-    Ok(text)
+    Ok((text, url))
 }
 
 /// Verifies an SNS message (the JSON body) with `certificate_pem`, the certificate from its
@@ -150,10 +183,62 @@ pub fn verify(message: &Value, certificate_pem: &str, now: i64) -> Result<(), Ve
     verified.map_err(|_| VerifyError::NoMatch)
 }
 
-/// Where signing certificates come from (an HTTPS GET in production; a fixture in tests).
-pub trait FetchCertificate: Send + Sync {
-    /// The PEM text at `url` (already validated by [`signing_cert_url`]).
-    fn fetch(&self, url: &str) -> impl Future<Output = Result<String, String>> + Send;
+/// What [`AwsFetch::get`] returns.
+pub type Fetched<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+
+/// GETs of URLs already validated as AWS's ([`signing_cert_url`], [`subscribe_url`]): an HTTPS
+/// client in production ([`HttpsFetch`]), a fixture in tests, since tests cannot reach AWS.
+pub trait AwsFetch: Send + Sync {
+    /// The body at `url`, or why it could not be read.
+    fn get<'a>(&'a self, url: &'a str) -> Fetched<'a>;
+}
+
+impl<T: AwsFetch + ?Sized> AwsFetch for Box<T> {
+    fn get<'a>(&'a self, url: &'a str) -> Fetched<'a> {
+        (**self).get(url)
+    }
+}
+
+/// [`AwsFetch`] over HTTPS: 10 s per request, no redirects, at most 64 KiB read.
+#[derive(Clone, Debug)]
+pub struct HttpsFetch {
+    client: reqwest::Client,
+}
+
+impl Default for HttpsFetch {
+    fn default() -> Self {
+        HttpsFetch {
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a TLS client builds"),
+        }
+    }
+}
+
+impl AwsFetch for HttpsFetch {
+    fn get<'a>(&'a self, url: &'a str) -> Fetched<'a> {
+        Box::pin(async move {
+            let mut response = self
+                .client
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| crate::error::error_chain(&e))?;
+            if !response.status().is_success() {
+                return Err(format!("AWS answered {}", response.status()));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+                body.extend_from_slice(&chunk);
+                if body.len() > 64 * 1024 {
+                    return Err("the answer is over 64 KiB".into());
+                }
+            }
+            String::from_utf8(body).map_err(|_| "the answer is not UTF-8".into())
+        })
+    }
 }
 
 /// Verifies SNS messages, fetching each signing certificate once and keeping it.
@@ -162,13 +247,18 @@ pub struct CertificateCache<F> {
     cache: Mutex<HashMap<String, Arc<str>>>,
 }
 
-impl<F: FetchCertificate> CertificateCache<F> {
+impl<F: AwsFetch> CertificateCache<F> {
     /// A cache over `fetcher`.
     pub fn new(fetcher: F) -> Self {
         CertificateCache {
             fetcher,
             cache: Mutex::default(),
         }
+    }
+
+    /// The fetcher, for other GETs of validated AWS URLs.
+    pub fn fetcher(&self) -> &F {
+        &self.fetcher
     }
 
     /// Validates the message's `SigningCertURL`, gets its certificate (from the cache, or fetched
@@ -185,7 +275,7 @@ impl<F: FetchCertificate> CertificateCache<F> {
             None => {
                 let pem: Arc<str> = self
                     .fetcher
-                    .fetch(url)
+                    .get(url)
                     .await
                     .map_err(|_| {
                         VerifyError::BadKey("the signing certificate could not be fetched")
@@ -286,15 +376,38 @@ mod tests {
         assert!(signing_cert_url(&china).is_ok());
     }
 
+    #[test]
+    fn subscribe_urls_outside_aws_are_refused_before_any_visit() {
+        let confirm = "/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-2:123:ses&Token=t";
+        for url in [
+            format!("http://sns.us-east-2.amazonaws.com{confirm}"),
+            format!("https://sns.us-east-2.amazonaws.com.evil.com{confirm}"),
+            format!("https://evil.com{confirm}"),
+            format!("https://sns.us-east-2.amazonaws.com:8443{confirm}"),
+            "https://sns.us-east-2.amazonaws.com/?Action=Unsubscribe".to_owned(),
+        ] {
+            let message = serde_json::json!({"SubscribeURL": url});
+            assert!(
+                matches!(subscribe_url(&message), Err(VerifyError::Malformed { .. })),
+                "{url} was accepted"
+            );
+        }
+        let aws = format!("https://sns.us-east-2.amazonaws.com{confirm}");
+        assert_eq!(
+            subscribe_url(&serde_json::json!({"SubscribeURL": aws})),
+            Ok(aws.as_str())
+        );
+    }
+
     struct Fixture {
         pem: String,
         fetches: AtomicUsize,
     }
 
-    impl FetchCertificate for Fixture {
-        async fn fetch(&self, _url: &str) -> Result<String, String> {
+    impl AwsFetch for Fixture {
+        fn get<'a>(&'a self, _url: &'a str) -> Fetched<'a> {
             self.fetches.fetch_add(1, Ordering::SeqCst);
-            Ok(self.pem.clone())
+            Box::pin(async move { Ok(self.pem.clone()) })
         }
     }
 
