@@ -827,6 +827,7 @@ async fn slow_headers_are_cut_off_and_a_slow_body_is_answered_408<S: Backend>(st
 #[test]
 fn the_elm_module_reads_every_key_the_api_writes() {
     use buildamp::api::{ExecutionView, ResponseView, StatusView};
+    use buildamp::inbound::timeline::{DeliveryEvent, DeliveryStatus};
     let module = buildamp_codegen::elm::generate(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
     )
@@ -841,12 +842,61 @@ fn the_elm_module_reads_every_key_the_api_writes() {
         created_at: 0,
         updated_at: 0,
         payload: Value::Null,
+        timeline: Vec::new(),
+        delivery_state: None,
     };
+    let received = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let view = view.with_timeline(vec![DeliveryEvent {
+        provider: buildamp::inbound::receive::Provider::Ses,
+        status: DeliveryStatus::Bounced,
+        at: received,
+        received_at: received,
+        recipients: vec!["ada@example.com".into()],
+        detail: Some("Permanent bounce (General)".into()),
+    }]);
     let json = serde_json::to_value(&view).unwrap();
-    for key in json.as_object().unwrap().keys() {
+    assert_eq!(json["delivery_state"], "bounced");
+    assert_eq!(
+        json["timeline"][0],
+        json!({"provider": "ses", "status": "bounced", "at": 1_800_000_000_000_i64,
+               "received_at": 1_800_000_000_000_i64, "recipients": ["ada@example.com"],
+               "detail": "Permanent bounce (General)"})
+    );
+    for key in json["timeline"][0].as_object().unwrap().keys() {
         assert!(
             module.contains(&format!("Decode.field \"{key}\""))
                 || module.contains(&format!("optionalField \"{key}\"")),
+            "the Elm module does not read the delivery event's `{key}`"
+        );
+    }
+    use DeliveryStatus::*;
+    for status in [
+        Scheduled,
+        Queued,
+        Sending,
+        Sent,
+        DeliveryDelayed,
+        Delivered,
+        Read,
+        Opened,
+        Clicked,
+        Complained,
+        Canceled,
+        Undelivered,
+        Bounced,
+        Failed,
+    ] {
+        let name = serde_json::to_value(status).unwrap();
+        assert!(
+            module.contains(&format!("                    {name} ->")),
+            "the Elm module does not read the status {name}"
+        );
+    }
+    for key in json.as_object().unwrap().keys() {
+        assert!(
+            module.contains(&format!("Decode.field \"{key}\""))
+                || module.contains(&format!("optionalField \"{key}\""))
+                || module.contains(&format!("fieldWithDefault \"{key}\"")),
             "the Elm module does not read `{key}`"
         );
     }

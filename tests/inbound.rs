@@ -22,6 +22,7 @@ conformance! {
     retention_prunes_inbound_records_with_the_executions,
     ses_confirms_its_subscription_only_at_aws,
     ses_events_are_verified_topic_checked_mapped_and_deduplicated,
+    the_timeline_keeps_every_event_in_arrival_order_and_its_state_never_moves_back,
 }
 
 use std::sync::{Arc, Mutex};
@@ -1022,6 +1023,7 @@ fn ses_event(sns_id: &str, execution: ExecutionId, event: Value) -> Value {
 
 struct SesApp<S: Backend> {
     runtime: Runtime<S>,
+    clock: ManualClock,
     base: String,
     aws: FakeAws,
     events: Arc<Mutex<Vec<InboundEvent>>>,
@@ -1046,7 +1048,7 @@ async fn ses_app<S: Backend>(store: S) -> SesApp<S> {
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
     let router = Inbound::new(runtime.store().clone(), config)
-        .clock(clock)
+        .clock(clock.clone())
         .aws_fetcher(aws.clone())
         .on_event(move |event| {
             let seen = seen.clone();
@@ -1061,6 +1063,7 @@ async fn ses_app<S: Backend>(store: S) -> SesApp<S> {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     SesApp {
         runtime,
+        clock,
         base,
         aws,
         events,
@@ -1326,5 +1329,73 @@ async fn ses_events_are_verified_topic_checked_mapped_and_deduplicated<S: Backen
         app.visited(),
         [CERT_URL],
         "one certificate fetch; nothing fetched from outside AWS"
+    );
+}
+
+/// Providers report late and out of order: `delivered` after `opened`, a repeat of `sent`. The
+/// timeline keeps each event as it arrived; the state it adds up to never moves back.
+async fn the_timeline_keeps_every_event_in_arrival_order_and_its_state_never_moves_back<
+    S: Backend,
+>(
+    store: S,
+) {
+    use buildamp::inbound::timeline::{DeliveryStatus, delivery_state};
+    let app = ses_app(store).await;
+    let execution = Mail {
+        to: "ada@example.com".into(),
+    }
+    .trigger(&app.runtime)
+    .await
+    .unwrap()
+    .id;
+    assert!(app.runtime.timeline(execution).await.unwrap().is_empty());
+    let arrivals = [
+        ("n-1", json!({"eventType": "Send", "send": {}})),
+        (
+            "n-2",
+            json!({"eventType": "Open", "open": {"timestamp": "2027-01-01T00:10:00.000Z"}}),
+        ),
+        (
+            "n-3",
+            json!({"eventType": "Delivery", "delivery": {"timestamp": "2027-01-01T00:00:02.000Z",
+                "recipients": ["ada@example.com"]}}),
+        ),
+        ("n-4", json!({"eventType": "Send", "send": {}})),
+    ];
+    for (id, event) in arrivals {
+        app.clock.advance(std::time::Duration::from_secs(1));
+        assert_eq!(app.post(&ses_event(id, execution, event)).await.0, 200);
+    }
+    let timeline = app.runtime.timeline(execution).await.unwrap();
+    let statuses: Vec<DeliveryStatus> = timeline.iter().map(|e| e.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            DeliveryStatus::Sent,
+            DeliveryStatus::Opened,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Sent
+        ]
+    );
+    assert_eq!(delivery_state(&timeline), Some(DeliveryStatus::Opened));
+    // The provider's own time: the event's, else the message's (SES's `mail.timestamp`).
+    assert_eq!(timeline[2].at.to_rfc3339(), "2027-01-01T00:00:02+00:00");
+    assert_eq!(timeline[0].at.to_rfc3339(), "2027-01-01T00:00:00+00:00");
+    assert_eq!(timeline[0].received_at.to_rfc3339(), "2027-01-01T00:00:01+00:00");
+    assert!(
+        timeline
+            .windows(2)
+            .all(|w| w[0].received_at < w[1].received_at)
+    );
+    // What `GET /buildamp/executions/{id}` serves (the Elm `Execution`'s timeline).
+    let stored = app.runtime.execution(execution).await.unwrap().unwrap();
+    let view = buildamp::api::ExecutionView::from(&stored).with_timeline(timeline);
+    let json = serde_json::to_value(&view).unwrap();
+    assert_eq!(json["delivery_state"], "opened");
+    assert_eq!(json["timeline"].as_array().unwrap().len(), 4);
+    assert_eq!(json["timeline"][2]["status"], "delivered");
+    assert_eq!(
+        json["timeline"][2]["recipients"],
+        json!(["ada@example.com"])
     );
 }

@@ -677,6 +677,35 @@ impl<S: Store> Runtime<S> {
         self.inner.store.execution(id).await
     }
 
+    /// The delivery timeline of execution `id`'s message: the providers' events about it
+    /// (Twilio, Resend, SES), in the order they were received. [`crate::inbound::timeline::delivery_state`]
+    /// says where the message stands.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn timeline(
+        &self,
+        id: ExecutionId,
+    ) -> Result<Vec<crate::inbound::timeline::DeliveryEvent>, StoreError> {
+        let rows = self.inner.store.inbound_of(id).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(received_at, json)| {
+                match serde_json::from_value::<crate::inbound::receive::InboundEvent>(json) {
+                    Ok(event) => Some(crate::inbound::timeline::DeliveryEvent::of(
+                        &event,
+                        received_at,
+                    )),
+                    Err(error) => {
+                        // Written by this code: unreadable only after a downgrade.
+                        tracing::warn!(execution = %id, %error, "an inbound event cannot be read; left out of the timeline");
+                        None
+                    }
+                }
+            })
+            .collect())
+    }
+
     /// An execution's attempt log, oldest first.
     ///
     /// # Errors

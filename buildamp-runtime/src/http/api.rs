@@ -10,7 +10,8 @@
 //!   `200` with the earlier execution when the `Idempotency-Key` header repeats one for this
 //!   webhook, if the caller may read it (`409` if not: the key is taken). `X-Correlation-Id` (a
 //!   UUID) sets the correlation id.
-//! - `GET /buildamp/executions/{id}`: one execution (`404` unknown, `403` refused).
+//! - `GET /buildamp/executions/{id}`: one execution (`404` unknown, `403` refused), with its
+//!   message's delivery timeline (the providers' events about it) and the state it adds up to.
 //! - `GET /buildamp/executions?webhook=&status=&correlation_id=&limit=`: newest first, only those
 //!   the authorizer lets the caller read.
 //! - `GET /buildamp/executions/{id}/events`: server-sent events, one `status` event with the
@@ -45,6 +46,7 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::watch::{Full, StreamSlots, Watcher};
+use crate::inbound::timeline::{DeliveryEvent, DeliveryStatus, delivery_state};
 use crate::outbound::registry::{self, AnyPayload};
 use crate::outbound::trigger::TriggerOptions;
 use crate::queue::{ExecutionId, Status};
@@ -193,6 +195,22 @@ pub struct ExecutionView {
     pub updated_at: i64,
     /// The payload, as stored.
     pub payload: Value,
+    /// The providers' events about its message, in the order received (read one execution to
+    /// get them; lists and status events leave them out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<DeliveryEvent>,
+    /// Where its message stands by those events (never moved back by a late one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_state: Option<DeliveryStatus>,
+}
+
+impl ExecutionView {
+    /// This view with the message's delivery timeline.
+    pub fn with_timeline(mut self, timeline: Vec<DeliveryEvent>) -> Self {
+        self.delivery_state = delivery_state(&timeline);
+        self.timeline = timeline;
+        self
+    }
 }
 
 /// `WebhookStatus` in the Elm client.
@@ -309,6 +327,8 @@ impl From<&Execution> for ExecutionView {
             created_at: e.created_at.timestamp_millis(),
             updated_at: e.updated_at.timestamp_millis(),
             payload: e.payload.clone(),
+            timeline: Vec::new(),
+            delivery_state: None,
         }
     }
 }
@@ -457,7 +477,14 @@ async fn one<S: Store, A: Authorizer>(
     headers: HeaderMap,
 ) -> Result<axum::Json<ExecutionView>, ApiError> {
     let (_, execution) = readable(&api, &id, &headers).await?;
-    Ok(axum::Json(ExecutionView::from(&execution)))
+    let timeline = api
+        .runtime
+        .timeline(execution.id)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(axum::Json(
+        ExecutionView::from(&execution).with_timeline(timeline),
+    ))
 }
 
 /// `?webhook=&status=&correlation_id=&limit=`.

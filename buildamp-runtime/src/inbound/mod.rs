@@ -3,10 +3,13 @@
 //! - [`receive`]: the endpoints for Twilio, Resend and Amazon SES (through SNS) status events: verified (with
 //!   [`crate::signing`]), mapped to our executions, recorded durably, then handed to the app's
 //!   handlers.
+//! - [`timeline`]: a message's delivery timeline from those events, and the state it adds up to
+//!   (never moved back by a late event).
 //!
 //! The verifiers, our own signing and SNS live in [`crate::signing`]; they are re-exported here
 //! under their earlier paths.
 
 pub mod receive;
+pub mod timeline;
 
 pub use crate::signing::{sign, sns, verify};

@@ -75,6 +75,13 @@ pub trait InboundStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The events recorded about `execution`, oldest first (handled or not), each with when it
+    /// was received: the message's delivery timeline.
+    fn inbound_of(
+        &self,
+        execution: ExecutionId,
+    ) -> impl Future<Output = Result<Vec<(DateTime<Utc>, serde_json::Value)>, StoreError>> + Send;
+
     /// Deletes up to `limit` handled events received before `before`. Unhandled events are kept.
     fn prune_inbound(
         &self,

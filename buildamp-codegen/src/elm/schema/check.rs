@@ -8,8 +8,25 @@ use crate::source::Problem;
 
 /// Names the module declares (types, constructors, and types whose `encode`/`decode` functions
 /// would be its helpers'), and Elm's default imports: a model type may not take them.
-pub const TAKEN: [&str; 52] = [
+pub const TAKEN: [&str; 69] = [
     "Execution",
+    "DeliveryEvent",
+    "MessageStatus",
+    "MessageScheduled",
+    "MessageQueued",
+    "MessageSending",
+    "MessageSent",
+    "MessageDelayed",
+    "MessageDelivered",
+    "MessageRead",
+    "MessageOpened",
+    "MessageClicked",
+    "MessageComplained",
+    "MessageCanceled",
+    "MessageUndelivered",
+    "MessageBounced",
+    "MessageFailed",
+    "MessageOther",
     "TypedExecution",
     "Answer",
     "NotAnswered",

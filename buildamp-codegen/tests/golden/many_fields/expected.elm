@@ -70,7 +70,44 @@ type alias Execution =
     , createdAt : Time.Posix
     , updatedAt : Time.Posix
     , payload : Encode.Value
+    , timeline : List DeliveryEvent
+    , deliveryState : Maybe MessageStatus
     }
+
+
+{-| A provider's event about an execution's message (Twilio, Resend, SES), in the order received.
+`getExecution` reads them; lists and status events leave them out.
+-}
+type alias DeliveryEvent =
+    { provider : String
+    , status : MessageStatus
+    , at : Time.Posix
+    , receivedAt : Time.Posix
+    , recipients : List String
+    , detail : Maybe String
+    }
+
+
+{-| Where a message stands, as its provider reported it. An execution's `deliveryState` is the
+furthest its timeline reached: a late `MessageDelivered` after `MessageOpened` does not move it
+back. `MessageOther` is a status this module does not know yet.
+-}
+type MessageStatus
+    = MessageScheduled
+    | MessageQueued
+    | MessageSending
+    | MessageSent
+    | MessageDelayed
+    | MessageDelivered
+    | MessageRead
+    | MessageOpened
+    | MessageClicked
+    | MessageComplained
+    | MessageCanceled
+    | MessageUndelivered
+    | MessageBounced
+    | MessageFailed
+    | MessageOther
 
 
 {-| Where a delivery stands: `Failed error attempts` is waiting for its next attempt;
@@ -248,6 +285,72 @@ decodeExecution =
         |> andMap (Decode.field "created_at" (Decode.map Time.millisToPosix Decode.int))
         |> andMap (Decode.field "updated_at" (Decode.map Time.millisToPosix Decode.int))
         |> andMap (Decode.field "payload" Decode.value)
+        |> andMap (fieldWithDefault "timeline" [] (Decode.list decodeDeliveryEvent))
+        |> andMap (optionalField "delivery_state" decodeMessageStatus)
+
+
+decodeDeliveryEvent : Decode.Decoder DeliveryEvent
+decodeDeliveryEvent =
+    Decode.succeed DeliveryEvent
+        |> andMap (Decode.field "provider" Decode.string)
+        |> andMap (Decode.field "status" decodeMessageStatus)
+        |> andMap (Decode.field "at" (Decode.map Time.millisToPosix Decode.int))
+        |> andMap (Decode.field "received_at" (Decode.map Time.millisToPosix Decode.int))
+        |> andMap (Decode.field "recipients" (Decode.list Decode.string))
+        |> andMap (optionalField "detail" Decode.string)
+
+
+decodeMessageStatus : Decode.Decoder MessageStatus
+decodeMessageStatus =
+    Decode.string
+        |> Decode.map
+            (\status ->
+                case status of
+                    "scheduled" ->
+                        MessageScheduled
+
+                    "queued" ->
+                        MessageQueued
+
+                    "sending" ->
+                        MessageSending
+
+                    "sent" ->
+                        MessageSent
+
+                    "delivery_delayed" ->
+                        MessageDelayed
+
+                    "delivered" ->
+                        MessageDelivered
+
+                    "read" ->
+                        MessageRead
+
+                    "opened" ->
+                        MessageOpened
+
+                    "clicked" ->
+                        MessageClicked
+
+                    "complained" ->
+                        MessageComplained
+
+                    "canceled" ->
+                        MessageCanceled
+
+                    "undelivered" ->
+                        MessageUndelivered
+
+                    "bounced" ->
+                        MessageBounced
+
+                    "failed" ->
+                        MessageFailed
+
+                    _ ->
+                        MessageOther
+            )
 
 
 decodeWebhookStatus : Decode.Decoder WebhookStatus

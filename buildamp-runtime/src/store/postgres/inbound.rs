@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{PgStore, limit};
+use crate::queue::ExecutionId;
 use crate::store::{InboundRecord, InboundRow, InboundStore, StoreError};
 
 impl InboundStore for PgStore {
@@ -29,6 +30,22 @@ impl InboundStore for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn inbound_of(
+        &self,
+        execution: ExecutionId,
+    ) -> Result<Vec<(DateTime<Utc>, serde_json::Value)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT received_at, event FROM inbound_events WHERE execution_id = $1
+             ORDER BY received_at, provider, event_id",
+        )
+        .bind(execution.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     async fn claim_inbound(

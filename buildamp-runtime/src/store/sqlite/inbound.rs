@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{SqliteStore, json_text, limit, micros};
+use super::{SqliteStore, json_text, limit, micros, time};
+use crate::queue::ExecutionId;
 use crate::store::{InboundRecord, InboundRow, InboundStore, StoreError};
 
 impl InboundStore for SqliteStore {
@@ -29,6 +30,22 @@ impl InboundStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn inbound_of(
+        &self,
+        execution: ExecutionId,
+    ) -> Result<Vec<(DateTime<Utc>, serde_json::Value)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT received_at, event FROM inbound_events WHERE execution_id = ?1
+             ORDER BY received_at, provider, event_id",
+        )
+        .bind(execution.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((time(r.try_get(0)?)?, json_text(r.try_get(1)?)?)))
+            .collect()
     }
 
     async fn claim_inbound(
