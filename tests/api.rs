@@ -827,7 +827,7 @@ async fn slow_headers_are_cut_off_and_a_slow_body_is_answered_408<S: Backend>(st
 #[test]
 fn the_elm_module_reads_every_key_the_api_writes() {
     use buildamp::api::{ExecutionView, ResponseView, StatusView};
-    use buildamp::inbound::timeline::{DeliveryEvent, DeliveryStatus};
+    use buildamp::tracking::timeline::{DeliveryEvent, DeliveryStatus};
     let module = buildamp_codegen::elm::generate(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
     )
@@ -847,7 +847,7 @@ fn the_elm_module_reads_every_key_the_api_writes() {
     };
     let received = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
     let view = view.with_timeline(vec![DeliveryEvent {
-        provider: buildamp::inbound::receive::Provider::Ses,
+        provider: buildamp::tracking::Provider::Ses,
         status: DeliveryStatus::Bounced,
         at: received,
         received_at: received,

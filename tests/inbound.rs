@@ -1339,7 +1339,7 @@ async fn the_timeline_keeps_every_event_in_arrival_order_and_its_state_never_mov
 >(
     store: S,
 ) {
-    use buildamp::inbound::timeline::{DeliveryStatus, delivery_state};
+    use buildamp::tracking::timeline::{DeliveryStatus, delivery_state};
     let app = ses_app(store).await;
     let execution = Mail {
         to: "ada@example.com".into(),
@@ -1381,7 +1381,10 @@ async fn the_timeline_keeps_every_event_in_arrival_order_and_its_state_never_mov
     // The provider's own time: the event's, else the message's (SES's `mail.timestamp`).
     assert_eq!(timeline[2].at.to_rfc3339(), "2027-01-01T00:00:02+00:00");
     assert_eq!(timeline[0].at.to_rfc3339(), "2027-01-01T00:00:00+00:00");
-    assert_eq!(timeline[0].received_at.to_rfc3339(), "2027-01-01T00:00:01+00:00");
+    assert_eq!(
+        timeline[0].received_at.to_rfc3339(),
+        "2027-01-01T00:00:01+00:00"
+    );
     assert!(
         timeline
             .windows(2)

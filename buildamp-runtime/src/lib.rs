@@ -24,8 +24,10 @@
 //! - [`signing`]: our signatures and the providers' (the only module that knows HMAC, ECDSA and
 //!   RSA), with SNS certificates;
 //! - [`service`]: the webhooks service: event types, customers' endpoints, signed fan-out;
-//! - [`inbound`]: providers' status events: verified, mapped to executions, recorded durably,
-//!   handed to the app's handlers;
+//! - [`tracking`]: what providers report about the messages we sent, as plain types, and a
+//!   message's delivery timeline with the state it adds up to;
+//! - [`inbound`]: the endpoints that receive those reports: verified, mapped to executions,
+//!   recorded durably, handed to the app's handlers;
 //! - [`http`]: the HTTP API the generated Elm client calls, and the error body every route uses;
 //! - [`Runtime`] (`runtime.rs`): the handle that wires the parts, with no decisions of its own;
 //!   [`endpoints`]: `runtime.endpoints()`, managing customers' endpoints;
@@ -53,6 +55,7 @@ pub mod signing;
 pub mod simulator;
 pub mod store;
 pub mod target;
+pub mod tracking;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError};

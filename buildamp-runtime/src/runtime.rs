@@ -678,7 +678,7 @@ impl<S: Store> Runtime<S> {
     }
 
     /// The delivery timeline of execution `id`'s message: the providers' events about it
-    /// (Twilio, Resend, SES), in the order they were received. [`crate::inbound::timeline::delivery_state`]
+    /// (Twilio, Resend, SES), in the order they were received. [`crate::tracking::timeline::delivery_state`]
     /// says where the message stands.
     ///
     /// # Errors
@@ -686,13 +686,13 @@ impl<S: Store> Runtime<S> {
     pub async fn timeline(
         &self,
         id: ExecutionId,
-    ) -> Result<Vec<crate::inbound::timeline::DeliveryEvent>, StoreError> {
+    ) -> Result<Vec<crate::tracking::timeline::DeliveryEvent>, StoreError> {
         let rows = self.inner.store.inbound_of(id).await?;
         Ok(rows
             .into_iter()
             .filter_map(|(received_at, json)| {
-                match serde_json::from_value::<crate::inbound::receive::InboundEvent>(json) {
-                    Ok(event) => Some(crate::inbound::timeline::DeliveryEvent::of(
+                match serde_json::from_value::<crate::tracking::InboundEvent>(json) {
+                    Ok(event) => Some(crate::tracking::timeline::DeliveryEvent::of(
                         &event,
                         received_at,
                     )),

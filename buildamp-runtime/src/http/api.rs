@@ -46,13 +46,13 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::watch::{Full, StreamSlots, Watcher};
-use crate::inbound::timeline::{DeliveryEvent, DeliveryStatus, delivery_state};
 use crate::outbound::registry::{self, AnyPayload};
 use crate::outbound::trigger::TriggerOptions;
 use crate::queue::{ExecutionId, Status};
 use crate::runtime::Runtime;
 use crate::store::{Execution, ExecutionFilter, Store};
 use crate::target::{ResponseType, Target};
+use crate::tracking::timeline::{DeliveryEvent, DeliveryStatus, delivery_state};
 
 /// A trigger the authorizer decides on.
 pub struct TriggerRequest<'a> {

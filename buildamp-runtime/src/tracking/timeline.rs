@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::receive::{EmailEventKind, InboundEvent, InboundKind, Provider, SmsState};
+use super::{EmailEventKind, InboundEvent, InboundKind, Provider, SmsState};
 
 /// Where a message stands, as a provider reported it (email and SMS statuses in one vocabulary).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
