@@ -4,7 +4,8 @@
 //!
 //! The key variable holds one or more keys, `id:base64` separated by commas (a bare `base64` is
 //! the key `default`). The first seals; every one opens, so keys rotate: put the new key first,
-//! keep the old one after it until [`crate::Runtime::reseal_endpoints`] has run. Each sealed value
+//! keep the old one after it for as long as values sealed with it are stored (nothing re-seals
+//! stored values under the new key yet: a value is sealed anew when it is rotated). Each sealed value
 //! names its key id (`v1:<id>:<base64 of nonce and ciphertext>`), and is bound to its owner (the
 //! endpoint's id) as associated data, so a value copied to another row does not open.
 //!
