@@ -3,7 +3,7 @@
 //! never asked about: its deliveries pay nothing for the feature.
 //!
 //! Once the store has refused a destination until some time, this process hands further rows of
-//! it the following turns itself ([`Turns`]) until then, without asking the store: a backlog of a
+//! it the following turns itself (`Turns`) until then, without asking the store: a backlog of a
 //! limited endpoint claimed at once then costs one admission, not one locked transaction per
 //! row, and the executor's slots stay free for other endpoints. Each row still asks the store
 //! when its turn comes; local turns only choose when that is.
