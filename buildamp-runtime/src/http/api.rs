@@ -263,12 +263,11 @@ pub struct ResponseView {
 }
 
 impl ResponseView {
-    /// The answer `e` recorded, read as the type its webhook declares for it (`declared` picks
-    /// `response` or `error` from the target); `None` when no answer came.
-    fn of(e: &Execution, declared: fn(&Target) -> Option<&ResponseType>) -> Option<Self> {
+    /// The answer `e` recorded, read as `declared` (the type its webhook declares for it);
+    /// `None` when no answer came.
+    fn of(e: &Execution, declared: Option<&ResponseType>) -> Option<Self> {
         let status = e.response_status?;
         let body = e.response_body.clone().unwrap_or_default();
-        let declared = registry::find(&e.webhook_type).and_then(|r| declared(r.target()));
         let (value, problem) = match declared.map(|d| (d.read)(body.as_bytes())) {
             Some(Ok(value)) => (value, None),
             Some(Err(why)) => (Value::Null, Some(why)),
@@ -286,26 +285,27 @@ impl ResponseView {
 impl From<&Execution> for ExecutionView {
     fn from(e: &Execution) -> Self {
         let error = e.error_message.clone().unwrap_or_default();
-        let refusal = || ResponseView::of(e, |t| t.error.as_ref());
+        let target: Option<&Target> = registry::find(&e.webhook_type).map(|r| r.target());
+        let refusal = || ResponseView::of(e, target.and_then(|t| t.error.as_ref()));
         let status = match e.status {
             Status::Pending => StatusView::Pending,
             Status::Sending => StatusView::Sending,
+            // A sent execution's `error_message` is the executor's verdict that the answer is
+            // not the declared type (which also covers a body too large to read): not read again.
             Status::Sent => StatusView::Sent {
-                response: ResponseView::of(e, |t| t.response.as_ref())
-                    .map(|mut r| {
-                        // The executor's verdict, which also covers a body too large to read.
-                        if let Some(problem) = &e.error_message {
-                            r.value = Value::Null;
-                            r.problem = Some(problem.clone());
-                        }
-                        r
-                    })
-                    .unwrap_or(ResponseView {
-                        status: 0,
-                        body: String::new(),
-                        value: Value::Null,
-                        problem: None,
+                response: match &e.error_message {
+                    None => ResponseView::of(e, target.and_then(|t| t.response.as_ref())),
+                    Some(problem) => ResponseView::of(e, None).map(|r| ResponseView {
+                        problem: Some(problem.clone()),
+                        ..r
                     }),
+                }
+                .unwrap_or(ResponseView {
+                    status: 0,
+                    body: String::new(),
+                    value: Value::Null,
+                    problem: None,
+                }),
             },
             Status::Failed => StatusView::Failed {
                 error,
