@@ -34,6 +34,8 @@ mod enum_adjacent;
 mod enum_external;
 #[path = "../buildamp-codegen/tests/golden/enum_internal/input.rs"]
 mod enum_internal;
+#[path = "../buildamp-codegen/tests/golden/enum_other/input.rs"]
+mod enum_other;
 #[path = "../buildamp-codegen/tests/golden/enum_untagged/input.rs"]
 mod enum_untagged;
 #[path = "../buildamp-codegen/tests/golden/flatten/input.rs"]
@@ -433,6 +435,22 @@ fn reserved_words_many_fields_json_and_bytes() {
         },
     );
     assert_eq!(serde["bytes"], json!([0, 127, 255]));
+}
+
+#[test]
+fn a_serde_other_variant_round_trips_and_catches_what_serde_reads_into_it() {
+    use enum_other::{MessageState, Track};
+    for state in [
+        MessageState::Queued,
+        MessageState::Delivered,
+        MessageState::Unknown,
+    ] {
+        round_trip("enum_other", "Track", &Track { state });
+    }
+    // A tag added later: serde reads it as `Unknown` and writes `"unknown"`, which Elm decodes.
+    let later: Track = serde_json::from_value(json!({"state": "read"})).unwrap();
+    let (served, _) = round_trip("enum_other", "Track", &later);
+    assert_eq!(served, json!({"state": "unknown"}));
 }
 
 #[test]

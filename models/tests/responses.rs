@@ -176,6 +176,10 @@ fn twilio_and_resend_answers_and_refusals() {
         ("SMaaaa", TwilioMessageStatus::Queued)
     );
     assert_eq!(message.num_segments.as_deref(), Some("1"));
+    // A status this model does not list still reads (through Elm too).
+    let later: TwilioMessageResponse =
+        read(json!({"sid": "SMbbbb", "status": "some_future_status", "to": "+14155552345"}));
+    assert_eq!(later.status, TwilioMessageStatus::Unknown);
     let refused: TwilioError = read(json!({
         "code": 21211, "message": "The 'To' number +1555 is not a valid phone number.",
         "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400

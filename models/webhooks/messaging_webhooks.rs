@@ -142,6 +142,10 @@ pub enum TwilioMessageStatus {
     PartiallyDelivered,
     /// `canceled`.
     Canceled,
+    /// A status Twilio added after this model was written: the answer still reads (it is
+    /// `"unknown"` once written back, which is what the Elm client sees).
+    #[serde(other)]
+    Unknown,
 }
 
 /// How Twilio refuses a request (its REST error body).

@@ -15,7 +15,9 @@
 //! numbers 0–255). Structs become records (a webhook's as `<Name>Payload`), enums custom types
 //! whose constructors are prefixed with the enum's name, in all four serde representations.
 //! Field names become camelCase; Elm's reserved words get a trailing `_` (`type` → `type_`).
-//! Types in a cycle become one-constructor custom types, decoded through `Decode.lazy`.
+//! Types in a cycle become one-constructor custom types, decoded through `Decode.lazy`. A
+//! `#[serde(other)]` variant is a constructor like the others: serde reads unknown tags into it
+//! and writes it under its own name, the only name Elm then sees.
 //!
 //! A webhook whose target names its answer types (`#[target(response = R, error = E)]`) also gets
 //! `<Name>Execution` (`TypedExecution R E`, `()` for a side it leaves out), its decoder
@@ -25,7 +27,7 @@
 //! Refused, with the type, field and fix named: 64-bit and wider integers, maps not keyed by
 //! `String`, `Option<Option<T>>`, tuples over three, generic types, `with`/`serialize_with`,
 //! `transparent`/`from`/`into`, `flatten` of anything but a struct with named fields (or of a
-//! recursive one), skipped or `other` variants, a field serde may leave out whose type has no
+//! recursive one), skipped or per-variant `untagged` variants, a field serde may leave out whose type has no
 //! Elm default, and two types or constructors that would get the same Elm name.
 
 mod render;

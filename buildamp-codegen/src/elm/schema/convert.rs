@@ -101,8 +101,11 @@ pub(super) fn convert(cx: &mut Cx<'_>, input: &DeriveInput, elm: String) -> Opti
                     cx.refuse(&item, "is skipped by serde (`skip`, `skip_serializing` or `skip_deserializing`), so the Elm type would hold a value serde refuses or never sends: remove the `skip`, or the variant");
                     continue;
                 }
-                if v.attrs.other() || v.attrs.untagged() {
-                    cx.refuse(&item, "uses `#[serde(other)]` or a per-variant `untagged`, which the generator does not map: tag it like the others");
+                // `#[serde(other)]` (a unit variant, serde insists) maps as it is: serde writes
+                // its own name and reads that name back; the unknown names it also accepts
+                // never come out of serde, so Elm never sees them.
+                if v.attrs.untagged() {
+                    cx.refuse(&item, "uses a per-variant `untagged`, which the generator does not map: tag it like the others");
                     continue;
                 }
                 if v.attrs.serialize_with().is_some() || v.attrs.deserialize_with().is_some() {

@@ -2287,6 +2287,7 @@ type TwilioMessageStatus
     | TwilioMessageStatusRead
     | TwilioMessageStatusPartiallyDelivered
     | TwilioMessageStatusCanceled
+    | TwilioMessageStatusUnknown
 
 
 encodeTwilioMessageStatus : TwilioMessageStatus -> Encode.Value
@@ -2330,6 +2331,9 @@ encodeTwilioMessageStatus value =
 
         TwilioMessageStatusCanceled ->
             Encode.string "canceled"
+
+        TwilioMessageStatusUnknown ->
+            Encode.string "unknown"
 
 
 decodeTwilioMessageStatus : Decode.Decoder TwilioMessageStatus
@@ -2380,6 +2384,9 @@ twilioMessageStatusFromTag tag =
 
         "canceled" ->
             Decode.succeed TwilioMessageStatusCanceled
+
+        "unknown" ->
+            Decode.succeed TwilioMessageStatusUnknown
 
         _ ->
             Decode.fail ("unknown TwilioMessageStatus variant: " ++ tag)
