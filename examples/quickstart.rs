@@ -30,7 +30,7 @@ use buildamp_models::{
 };
 use serde::{Deserialize, Serialize};
 
-/// Executions the handlers triggered, to wait for and show in the summary.
+/// Executions the handlers triggered, to show in the summary.
 type FollowUps = Arc<Mutex<Vec<ExecutionId>>>;
 
 /// When the status check of a new PaymentIntent runs.
@@ -99,8 +99,9 @@ async fn quickstart<S: Store>(store: S) -> Result<(), String> {
     println!(
         "  simulator  http://localhost:4040/test-webhook/{{sendgrid,mailgun,stripe,paypal,rate-limited,error,reject}}"
     );
-    let follow_ups = FollowUps::default();
-    let (mailgun_ids, check_ids) = (follow_ups.clone(), follow_ups.clone());
+    // Fallbacks are waited for; status checks are due in five minutes, so they stay scheduled.
+    let (fallbacks, checks) = (FollowUps::default(), FollowUps::default());
+    let (mailgun_ids, check_ids) = (fallbacks.clone(), checks.clone());
 
     let mut config = Config::default();
     config.poll_interval = Duration::from_millis(200);
@@ -203,38 +204,21 @@ async fn quickstart<S: Store>(store: S) -> Result<(), String> {
 
     let ids = trigger_all(&runtime).await.map_err(|e| error_chain(&*e))?;
     wait_until_settled(&runtime, &ids).await?;
-    // Let the last outcome events reach the handlers, then wait for what they triggered (the
-    // status check is due in five minutes: it stays scheduled).
-    loop {
-        while runtime
-            .dispatch_outcomes()
-            .await
-            .map_err(|e| error_chain(&e))?
-            > 0
-        {}
-        let triggered = follow_ups.lock().unwrap().clone();
-        let due: Vec<ExecutionId> = {
-            let mut due = Vec::new();
-            for id in triggered {
-                if fetch(&runtime, id).await?.webhook_type != CustomAPICall::NAME {
-                    due.push(id);
-                }
-            }
-            due
-        };
-        wait_until_settled(&runtime, &due).await?;
-        if runtime
-            .dispatch_outcomes()
-            .await
-            .map_err(|e| error_chain(&e))?
-            == 0
-        {
-            break;
-        }
+    // Let the last outcome events reach the handlers, wait for the fallbacks they triggered, and
+    // again for the fallbacks' own outcomes, until no event is left.
+    while runtime
+        .dispatch_outcomes()
+        .await
+        .map_err(|e| error_chain(&e))?
+        > 0
+    {
+        let waiting = fallbacks.lock().unwrap().clone();
+        wait_until_settled(&runtime, &waiting).await?;
     }
     running.shutdown().await.map_err(|e| error_chain(&e))?;
     let mut all = ids;
-    all.extend(follow_ups.lock().unwrap().iter().copied());
+    all.extend(fallbacks.lock().unwrap().iter().copied());
+    all.extend(checks.lock().unwrap().iter().copied());
     summary(&runtime, &all).await
 }
 
