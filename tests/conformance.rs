@@ -1377,12 +1377,18 @@ async fn the_rescuer_runs_as_a_service_that_signals_each_pass<S: Backend>(store:
     // Started, the rescuer makes a pass at once and says so; the test waits on that signal.
     let running = runtime.start().await.unwrap();
     let names: Vec<&str> = running.services().iter().map(|s| s.name()).collect();
+    // The outcome dispatcher runs without the app's handlers: transactions hear every outcome.
     assert_eq!(
         names,
-        ["rescuer", "replayer", "pruner"],
-        "no outcome handlers, no dispatcher"
+        [
+            "outcome dispatcher",
+            "transaction sweeper",
+            "rescuer",
+            "replayer",
+            "pruner"
+        ],
     );
-    let mut passes = running.services()[0].passes();
+    let mut passes = running.services()[2].passes();
     passes.wait_for(|n| *n >= 1).await.unwrap();
     let e = execution(&runtime, id).await;
     assert_eq!(e.status, Status::Failed);

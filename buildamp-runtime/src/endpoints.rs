@@ -17,7 +17,9 @@ use crate::service::endpoint::{
     Bounds, Endpoint, EndpointId, EndpointSpec, EndpointStatus, InvalidEndpoint, SigningSecret,
     blank, check_secret,
 };
-use crate::service::event::{EventId, TEST_EVENT, envelope, event_types, find_event_type};
+use crate::service::event::{
+    BUILT_IN_EVENTS, EventId, TEST_EVENT, envelope, event_types, find_event_type,
+};
 use crate::service::secrets::Secret;
 use crate::service::state::ServiceError;
 use crate::signing::sign;
@@ -124,10 +126,12 @@ fn invalid_url(path: &str, message: String) -> ServiceError {
     })
 }
 
-/// Whether `name` is a registered event type (`None` when the program registers none: then any
-/// name is accepted).
+/// Whether `name` is a registered event type or one BuildAmp publishes (`None` when the program
+/// registers none: then any name is accepted).
 fn known_event(name: &str) -> Option<bool> {
-    if event_types().is_empty() {
+    if BUILT_IN_EVENTS.contains(&name) {
+        Some(true)
+    } else if event_types().is_empty() {
         None
     } else {
         Some(find_event_type(name).is_some())

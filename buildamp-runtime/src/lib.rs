@@ -26,6 +26,8 @@
 //! - [`service`]: the webhooks service: event types, customers' endpoints, signed fan-out;
 //! - [`tracking`]: what providers report about the messages we sent, as plain types, and a
 //!   message's delivery timeline with the state it adds up to;
+//! - [`transactions`]: seed 000's callback flow: messages grouped under a customer's callback
+//!   URL, told their status changes, delivery events and summary, in order and signed;
 //! - [`inbound`]: the endpoints that receive those reports: verified, mapped to executions,
 //!   recorded durably, handed to the app's handlers;
 //! - [`http`]: the HTTP API the generated Elm client calls, and the error body every route uses;
@@ -56,6 +58,7 @@ pub mod simulator;
 pub mod store;
 pub mod target;
 pub mod tracking;
+pub mod transactions;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError};

@@ -411,6 +411,23 @@ impl<S: Store> RuntimeBuilder<S> {
         // An endpoint's attempt must end well inside the lease, or it would be sent twice.
         let max_timeout = (self.config.lease / 2).min(Duration::from_secs(120));
         let idle = self.config.concurrency.max(1);
+        // Transactions hear of every outcome first (a message of theirs was sent or
+        // dead-lettered), so a failure brings the outcome back to every handler.
+        let this = self.this.clone();
+        let transactions: Handler = Arc::new(move |event: OutcomeEvent| {
+            let this = this.clone();
+            Box::pin(async move {
+                if event.correlation_id.is_none() {
+                    return Ok(());
+                }
+                let runtime = this
+                    .get()
+                    .and_then(WeakRuntime::upgrade)
+                    .ok_or("the runtime was dropped before this outcome was handled")?;
+                Ok(runtime.transactions().on_outcome(&event).await?)
+            })
+        });
+        let handlers: Vec<Handler> = std::iter::once(transactions).chain(self.handlers).collect();
         let commits = Arc::new(GroupCommit::new(self.store.clone(), self.clock.clone()));
         let runtime = Runtime {
             commits,
@@ -425,7 +442,7 @@ impl<S: Store> RuntimeBuilder<S> {
                 jitter: Arc::new(Jitter::new(self.jitter_seed)),
                 service: ServiceState::new(keys, max_timeout),
             }),
-            handlers: self.handlers.into(),
+            handlers: handlers.into(),
             health_handlers: self.health_handlers.into(),
         };
         // A builder is consumed by `build`, so its slot is set once.
@@ -524,6 +541,11 @@ impl<S: Store> Runtime<S> {
         crate::endpoints::Endpoints::new(self.inner.clone())
     }
 
+    /// The transactions of this runtime's store (seed 000's callback flow).
+    pub fn transactions(&self) -> crate::transactions::Transactions<S> {
+        crate::transactions::Transactions::new(self.inner.clone())
+    }
+
     /// Creates or updates the schema.
     ///
     /// # Errors
@@ -537,17 +559,18 @@ impl<S: Store> Runtime<S> {
         Executor::new(self.inner.clone())
     }
 
-    /// Starts the executor, the rescuer, the replayer, the pruner and (when handlers are
-    /// registered) the outcome and health dispatchers, in the background.
+    /// Starts the executor, the rescuer, the replayer, the pruner, the outcome dispatcher, the
+    /// transaction sweeper and (when health handlers are registered) the health dispatcher, in
+    /// the background.
     ///
     /// # Errors
     /// The store's change listener could not start.
     pub async fn start(&self) -> Result<Running, StoreError> {
         let listener = self.inner.store.listen().await?;
         let mut services = Vec::new();
-        if !self.handlers.is_empty() {
-            services.push(maintenance::start(self.outcome_dispatcher()));
-        }
+        // Always: transactions are told of every outcome.
+        services.push(maintenance::start(self.outcome_dispatcher()));
+        services.push(maintenance::start(self.transactions().sweeper()));
         if !self.health_handlers.is_empty() {
             services.push(maintenance::start(self.health_dispatcher()));
         }
@@ -687,23 +710,7 @@ impl<S: Store> Runtime<S> {
         &self,
         id: ExecutionId,
     ) -> Result<Vec<crate::tracking::timeline::DeliveryEvent>, StoreError> {
-        let rows = self.inner.store.inbound_of(id).await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(received_at, json)| {
-                match serde_json::from_value::<crate::tracking::InboundEvent>(json) {
-                    Ok(event) => Some(crate::tracking::timeline::DeliveryEvent::of(
-                        &event,
-                        received_at,
-                    )),
-                    Err(error) => {
-                        // Written by this code: unreadable only after a downgrade.
-                        tracing::warn!(execution = %id, %error, "an inbound event cannot be read; left out of the timeline");
-                        None
-                    }
-                }
-            })
-            .collect())
+        crate::tracking::timeline::read(&self.inner.store, id).await
     }
 
     /// An execution's attempt log, oldest first.

@@ -2,6 +2,8 @@
 //! and runtimes over the fresh database `#[sqlx::test]` gives each test.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod ses;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -19,6 +19,10 @@
 //! | `GET /buildamp/deliveries/{id}` | admin | a delivery with every attempt |
 //! | `POST /buildamp/deliveries/{id}/retry` | admin | `202`, or `409` unless it is a dead letter |
 //! | `POST /buildamp/deliveries/{id}/resend` | admin | `202 {"result": "queued"}`: a delivered (or dead-lettered) delivery goes again, the same event id; `409` while it is still queued or its endpoint is disabled |
+//! | `POST /buildamp/transactions` `{"callback_url", "callback_events", "message_count", "metadata", ...}` | publish | `201` the transaction (ACCEPT) and its callbacks' `secret`; `422` naming the field (`callback_url`); `424` when the test ping failed |
+//! | `GET /buildamp/transactions/{id}` | publish | its status, counts, timings and (once completed) summary |
+//! | `POST /buildamp/transactions/{id}/processing` `{"processed_count", "message_count"}` | publish | the transaction, after a PROCESSING callback |
+//! | `POST /buildamp/transactions/{id}/scheduled` `{"message_count"}` | publish | the transaction, after a SCHEDULED callback |
 //!
 //! Every request passes [`ServiceAuthorizer::authenticate`] first (`401`), then
 //! [`ServiceAuthorizer::authorize`] for the route's scope (`403`); only then is the body or an id
@@ -52,6 +56,7 @@ use crate::service::event::{EventId, event_types, find_event_type};
 use crate::service::publish::{EventToPublish, Publish, PublishOptions};
 use crate::service::state::ServiceError;
 use crate::store::{ExecutionFilter, Store};
+use crate::transactions::{TransactionError, TransactionId, TransactionSpec};
 
 /// What a route lets a caller do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -59,7 +64,7 @@ use crate::store::{ExecutionFilter, Store};
 pub enum Scope {
     /// Read the event catalog.
     Catalog,
-    /// Publish events.
+    /// Publish events; open, report on and read transactions.
     Publish,
     /// Manage endpoints, their secrets and their deliveries.
     Admin,
@@ -151,6 +156,16 @@ pub fn router_with<S: Store, A: ServiceAuthorizer>(
         .route("/buildamp/deliveries/{id}", get(delivery::<S, A>))
         .route("/buildamp/deliveries/{id}/retry", post(retry::<S, A>))
         .route("/buildamp/deliveries/{id}/resend", post(resend::<S, A>))
+        .route("/buildamp/transactions", post(open::<S, A>))
+        .route("/buildamp/transactions/{id}", get(transaction::<S, A>))
+        .route(
+            "/buildamp/transactions/{id}/processing",
+            post(processing::<S, A>),
+        )
+        .route(
+            "/buildamp/transactions/{id}/scheduled",
+            post(scheduled::<S, A>),
+        )
         .layer(DefaultBodyLimit::max(config.body_limit))
         .with_state(service);
     super::request_timeout(routes, config.request_timeout)
@@ -713,4 +728,101 @@ async fn resend<S: Store, A: ServiceAuthorizer>(
         _ => format!("no delivery has id `{id}`"),
     };
     Err(ApiError::new(status, message))
+}
+
+impl From<TransactionError> for ApiError {
+    fn from(error: TransactionError) -> Self {
+        match error {
+            TransactionError::Callback(e) => e.into(),
+            TransactionError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, error.to_string())
+            }
+            TransactionError::TestFailed { .. } => {
+                ApiError::new(StatusCode::FAILED_DEPENDENCY, error.to_string()).at("callback_url")
+            }
+            TransactionError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, error.to_string()),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+fn transaction_id(text: &str) -> Result<TransactionId, ApiError> {
+    Uuid::parse_str(text).map(TransactionId).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no transaction has id `{text}`"),
+        )
+    })
+}
+
+async fn open<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Publish).await?;
+    let spec: TransactionSpec = json_body(&headers, body, s.config.body_limit, "")?;
+    let opened = s.runtime.transactions().open(spec).await?;
+    let mut view = serde_json::to_value(&opened.transaction).map_err(|e| ApiError::internal(&e))?;
+    view["secret"] = opened.secret.expose().into();
+    Ok((StatusCode::CREATED, axum::Json(view)).into_response())
+}
+
+async fn transaction<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Publish).await?;
+    let view = s.runtime.transactions().get(transaction_id(&id)?).await?;
+    Ok(axum::Json(view).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Progress {
+    processed_count: u64,
+    #[serde(default)]
+    message_count: Option<u64>,
+}
+
+async fn processing<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Publish).await?;
+    let id = transaction_id(&id)?;
+    let p: Progress = json_body(&headers, body, s.config.body_limit, "")?;
+    let view = s
+        .runtime
+        .transactions()
+        .processing(id, p.processed_count, p.message_count)
+        .await?;
+    Ok(axum::Json(view).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scheduled {
+    #[serde(default)]
+    message_count: Option<u64>,
+}
+
+async fn scheduled<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Publish).await?;
+    let id = transaction_id(&id)?;
+    let p: Scheduled = json_body(&headers, body, s.config.body_limit, "")?;
+    let view = s
+        .runtime
+        .transactions()
+        .scheduled(id, p.message_count)
+        .await?;
+    Ok(axum::Json(view).into_response())
 }

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::endpoint::{Endpoint, EndpointAuth, SigningScheme};
+use super::endpoint::{BodyShape, Endpoint, EndpointAuth, SigningScheme};
 use crate::signing::sign;
 
 /// A request built in full for an endpoint.
@@ -64,7 +64,17 @@ pub fn prepare(
             meta.insert("sequence".into(), sequence.into());
         }
     }
-    let body = serde_json::to_vec(&envelope).expect("an envelope serializes");
+    let body = match endpoint.config.body {
+        BodyShape::Envelope => serde_json::to_vec(&envelope),
+        BodyShape::Data => {
+            let mut data = envelope.get("data").cloned().unwrap_or_default();
+            if let (Some(fields), Some((_, sequence))) = (data.as_object_mut(), delivery.ordering) {
+                fields.insert("sequence".into(), sequence.into());
+            }
+            serde_json::to_vec(&data)
+        }
+    }
+    .expect("an envelope serializes");
     let event_type = envelope["event_type"]
         .as_str()
         .unwrap_or_default()

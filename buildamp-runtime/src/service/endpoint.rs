@@ -121,6 +121,20 @@ pub enum SigningScheme {
     HmacSha1,
 }
 
+/// What a delivery's body is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyShape {
+    /// The envelope: `event_type`, `event_id`, `timestamp`, `data`, `metadata` (seed 003's
+    /// standard payload).
+    #[default]
+    Envelope,
+    /// The event's `data` alone, with `sequence` added on an ordered endpoint: for receivers
+    /// that expect a flat payload (transaction callbacks, seed 000's). The event's type and id
+    /// are in the `X-Event-Type` and `X-Event-Id` headers.
+    Data,
+}
+
 /// A duration written as `"500ms"`, `"4s"`, `"5m"` or `"1h"` (or a number of seconds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
@@ -412,6 +426,9 @@ pub struct EndpointConfig {
     /// or dead-lettered. Events without a key, and other keys, are not held back.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ordered: bool,
+    /// What the body is: the envelope (default), or the data alone.
+    #[serde(default, skip_serializing_if = "is_envelope")]
+    pub body: BodyShape,
     /// Where deliveries go while the endpoint's circuit is open (its own URL's circuit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_url: Option<String>,
@@ -419,6 +436,10 @@ pub struct EndpointConfig {
     /// when it is enabled again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
+}
+
+fn is_envelope(body: &BodyShape) -> bool {
+    *body == BodyShape::Envelope
 }
 
 /// An endpoint, its secrets opened.
@@ -491,6 +512,7 @@ impl Endpoint {
             "retry": self.config.retry,
             "limits": self.config.limits,
             "ordered": self.config.ordered,
+            "body": self.config.body,
             "failover_url": self.config.failover_url,
             "disabled_reason": self.config.disabled_reason,
             "signing": {
@@ -559,6 +581,8 @@ pub struct EndpointSpec {
     pub ordered: Option<bool>,
     /// How deliveries are signed (default Standard Webhooks).
     pub signing: Option<SigningScheme>,
+    /// What the body is (default the envelope).
+    pub body: Option<BodyShape>,
     /// A signing secret of your own (`whsec_` + base64 of 24 to 64 bytes); one is generated
     /// otherwise. Only at creation: use secret rotation afterwards.
     pub secret: Option<Secret>,
@@ -649,6 +673,9 @@ impl EndpointSpec {
         }
         if let Some(s) = self.signing {
             base.config.signing = s;
+        }
+        if let Some(b) = self.body {
+            base.config.body = b;
         }
         if let Some(a) = self.auth {
             base.auth = a;
@@ -878,6 +905,7 @@ pub(crate) fn blank(id: EndpointId, now: DateTime<Utc>) -> Endpoint {
             signing: SigningScheme::default(),
             auth: EndpointAuth::None.view(),
             ordered: false,
+            body: BodyShape::Envelope,
             failover_url: None,
             disabled_reason: None,
         },

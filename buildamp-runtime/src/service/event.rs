@@ -125,6 +125,15 @@ pub fn duplicate_event_names() -> Vec<(&'static str, Vec<&'static str>)> {
 /// The event BuildAmp sends when an endpoint is tested (`POST /endpoints/{id}/test`).
 pub const TEST_EVENT: &str = "buildamp.test";
 
+/// The event type of a transaction's status-change callbacks ([`crate::transactions`]).
+pub const STATUS_CHANGE: &str = "status_change";
+/// The event type of a transaction's delivery-event callbacks ([`crate::transactions`]).
+pub const DELIVERY_EVENT: &str = "delivery_event";
+
+/// The event types BuildAmp itself publishes: an endpoint may subscribe to them whatever types
+/// the program declares.
+pub const BUILT_IN_EVENTS: [&str; 2] = [STATUS_CHANGE, DELIVERY_EVENT];
+
 /// An event id: `evt_` and a UUIDv7, so ids sort by time.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(transparent)]

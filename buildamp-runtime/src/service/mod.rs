@@ -24,7 +24,8 @@ pub mod secrets;
 pub(crate) mod state;
 
 pub use endpoint::{
-    Endpoint, EndpointAuth, EndpointId, EndpointSpec, EndpointStatus, Environment, SigningScheme,
+    BodyShape, Endpoint, EndpointAuth, EndpointId, EndpointSpec, EndpointStatus, Environment,
+    SigningScheme,
 };
 pub use event::{Event, EventId, EventRegistration, event_types, find_event_type};
 pub use publish::{Publish, PublishError, PublishOptions, Publishing};

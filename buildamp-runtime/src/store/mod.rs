@@ -8,7 +8,9 @@
 //! - [`LimitStore`] (`limits.rs`): destinations' admitted slots, shared by every executor;
 //! - [`CircuitStore`] (`circuits.rs`): destinations' circuit breakers and the log of their health
 //!   changes, handed to the app's health handlers;
-//! - [`ReplayStore`] (`replays.rs`): replay jobs over dead letters, resumable, each row once.
+//! - [`ReplayStore`] (`replays.rs`): replay jobs over dead letters, resumable, each row once;
+//! - [`TransactionStore`] (`transactions.rs`): transactions' decided state, fenced by version,
+//!   with the callbacks each decision publishes, and their messages' delivery states.
 //!
 //! [`Store`] is all of them plus the schema and the wake-up signal. [`PgStore`] is the Postgres
 //! backend (production, many executor processes), [`SqliteStore`] the embedded one (development,
@@ -30,6 +32,7 @@ mod outcomes;
 mod postgres;
 mod replays;
 mod sqlite;
+mod transactions;
 
 pub use circuits::{ChangeCircuit, CircuitStore, HealthEventRow, HealthRecord};
 pub use endpoints::{EndpointRow, EndpointStore, NewEvent, Published, Route};
@@ -43,6 +46,9 @@ pub use outcomes::{OutcomeRow, OutcomeStore};
 pub use postgres::PgStore;
 pub use replays::{ReplayRow, ReplayStore};
 pub use sqlite::SqliteStore;
+pub use transactions::{
+    Callback, MessageState, TransactionCounts, TransactionRow, TransactionStore,
+};
 
 /// Which backend a database URL names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,6 +162,7 @@ pub trait Store:
     + LimitStore
     + CircuitStore
     + ReplayStore
+    + TransactionStore
     + Clone
     + 'static
 {

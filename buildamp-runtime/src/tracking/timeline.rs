@@ -7,9 +7,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{EmailEventKind, InboundEvent, InboundKind, Provider, SmsState};
+use crate::queue::ExecutionId;
+use crate::store::{InboundStore, StoreError};
 
 /// Where a message stands, as a provider reported it (email and SMS statuses in one vocabulary).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Ordered as declared (for maps); what moves a message's state is its rank, in
+/// [`delivery_state`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// To be sent later.
@@ -105,6 +109,57 @@ impl DeliveryStatus {
     pub fn is_final(self) -> bool {
         self.rank().is_some_and(|r| r >= 5)
     }
+
+    /// Whether the message reached its recipient (delivered, read, opened, clicked, or reported
+    /// as spam from the inbox).
+    pub fn reached_recipient(self) -> bool {
+        self.rank().is_some_and(|r| (5..=8).contains(&r))
+    }
+
+    /// Its name, as in JSON (`delivered`, `delivery_delayed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Scheduled => "scheduled",
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Sending => "sending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::DeliveryDelayed => "delivery_delayed",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Read => "read",
+            DeliveryStatus::Opened => "opened",
+            DeliveryStatus::Clicked => "clicked",
+            DeliveryStatus::Complained => "complained",
+            DeliveryStatus::Canceled => "canceled",
+            DeliveryStatus::Undelivered => "undelivered",
+            DeliveryStatus::Bounced => "bounced",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Other => "other",
+        }
+    }
+
+    /// Every status, in rank order.
+    pub const ALL: [DeliveryStatus; 15] = [
+        DeliveryStatus::Scheduled,
+        DeliveryStatus::Queued,
+        DeliveryStatus::Sending,
+        DeliveryStatus::Sent,
+        DeliveryStatus::DeliveryDelayed,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Read,
+        DeliveryStatus::Opened,
+        DeliveryStatus::Clicked,
+        DeliveryStatus::Complained,
+        DeliveryStatus::Canceled,
+        DeliveryStatus::Undelivered,
+        DeliveryStatus::Bounced,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Other,
+    ];
+
+    /// The status named `name` (as [`DeliveryStatus::as_str`] writes it).
+    pub fn parse(name: &str) -> Option<DeliveryStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 /// One provider event on a message's timeline.
@@ -178,6 +233,31 @@ pub fn delivery_state(timeline: &[DeliveryEvent]) -> Option<DeliveryStatus> {
         .map(|(_, status)| status)
 }
 
+/// The delivery timeline of execution `id`, as `store` recorded it: its providers' events in
+/// the order they were received.
+///
+/// # Errors
+/// The store failed.
+pub async fn read(
+    store: &impl InboundStore,
+    id: ExecutionId,
+) -> Result<Vec<DeliveryEvent>, StoreError> {
+    let rows = store.inbound_of(id).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(
+            |(received_at, json)| match serde_json::from_value::<InboundEvent>(json) {
+                Ok(event) => Some(DeliveryEvent::of(&event, received_at)),
+                Err(error) => {
+                    // Written by this code: unreadable only after a downgrade.
+                    tracing::warn!(execution = %id, %error, "an inbound event cannot be read; left out of the timeline");
+                    None
+                }
+            },
+        )
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +298,17 @@ mod tests {
                 .map(|(i, s)| at(*s, i64::try_from(i).unwrap()))
                 .collect();
             assert_eq!(delivery_state(&timeline), *expected, "{statuses:?}");
+        }
+    }
+
+    #[test]
+    fn names_are_serdes_and_read_back() {
+        for status in DeliveryStatus::ALL {
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(status.as_str())
+            );
+            assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
         }
     }
 

@@ -30,7 +30,7 @@ fn endpoint(r: &PgRow) -> Result<EndpointRow, StoreError> {
 
 /// Publishes `event` on `conn` (inside the caller's transaction, or the store's own); whether it
 /// queued a delivery.
-async fn publish_on(
+pub(super) async fn publish_on(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     event: NewEvent,

@@ -9,6 +9,7 @@ mod inbound;
 mod limits;
 mod outcomes;
 mod replays;
+mod transactions;
 
 use std::sync::Arc;
 use std::time::Duration;

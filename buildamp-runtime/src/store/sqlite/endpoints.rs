@@ -32,7 +32,7 @@ fn endpoint(r: &SqliteRow) -> Result<EndpointRow, StoreError> {
 /// queued a delivery. The event row is written first: on SQLite a transaction that read before
 /// writing must upgrade its lock, which fails at once (busy) when another writer got in between,
 /// so the first statement takes the write lock.
-async fn publish_on(
+pub(super) async fn publish_on(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
     event: NewEvent,
