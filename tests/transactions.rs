@@ -20,12 +20,12 @@ use axum::http::{HeaderMap, Request};
 use buildamp::api::{Caller, Refused};
 use buildamp::delivery::guard::AddressPolicy;
 use buildamp::http::service::{Scope, ServiceAuthorizer};
-use buildamp::inbound::receive::{Inbound, InboundConfig, Provider};
+use buildamp::inbound::receive::{Inbound, InboundConfig, InboundEvent, Provider};
 use buildamp::service::{Environment, SigningScheme};
 use buildamp::transactions::{
     CallbackEvent, TransactionId, TransactionSpec, TransactionStatus, Transactions,
 };
-use buildamp::{BuildAmpWebhook, ExecutionId, ManualClock, Runtime, Webhook};
+use buildamp::{BuildAmpWebhook, ExecutionId, InboundStore, ManualClock, Runtime, Webhook};
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -341,6 +341,12 @@ async fn the_documented_sequence_arrives_in_order_with_exact_counts_under_duplic
         *summary
     );
     assert_eq!(view.counts["sent"], 6);
+    // Handed over again (as after a crash between storing the callback and marking the event
+    // handled): nothing is called back twice, and the state stays.
+    for (_, json) in app.runtime.store().inbound_of(m[1]).await.unwrap() {
+        let event: InboundEvent = serde_json::from_value(json).unwrap();
+        app.transactions.on_inbound(&event).await.unwrap();
+    }
     // Nothing more is sent: a late event after completion is still a delivery event, no status.
     app.sns(&ses_event(
         "n-9",
