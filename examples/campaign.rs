@@ -364,7 +364,7 @@ async fn campaign<S: Store>(store: S) -> Result<(), String> {
         })
         .collect();
     let mut options = TriggerOptions::default();
-    options.correlation_id = Some(id.0);
+    options.correlation_id = Some(id.into());
     for (batch, chunk) in emails.chunks(MESSAGES / 4).enumerate() {
         runtime
             .trigger_batch(chunk, &options)

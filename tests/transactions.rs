@@ -25,7 +25,7 @@ use buildamp::service::{Environment, SigningScheme};
 use buildamp::transactions::{
     CallbackEvent, TransactionId, TransactionSpec, TransactionStatus, Transactions,
 };
-use buildamp::{BuildAmpWebhook, ExecutionId, InboundStore, ManualClock, Runtime, Webhook};
+use buildamp::{BuildAmpWebhook, ExecutionId, ManualClock, Runtime, Webhook};
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -155,7 +155,7 @@ async fn send<S: Backend>(
     for mail in mails {
         ids.push(
             mail.trigger(&app.runtime)
-                .correlation_id(id.0)
+                .correlation_id(id.into())
                 .await
                 .unwrap()
                 .id,
@@ -486,6 +486,11 @@ async fn opening_checks_the_callback_url_over_http_and_the_deadline_completes_it
             "message_count",
             "",
         ),
+        (
+            json!({"callback_url": format!("{base}/cb"), "environment": "development", "complete_within": "200h"}),
+            "complete_within",
+            "retention period (168h",
+        ),
     ];
     for (body, path, says) in refusals {
         let (status, answer) = call("POST", "/buildamp/transactions".into(), body.clone()).await;
@@ -579,4 +584,10 @@ async fn opening_checks_the_callback_url_over_http_and_the_deadline_completes_it
             json!("COMPLETED")
         ]
     );
+    // After the retention period it goes, with its callback endpoint.
+    let endpoint = app.transactions.get(id).await.unwrap().endpoint_id;
+    app.clock.advance(Duration::from_secs(7 * 24 * 3600 + 1));
+    assert_eq!(app.runtime.pruner().prune().await.unwrap().transactions, 1);
+    assert_eq!(call("GET", path(""), Value::Null).await.0, 404);
+    assert!(app.runtime.endpoints().get(endpoint).await.is_err());
 }

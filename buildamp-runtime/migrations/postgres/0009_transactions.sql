@@ -11,6 +11,7 @@ CREATE TABLE transactions (
     updated_at   TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX transactions_open ON transactions (deadline) WHERE completed_at IS NULL;
+CREATE INDEX transactions_completed ON transactions (completed_at) WHERE completed_at IS NOT NULL;
 
 -- Each message's delivery state, as its timeline adds up to (`events`: how many timeline events
 -- it was computed from; a write with fewer is stale and is dropped).

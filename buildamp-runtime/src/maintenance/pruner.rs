@@ -1,8 +1,9 @@
 //! The pruner: what the retention period has passed leaves the database, in batches: delivered
 //! executions (with their attempt log and external ids), handled inbound events (kept until then
 //! to recognise a provider's repeat), outcome events no handler ever took (an app with no
-//! outcome handler anywhere), published events (their deliveries carry their own envelope), and
-//! protection state nothing reads any more (see `LimitStore::prune_protection`).
+//! outcome handler anywhere), published events (their deliveries carry their own envelope),
+//! protection state nothing reads any more (see `LimitStore::prune_protection`), and
+//! transactions completed that long ago, with their callback endpoints.
 //! Dead letters and unhandled events are never pruned.
 
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub struct Pruned {
     /// Protection state nothing reads any more: ended limit slots, old circuit changes, clean
     /// circuits, idle ordering counters.
     pub protection: u64,
+    /// Completed transactions, with their callback endpoints.
+    pub transactions: u64,
 }
 
 /// Deletes what the retention period has passed.
@@ -80,6 +83,7 @@ impl<S: Store> Pruner<S> {
             executions: drain(batch, || store.prune_delivered(before, batch)).await?,
             events: drain(batch, || store.prune_events(before, batch)).await?,
             protection: drain(batch, || store.prune_protection(before, batch)).await?,
+            transactions: drain(batch, || store.prune_transactions(before, batch)).await?,
         })
     }
 }
@@ -113,6 +117,7 @@ impl<S: Store> Service for Pruner<S> {
             + pruned.inbound_events
             + pruned.outcome_events
             + pruned.events
-            + pruned.protection)
+            + pruned.protection
+            + pruned.transactions)
     }
 }

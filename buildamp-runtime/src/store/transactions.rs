@@ -111,4 +111,13 @@ pub trait TransactionStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Uuid>, StoreError>> + Send;
+
+    /// Deletes up to `limit` transactions completed before `before`, with their messages'
+    /// states and their callback endpoints (a callback still queued for one dead-letters, as
+    /// for any deleted endpoint). Open transactions are never pruned.
+    fn prune_transactions(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }

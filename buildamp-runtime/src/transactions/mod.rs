@@ -45,7 +45,8 @@ use crate::maintenance::{OutcomeEvent, Service};
 use crate::outbound::executor::Context;
 use crate::queue::OutcomeKind;
 use crate::service::endpoint::{
-    BodyShape, Dur, EndpointAuth, EndpointId, EndpointSpec, Environment, RetrySpec, SigningScheme,
+    BodyShape, Dur, EndpointAuth, EndpointId, EndpointSpec, Environment, InvalidEndpoint,
+    RetrySpec, SigningScheme,
 };
 use crate::service::publish::{Deliveries, EventToPublish, PublishOptions, plan};
 use crate::service::secrets::Secret;
@@ -71,6 +72,13 @@ impl TransactionId {
 impl Default for TransactionId {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The correlation id its messages carry: `.correlation_id(transaction.into())`.
+impl From<TransactionId> for Uuid {
+    fn from(id: TransactionId) -> Uuid {
+        id.0
     }
 }
 
@@ -370,13 +378,27 @@ impl<S: Store> Transactions<S> {
 
     /// Opens a transaction: checks the callback URL (scheme, SSRF guard; a test ping when
     /// asked), creates its endpoint and sends ACCEPT. Trigger its messages with
-    /// `.correlation_id(opened.transaction.id.0)`.
+    /// `.correlation_id(opened.transaction.id.into())`.
     ///
     /// # Errors
     /// [`TransactionError::Callback`] naming the field (`callback_url`, `callback_events`),
     /// [`TransactionError::TestFailed`], or the store failed.
     pub async fn open(&self, spec: TransactionSpec) -> Result<Opened, TransactionError> {
         let id = TransactionId::new();
+        let within = spec
+            .complete_within
+            .map_or(DEFAULT_COMPLETE_WITHIN, |d| d.0);
+        let retention = self.inner.config.retention;
+        if within.is_zero() || within >= retention {
+            return Err(ServiceError::Invalid(InvalidEndpoint {
+                path: "complete_within".into(),
+                message: format!(
+                    "between 1s and the retention period ({}h, BUILDAMP_RETENTION_HOURS): delivered messages are pruned after it",
+                    retention.as_secs() / 3600
+                ),
+            })
+            .into());
+        }
         let events = spec
             .callback_events
             .clone()

@@ -191,4 +191,36 @@ impl TransactionStore for PgStore {
         .fetch_all(&self.pool)
         .await?)
     }
+
+    async fn prune_transactions(&self, before: DateTime<Utc>, n: usize) -> Result<u64, StoreError> {
+        let oldest = "SELECT {} FROM transactions WHERE completed_at < $1
+                      ORDER BY completed_at LIMIT $2";
+        let mut tx = self.pool.begin().await?;
+        for statement in [
+            format!(
+                "DELETE FROM transaction_messages WHERE transaction_id IN ({})",
+                oldest.replace("{}", "id")
+            ),
+            format!(
+                "DELETE FROM endpoints WHERE id IN ({})",
+                oldest.replace("{}", "endpoint_id")
+            ),
+        ] {
+            sqlx::query(&statement)
+                .bind(before)
+                .bind(limit(n))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query(&format!(
+            "DELETE FROM transactions WHERE id IN ({})",
+            oldest.replace("{}", "id")
+        ))
+        .bind(before)
+        .bind(limit(n))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
 }

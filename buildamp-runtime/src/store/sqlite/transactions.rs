@@ -192,4 +192,36 @@ impl TransactionStore for SqliteStore {
         .await?;
         ids.iter().map(|id| uuid(id)).collect()
     }
+
+    async fn prune_transactions(&self, before: DateTime<Utc>, n: usize) -> Result<u64, StoreError> {
+        let oldest = "SELECT {} FROM transactions WHERE completed_at < ?1
+                      ORDER BY completed_at LIMIT ?2";
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for statement in [
+            format!(
+                "DELETE FROM transaction_messages WHERE transaction_id IN ({})",
+                oldest.replace("{}", "id")
+            ),
+            format!(
+                "DELETE FROM endpoints WHERE id IN ({})",
+                oldest.replace("{}", "endpoint_id")
+            ),
+        ] {
+            sqlx::query(&statement)
+                .bind(micros(before))
+                .bind(limit(n))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query(&format!(
+            "DELETE FROM transactions WHERE id IN ({})",
+            oldest.replace("{}", "id")
+        ))
+        .bind(micros(before))
+        .bind(limit(n))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
 }
