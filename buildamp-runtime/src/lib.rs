@@ -30,6 +30,7 @@
 //!   URL, told their status changes, delivery events and summary, in order and signed;
 //! - [`inbound`]: the endpoints that receive those reports: verified, mapped to executions,
 //!   recorded durably, handed to the app's handlers;
+//! - [`telemetry`]: Prometheus metrics: attempts counted and timed, the queue read at scrape time;
 //! - [`http`]: the HTTP API the generated Elm client calls, and the error body every route uses;
 //! - [`Runtime`] (`runtime.rs`): the handle that wires the parts, with no decisions of its own;
 //!   [`endpoints`]: `runtime.endpoints()`, managing customers' endpoints;
@@ -57,6 +58,7 @@ pub mod signing;
 pub mod simulator;
 pub mod store;
 pub mod target;
+pub mod telemetry;
 pub mod tracking;
 pub mod transactions;
 

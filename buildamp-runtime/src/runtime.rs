@@ -531,6 +531,11 @@ impl<S: Store> Runtime<S> {
         }
     }
 
+    /// Now, by the runtime's clock.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
     /// The store.
     pub fn store(&self) -> &S {
         &self.inner.store

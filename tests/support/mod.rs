@@ -608,6 +608,40 @@ pub fn reference_validate(
     }
 }
 
+const PARSE_METRICS: &str = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+print(json.dumps([
+    [family.name, family.type, [[s.name, s.labels, s.value] for s in family.samples]]
+    for family in text_string_to_metric_families(sys.stdin.read())
+]))
+"#;
+
+/// Parses Prometheus's text format with the `prometheus-client` package (an implementation we
+/// did not write): each family's name, type and samples (name, labels, value).
+pub fn reference_parse_metrics(text: &str) -> Result<serde_json::Value, String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new(python())
+        .args(["-c", PARSE_METRICS])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the Python interpreter runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    if output.status.success() {
+        serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
 /// Every log line of this test binary from now on (at `debug` and above), for tests that check
 /// what is never logged. Installed once per binary, as the global subscriber.
 pub struct Logs(Arc<Mutex<Vec<u8>>>);

@@ -9,6 +9,7 @@
 
 pub mod api;
 mod error;
+pub mod metrics;
 mod serve;
 pub mod service;
 mod watch;

@@ -220,7 +220,18 @@ impl<S: Store> Executor<S> {
                 let (inner, done_tx, in_flight) =
                     (inner.clone(), done_tx.clone(), in_flight.clone());
                 tasks.spawn(async move {
-                    let completion = deliver(&inner, &row, registration, &started).await;
+                    // Every log line of a delivery names its execution.
+                    let span = tracing::info_span!(
+                        "delivery",
+                        execution = %row.id,
+                        webhook = %row.webhook_type,
+                        attempt = row.attempt
+                    );
+                    let completion = tracing::Instrument::instrument(
+                        deliver(&inner, &row, registration, &started),
+                        span,
+                    )
+                    .await;
                     // The completer runs until every sender is gone, so this fails only if it
                     // panicked; the row then comes back after its lease.
                     let done = Done {
@@ -412,6 +423,12 @@ async fn deliver<S: Store>(
         rules.get(),
         inner.clock.now(),
         inner.jitter.sample(),
+    );
+    crate::telemetry::attempt(
+        &row.webhook_type,
+        row.endpoint_id,
+        to.status,
+        timer.elapsed(),
     );
     let (response_status, response_body, external_id) = match result {
         AttemptResult::Response {

@@ -9,6 +9,7 @@
 //! - [`CircuitStore`] (`circuits.rs`): destinations' circuit breakers and the log of their health
 //!   changes, handed to the app's health handlers;
 //! - [`ReplayStore`] (`replays.rs`): replay jobs over dead letters, resumable, each row once;
+//! - [`StatsStore`] (`stats.rs`): what the queue holds now, for metrics;
 //! - [`TransactionStore`] (`transactions.rs`): transactions' decided state, fenced by version,
 //!   with the callbacks each decision publishes, and their messages' delivery states.
 //!
@@ -32,6 +33,7 @@ mod outcomes;
 mod postgres;
 mod replays;
 mod sqlite;
+mod stats;
 mod transactions;
 
 pub use circuits::{ChangeCircuit, CircuitStore, HealthEventRow, HealthRecord};
@@ -46,6 +48,7 @@ pub use outcomes::{OutcomeRow, OutcomeStore};
 pub use postgres::PgStore;
 pub use replays::{ReplayRow, ReplayStore};
 pub use sqlite::SqliteStore;
+pub use stats::{QueueStats, StatsStore};
 pub use transactions::{
     Callback, MessageState, TransactionCounts, TransactionRow, TransactionStore,
 };
@@ -163,6 +166,7 @@ pub trait Store:
     + CircuitStore
     + ReplayStore
     + TransactionStore
+    + StatsStore
     + Clone
     + 'static
 {

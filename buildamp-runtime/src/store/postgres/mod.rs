@@ -9,6 +9,7 @@ mod inbound;
 mod limits;
 mod outcomes;
 mod replays;
+mod stats;
 mod transactions;
 
 use std::sync::Arc;

@@ -13,6 +13,7 @@ mod inbound;
 mod limits;
 mod outcomes;
 mod replays;
+mod stats;
 mod transactions;
 
 use std::str::FromStr;

@@ -1,0 +1,204 @@
+//! Metrics in Prometheus's text format, through the `metrics` facade.
+//!
+//! Every attempt the executor makes is counted and timed through `metrics`, so whatever recorder
+//! the app installs receives them:
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `buildamp_deliveries_total` | counter | `webhook` (the webhook, or the event type of an endpoint's delivery), `endpoint` (its id; `transactions` for transactions' callbacks; empty for a `#[target]`), `outcome` (`sent`, `retry`, `dead_letter`) |
+//! | `buildamp_delivery_duration_seconds` | histogram | `webhook`, `endpoint` |
+//!
+//! What the database holds is read when the metrics are scraped ([`render`]), so every executor
+//! process reports the same queue:
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `buildamp_queue_depth` | gauge | `status` (`pending`, `sending`, `failed`, `dead_letter`), `webhook` |
+//! | `buildamp_oldest_due_seconds` | gauge | how long the longest-waiting claimable execution has been due (0 when none) |
+//! | `buildamp_outcome_backlog` | gauge | outcome events no handler has taken |
+//! | `buildamp_inbound_backlog` | gauge | providers' events not handed to the handlers |
+//! | `buildamp_circuit_failures` | gauge | `key` (`endpoint:<id>`, `host:<name>`), `state` (`open`, `half_open`): circuits that are not closed |
+//!
+//! [`install`] installs the Prometheus recorder (once per process) and returns its handle;
+//! [`crate::http::metrics::router`] serves `GET /metrics` with it.
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use uuid::Uuid;
+
+use crate::queue::Status;
+use crate::service::event::BUILT_IN_EVENTS;
+use crate::store::{StatsStore, StoreError};
+
+/// Attempts, by webhook, endpoint and outcome.
+pub const DELIVERIES: &str = "buildamp_deliveries_total";
+/// How long attempts took, by webhook and endpoint.
+pub const DURATION: &str = "buildamp_delivery_duration_seconds";
+
+/// The histogram's buckets, in seconds (a provider answers in tens of milliseconds; the timeout
+/// is 30 s by default).
+const BUCKETS: [f64; 11] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Counts and times one attempt that ended in `outcome` (deferred moves are not attempts).
+pub(crate) fn attempt(webhook: &str, endpoint: Option<Uuid>, outcome: Status, took: Duration) {
+    let outcome = match outcome {
+        Status::Sent => "sent",
+        Status::DeadLetter => "dead_letter",
+        _ => "retry",
+    };
+    let endpoint = match endpoint {
+        // Each transaction has an endpoint of its own: one series for all of them.
+        Some(_) if BUILT_IN_EVENTS.contains(&webhook) => "transactions".to_owned(),
+        Some(id) => id.to_string(),
+        None => String::new(),
+    };
+    let labels = [
+        ("webhook", webhook.to_owned()),
+        ("endpoint", endpoint.clone()),
+    ];
+    metrics::counter!(
+        DELIVERIES,
+        &[
+            ("webhook", webhook.to_owned()),
+            ("endpoint", endpoint),
+            ("outcome", outcome.to_owned()),
+        ]
+    )
+    .increment(1);
+    metrics::histogram!(DURATION, &labels).record(took.as_secs_f64());
+}
+
+/// Why [`install`] could not install the recorder.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "another metrics recorder is installed in this process: keep it, and render BuildAmp's queue gauges with `telemetry::render_queue` ({0})"
+)]
+pub struct InstallError(String);
+
+/// Installs the Prometheus recorder for this process (once: later calls return the same handle).
+///
+/// # Errors
+/// The app installed another recorder first.
+pub fn install() -> Result<PrometheusHandle, InstallError> {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(DURATION.to_owned()), &BUCKETS)
+        .map_err(|e| InstallError(e.to_string()))?
+        .build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).map_err(|e| InstallError(e.to_string()))?;
+    metrics::describe_counter!(
+        DELIVERIES,
+        "Delivery attempts, by webhook, endpoint and outcome."
+    );
+    metrics::describe_histogram!(
+        DURATION,
+        metrics::Unit::Seconds,
+        "How long delivery attempts took, by webhook and endpoint."
+    );
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// `value` as a label value: backslash, quote and newline escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The queue's gauges, read from `store` at `now`, in Prometheus's text format.
+///
+/// # Errors
+/// The store failed.
+pub async fn render_queue(
+    store: &impl StatsStore,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let stats = store.queue_stats().await?;
+    let mut out = String::new();
+    // Each family as one group: its HELP and TYPE, then its samples.
+    let family = |out: &mut String, name: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    };
+    family(
+        &mut out,
+        "buildamp_queue_depth",
+        "Executions not delivered, by status and webhook.",
+    );
+    for (status, webhook, n) in &stats.by_status {
+        let _ = writeln!(
+            out,
+            "buildamp_queue_depth{{status=\"{}\",webhook=\"{}\"}} {n}",
+            status.as_str(),
+            label(webhook)
+        );
+    }
+    family(
+        &mut out,
+        "buildamp_oldest_due_seconds",
+        "How long the longest-waiting claimable execution has been due.",
+    );
+    let age = stats.oldest_due.map_or(0.0, |due| {
+        (now - due).num_milliseconds().max(0) as f64 / 1000.0
+    });
+    let _ = writeln!(out, "buildamp_oldest_due_seconds {age}");
+    family(
+        &mut out,
+        "buildamp_outcome_backlog",
+        "Outcome events no handler has taken.",
+    );
+    let _ = writeln!(out, "buildamp_outcome_backlog {}", stats.outcome_backlog);
+    family(
+        &mut out,
+        "buildamp_inbound_backlog",
+        "Providers' events not handed to the handlers.",
+    );
+    let _ = writeln!(out, "buildamp_inbound_backlog {}", stats.inbound_backlog);
+    family(
+        &mut out,
+        "buildamp_circuit_failures",
+        "Consecutive failures of circuits that are not closed, by key and state.",
+    );
+    for (key, state, failures) in &stats.circuits {
+        let _ = writeln!(
+            out,
+            "buildamp_circuit_failures{{key=\"{}\",state=\"{}\"}} {failures}",
+            label(key),
+            label(state)
+        );
+    }
+    Ok(out)
+}
+
+/// Everything: this process's counters and histograms from `handle`, then the queue's gauges.
+///
+/// # Errors
+/// The store failed.
+pub async fn render(
+    handle: &PrometheusHandle,
+    store: &impl StatsStore,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let mut text = handle.render();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&render_queue(store, now).await?);
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(super::label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
