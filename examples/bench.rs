@@ -25,6 +25,9 @@
 //!   any other mode runs it right after, on as many fresh rows with the same concurrency, and
 //!   adds `ceiling_per_sec` and `ratio_to_ceiling`: figures from a shared machine compare only as
 //!   ratios to a reference measured in the same run.
+//! - `analytics`: a month of the delivery rollup for N attempts (4 webhooks, one to 5
+//!   endpoints), then the analytics' month-wide queries (overview, hourly and daily trends), each
+//!   the median of 5, with `*_ratio_to_scan`: the same rows read by one plain `sum()`.
 //! - `sink --port P`: only serve the sink, until killed, for a run whose `--sink-url` points at it
 //!   (so the measured process holds the executor alone: its `max_rss_mb` is the executor's).
 //!
@@ -118,6 +121,7 @@ enum Mode {
     Queue,
     Ceiling,
     Sink,
+    Analytics,
 }
 
 impl Mode {
@@ -130,6 +134,7 @@ impl Mode {
             Mode::Queue => "queue",
             Mode::Ceiling => "ceiling",
             Mode::Sink => "sink",
+            Mode::Analytics => "analytics",
         }
     }
 }
@@ -184,6 +189,7 @@ fn parse_args() -> Args {
                     "queue" => Mode::Queue,
                     "ceiling" => Mode::Ceiling,
                     "sink" => Mode::Sink,
+                    "analytics" => Mode::Analytics,
                     _ => usage(),
                 }
             }
@@ -331,9 +337,60 @@ trait BenchStore: Store {
         &self,
         ids: &[uuid::Uuid],
     ) -> impl std::future::Future<Output = Result<(), String>> + Send;
+    /// Replaces the delivery rollup with `per` attempts per minute for each of 4 webhooks (the
+    /// fourth to 5 endpoints in turn) over the 30 days before `end`.
+    async fn seed_rollup(&self, end: chrono::DateTime<chrono::Utc>, per: i64)
+    -> Result<(), String>;
+    /// The reference read of the same rows: their count and attempts since `since`.
+    async fn scan_rollup(&self, since: chrono::DateTime<chrono::Utc>) -> Result<i64, String>;
 }
 
 impl BenchStore for PgStore {
+    async fn seed_rollup(
+        &self,
+        end: chrono::DateTime<chrono::Utc>,
+        per: i64,
+    ) -> Result<(), String> {
+        sqlx::query("TRUNCATE delivery_stats")
+            .execute(self.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query(
+            "INSERT INTO delivery_stats SELECT 60, $1 - (m * interval '1 minute'),
+                 'BenchWebhook' || w, CASE WHEN w = 3 THEN 'endpoint-' || (m % 5) ELSE '' END,
+                 $2, $2 - 1, 1, 0, $2 * 40, 0, $2 - 2, 1, 1, 0, 0, 0, 0, 0, 0, 0
+             FROM generate_series(1, 43200) m, generate_series(0, 3) w",
+        )
+        .bind(end)
+        .bind(per)
+        .execute(self.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        sqlx::query(&format!(
+            "INSERT INTO delivery_stats SELECT 3600, date_trunc('hour', minute), webhook_type,
+                 endpoint, {} FROM delivery_stats WHERE span = 60 GROUP BY 2, 3, 4",
+            rollup_sums()
+        ))
+        .execute(self.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        sqlx::query("ANALYZE delivery_stats")
+            .execute(self.pool())
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn scan_rollup(&self, since: chrono::DateTime<chrono::Utc>) -> Result<i64, String> {
+        sqlx::query_scalar(
+            "SELECT CAST(sum(attempts) AS BIGINT) FROM delivery_stats WHERE span = 60 AND minute >= $1",
+        )
+        .bind(since)
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| e.to_string())
+    }
+
     async fn reset(&self, resume: bool, sink_url: &str) -> Result<(), String> {
         if !resume {
             return sqlx::query("TRUNCATE webhook_executions, webhook_attempts, webhook_outcomes, message_external_ids, inbound_events, endpoints, events, delivery_limits, delivery_slots")
@@ -399,6 +456,53 @@ impl BenchStore for PgStore {
 }
 
 impl BenchStore for SqliteStore {
+    async fn seed_rollup(
+        &self,
+        end: chrono::DateTime<chrono::Utc>,
+        per: i64,
+    ) -> Result<(), String> {
+        sqlx::query("DELETE FROM delivery_stats")
+            .execute(self.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query(
+            "WITH RECURSIVE m(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM m WHERE n < 43200),
+                  w(k) AS (VALUES (0), (1), (2), (3))
+             INSERT INTO delivery_stats SELECT 60, ?1 - n * 60000000, 'BenchWebhook' || k,
+                 CASE WHEN k = 3 THEN 'endpoint-' || (n % 5) ELSE '' END,
+                 ?2, ?2 - 1, 1, 0, ?2 * 40, 0, ?2 - 2, 1, 1, 0, 0, 0, 0, 0, 0, 0
+             FROM m, w",
+        )
+        .bind(end.timestamp_micros())
+        .bind(per)
+        .execute(self.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        sqlx::query(&format!(
+            "INSERT INTO delivery_stats SELECT 3600, minute / 3600000000 * 3600000000,
+                 webhook_type, endpoint, {} FROM delivery_stats WHERE span = 60 GROUP BY 2, 3, 4",
+            rollup_sums()
+        ))
+        .execute(self.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        sqlx::query("ANALYZE")
+            .execute(self.pool())
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn scan_rollup(&self, since: chrono::DateTime<chrono::Utc>) -> Result<i64, String> {
+        sqlx::query_scalar(
+            "SELECT CAST(sum(attempts) AS BIGINT) FROM delivery_stats WHERE span = 60 AND minute >= ?1",
+        )
+        .bind(since.timestamp_micros())
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| e.to_string())
+    }
+
     async fn reset(&self, resume: bool, sink_url: &str) -> Result<(), String> {
         if !resume {
             return sqlx::raw_sql("DELETE FROM webhook_outcomes; DELETE FROM webhook_attempts; DELETE FROM message_external_ids; DELETE FROM inbound_events; DELETE FROM webhook_executions; DELETE FROM endpoints; DELETE FROM events; DELETE FROM delivery_limits; DELETE FROM delivery_slots;")
@@ -505,6 +609,9 @@ async fn run(args: Args) -> Result<(), String> {
 
 async fn measure<S: BenchStore>(args: Args, store: S) -> Result<(), String> {
     store.migrate().await.map_err(|e| error_chain(&e))?;
+    if args.mode == Mode::Analytics {
+        return analytics(store, args.deliveries).await;
+    }
 
     let sink_state = Arc::new(Sink {
         seen: Mutex::new(HashSet::with_capacity(args.deliveries as usize)),
@@ -663,7 +770,7 @@ async fn measure<S: BenchStore>(args: Args, store: S) -> Result<(), String> {
             let mut seconds: Vec<f64> = fanout;
             (median(&mut seconds), n)
         }
-        Mode::Sink => unreachable!("served above"),
+        Mode::Sink | Mode::Analytics => unreachable!("measured above"),
     };
 
     let own_sink = args.sink_url.is_none() && !matches!(args.mode, Mode::Queue | Mode::Ceiling);
@@ -1068,4 +1175,97 @@ async fn queue_only<S: Store>(
             .map_err(|e| error_chain(&e))?;
     }
     Ok((enqueue_per_sec, started.elapsed().as_secs_f64()))
+}
+
+/// The rollup's counters summed, in column order (for the hourly rows made from the minutes).
+fn rollup_sums() -> String {
+    ["attempts", "sent", "retried", "dead_letter", "duration_ms"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((0..buildamp::store::BUCKETS).map(|k| format!("b{k}")))
+        .map(|c| format!("sum({c})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `analytics`: a month of rollup rows for `deliveries` attempts, then the analytics' queries over
+/// the whole month, each the median of 5 runs, as ratios to a plain `sum()` over the month's
+/// minute rows (what reading the attempts without the hourly rollup would at least cost).
+async fn analytics<S: BenchStore>(store: S, deliveries: u64) -> Result<(), String> {
+    use buildamp::analytics::Granularity;
+    let minute = chrono::Duration::minutes(1);
+    let now = chrono::Utc::now();
+    let end = chrono::DurationRound::duration_trunc(now, minute).map_err(|e| e.to_string())?;
+    let rows = 43_200 * 4; // minute rows; the hourly ones are 60 times fewer
+    let per = i64::try_from(deliveries.div_ceil(rows))
+        .unwrap_or(i64::MAX)
+        .max(2);
+    let seeding = Instant::now();
+    store.seed_rollup(end, per).await?;
+    let seed_seconds = seeding.elapsed().as_secs_f64();
+    let keys = SecretKeys::parse(&SecretKeys::generate("bench").map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let runtime = Runtime::builder(store.clone())
+        .secret_keys(keys)
+        .allow_missing_env()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let analytics = runtime.analytics();
+    let since = end - chrono::Duration::days(30);
+    let until = end + minute;
+    async fn timed<F, Fut, T>(f: F) -> Result<f64, String>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>>,
+    {
+        let mut ms = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            f().await?;
+            ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        Ok(median(&mut ms))
+    }
+    let scan = timed(|| store.scan_rollup(since)).await?;
+    let overview = timed(|| async {
+        analytics
+            .overview(since, until)
+            .await
+            .map_err(|e| error_chain(&e))
+    })
+    .await?;
+    let trend = |g| {
+        let analytics = analytics.clone();
+        move || {
+            let analytics = analytics.clone();
+            async move {
+                analytics
+                    .trend(since, until, g)
+                    .await
+                    .map_err(|e| error_chain(&e))
+            }
+        }
+    };
+    let hourly = timed(trend(Granularity::Hour)).await?;
+    let daily = timed(trend(Granularity::Day)).await?;
+    let total = analytics
+        .overview(since, until)
+        .await
+        .map_err(|e| error_chain(&e))?
+        .total
+        .attempts;
+    let report = serde_json::json!({
+        "mode": "analytics",
+        "attempts": total,
+        "rollup_rows": rows,
+        "seed_seconds": round(seed_seconds),
+        "scan_ms": round(scan),
+        "overview_ms": round(overview),
+        "trend_hour_ms": round(hourly),
+        "trend_day_ms": round(daily),
+        "overview_ratio_to_scan": round(overview / scan),
+        "trend_hour_ratio_to_scan": round(hourly / scan),
+    });
+    println!("{report}");
+    Ok(())
 }

@@ -33,12 +33,14 @@
 //! - [`telemetry`]: Prometheus metrics: attempts counted and timed, the queue read at scrape time;
 //! - [`http`]: the HTTP API the generated Elm client calls, and the error body every route uses;
 //! - [`Runtime`] (`runtime.rs`): the handle that wires the parts, with no decisions of its own;
-//!   [`endpoints`]: `runtime.endpoints()`, managing customers' endpoints;
+//!   [`endpoints`]: `runtime.endpoints()`, managing customers' endpoints; [`analytics`]:
+//!   `runtime.analytics()`, what deliveries came to over a window;
 //! - `simulator` (feature `simulator`, for the `buildamp` command and the examples): local
 //!   stand-ins for providers, a development tool.
 
 mod runtime;
 
+pub mod analytics;
 pub mod endpoints;
 
 pub mod clock;

@@ -546,6 +546,11 @@ impl<S: Store> Runtime<S> {
         crate::endpoints::Endpoints::new(self.inner.clone())
     }
 
+    /// Delivery analytics over this runtime's store: overview and trends.
+    pub fn analytics(&self) -> crate::analytics::Analytics<S> {
+        crate::analytics::Analytics::new(self.inner.clone())
+    }
+
     /// The transactions of this runtime's store (seed 000's callback flow).
     pub fn transactions(&self) -> crate::transactions::Transactions<S> {
         crate::transactions::Transactions::new(self.inner.clone())

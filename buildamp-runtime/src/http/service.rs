@@ -19,6 +19,8 @@
 //! | `GET /buildamp/deliveries/{id}` | admin | a delivery with every attempt |
 //! | `POST /buildamp/deliveries/{id}/retry` | admin | `202`, or `409` unless it is a dead letter |
 //! | `POST /buildamp/deliveries/{id}/resend` | admin | `202 {"result": "queued"}`: a delivered (or dead-lettered) delivery goes again, the same event id; `409` while it is still queued or its endpoint is disabled |
+//! | `GET /buildamp/analytics?since=&until=` | admin | attempts, deliveries, success, failure and retry rates, mean and p50/p95/p99 latency in the window (default the last hour), in total, `by_webhook` and `by_endpoint` |
+//! | `GET /buildamp/analytics/trend?since=&until=&granularity=minute\|hour\|day` | admin | the same figures per period |
 //! | `POST /buildamp/transactions` `{"callback_url", "callback_events", "message_count", "metadata", ...}` | publish | `201` the transaction (ACCEPT) and its callbacks' `secret`; `422` naming the field (`callback_url`); `424` when the test ping failed |
 //! | `GET /buildamp/transactions/{id}` | publish | its status, counts, timings and (once completed) summary |
 //! | `POST /buildamp/transactions/{id}/processing` `{"processed_count", "message_count"}` | publish | the transaction, after a PROCESSING callback |
@@ -47,6 +49,7 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::api::{Caller, ExecutionView, Refused};
+use crate::analytics::Granularity;
 use crate::endpoints::{DEFAULT_ROTATION_GRACE, Resend};
 use crate::payload::decode;
 use crate::queue::{ExecutionId, Status};
@@ -156,6 +159,8 @@ pub fn router_with<S: Store, A: ServiceAuthorizer>(
         .route("/buildamp/deliveries/{id}", get(delivery::<S, A>))
         .route("/buildamp/deliveries/{id}/retry", post(retry::<S, A>))
         .route("/buildamp/deliveries/{id}/resend", post(resend::<S, A>))
+        .route("/buildamp/analytics", get(analytics::<S, A>))
+        .route("/buildamp/analytics/trend", get(trend::<S, A>))
         .route("/buildamp/transactions", post(open::<S, A>))
         .route("/buildamp/transactions/{id}", get(transaction::<S, A>))
         .route(
@@ -825,4 +830,82 @@ async fn scheduled<S: Store, A: ServiceAuthorizer>(
         .scheduled(id, p.message_count)
         .await?;
     Ok(axum::Json(view).into_response())
+}
+
+#[derive(Deserialize)]
+struct WindowQuery {
+    since: Option<String>,
+    until: Option<String>,
+    granularity: Option<String>,
+}
+
+impl WindowQuery {
+    /// The window asked for: RFC 3339 times, by default the last hour; at most 400 days.
+    fn window(&self, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+        let time = |field: &str,
+                    text: &Option<String>|
+         -> Result<Option<DateTime<Utc>>, ApiError> {
+            text.as_deref()
+                .map(|t| {
+                    DateTime::parse_from_rfc3339(t)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|e| {
+                            ApiError::new(
+                                StatusCode::BAD_REQUEST,
+                                format!("not an RFC 3339 time ({e}), like 2026-12-01T00:00:00Z"),
+                            )
+                            .at(field)
+                        })
+                })
+                .transpose()
+        };
+        let until = time("until", &self.until)?.unwrap_or(now);
+        let since = time("since", &self.since)?.unwrap_or(until - chrono::Duration::hours(1));
+        if since >= until || until - since > chrono::Duration::days(400) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "`since` must be before `until`, at most 400 days apart",
+            )
+            .at("since"));
+        }
+        Ok((since, until))
+    }
+}
+
+async fn analytics<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Query(q): Query<WindowQuery>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let (since, until) = q.window(Utc::now())?;
+    let overview = s.runtime.analytics().overview(since, until).await?;
+    Ok(axum::Json(overview).into_response())
+}
+
+async fn trend<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+    Query(q): Query<WindowQuery>,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let (since, until) = q.window(Utc::now())?;
+    let granularity = match q.granularity.as_deref().unwrap_or("minute") {
+        "minute" => Granularity::Minute,
+        "hour" => Granularity::Hour,
+        "day" => Granularity::Day,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("granularity `{other}`: use minute, hour or day"),
+            )
+            .at("granularity"));
+        }
+    };
+    let points = s
+        .runtime
+        .analytics()
+        .trend(since, until, granularity)
+        .await?;
+    Ok(axum::Json(json!({ "granularity": granularity, "points": points })).into_response())
 }

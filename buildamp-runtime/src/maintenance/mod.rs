@@ -34,7 +34,7 @@ use crate::store::StoreError;
 pub use dispatch::{Dispatcher, EventHandler, Outbox};
 pub use health::{HealthChanges, HealthDispatcher, HealthEvent, HealthHandler};
 pub use outcomes::{Handler, HandlerError, OutcomeDispatcher, OutcomeEvent, Outcomes};
-pub use pruner::{Pruned, Pruner, PrunerConfig};
+pub use pruner::{HOURLY_STATS_RETENTION, Pruned, Pruner, PrunerConfig};
 pub use replayer::{Replayer, ReplayerConfig};
 pub use rescuer::{Rescuer, RescuerConfig};
 

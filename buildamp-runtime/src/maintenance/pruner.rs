@@ -3,7 +3,8 @@
 //! to recognise a provider's repeat), outcome events no handler ever took (an app with no
 //! outcome handler anywhere), published events (their deliveries carry their own envelope),
 //! protection state nothing reads any more (see `LimitStore::prune_protection`), and
-//! transactions completed that long ago, with their callback endpoints.
+//! transactions completed that long ago, with their callback endpoints, and the per-minute
+//! delivery rollup (the hourly one is kept 400 days, for analytics).
 //! Dead letters and unhandled events are never pruned.
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use super::Service;
 use crate::clock::Clock;
-use crate::store::{Store, StoreError};
+use crate::store::{SPANS, Store, StoreError};
 
 /// The pruner's settings.
 #[derive(Clone, Copy, Debug)]
@@ -50,7 +51,14 @@ pub struct Pruned {
     pub protection: u64,
     /// Completed transactions, with their callback endpoints.
     pub transactions: u64,
+    /// Rollup rows: per minute after the retention period, per hour after
+    /// [`HOURLY_STATS_RETENTION`].
+    pub stats: u64,
 }
+
+/// How long the hourly delivery rollup is kept (what analytics read beyond the retention
+/// period): 400 days.
+pub const HOURLY_STATS_RETENTION: Duration = Duration::from_secs(400 * 24 * 3600);
 
 /// Deletes what the retention period has passed.
 pub struct Pruner<S> {
@@ -77,6 +85,9 @@ impl<S: Store> Pruner<S> {
             - chrono::Duration::from_std(self.config.retention).unwrap_or(chrono::Duration::MAX);
         let batch = self.config.batch;
         let store = &self.store;
+        let retention = self.config.retention.max(HOURLY_STATS_RETENTION);
+        let hours_before = self.clock.now()
+            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
         Ok(Pruned {
             inbound_events: drain(batch, || store.prune_inbound(before, batch)).await?,
             outcome_events: drain(batch, || store.prune_outcomes(before, batch)).await?,
@@ -84,6 +95,8 @@ impl<S: Store> Pruner<S> {
             events: drain(batch, || store.prune_events(before, batch)).await?,
             protection: drain(batch, || store.prune_protection(before, batch)).await?,
             transactions: drain(batch, || store.prune_transactions(before, batch)).await?,
+            stats: drain(batch, || store.prune_stats(SPANS[0], before, batch)).await?
+                + drain(batch, || store.prune_stats(SPANS[1], hours_before, batch)).await?,
         })
     }
 }
@@ -118,6 +131,7 @@ impl<S: Store> Service for Pruner<S> {
             + pruned.outcome_events
             + pruned.events
             + pruned.protection
-            + pruned.transactions)
+            + pruned.transactions
+            + pruned.stats)
     }
 }

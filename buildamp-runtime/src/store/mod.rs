@@ -48,7 +48,10 @@ pub use outcomes::{OutcomeRow, OutcomeStore};
 pub use postgres::PgStore;
 pub use replays::{ReplayRow, ReplayStore};
 pub use sqlite::SqliteStore;
-pub use stats::{QueueStats, StatsStore};
+pub use stats::{
+    BUCKETS, LATENCY_BOUNDS_MS, QueueStats, SPANS, StatsGrouping, StatsRow, StatsStore, Tally,
+    ranges, tally,
+};
 pub use transactions::{
     Callback, MessageState, TransactionCounts, TransactionRow, TransactionStore,
 };

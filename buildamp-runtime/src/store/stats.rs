@@ -1,12 +1,121 @@
-//! What the queue holds now, for metrics and operators (`StatsStore`): read with the indexes the
-//! queue already has, never a scan of delivered rows.
+//! What the queue holds now, and what its attempts came to, for metrics and analytics
+//! (`StatsStore`): read with the indexes the queue already has and from the per-minute rollup
+//! (`delivery_stats`) written in the statement that records each attempt, never by scanning the
+//! attempt log.
 
 use std::future::Future;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-use super::StoreError;
+use super::{Move, StoreError};
 use crate::queue::Status;
+
+/// The upper bounds of the rollup's latency buckets, in milliseconds (a last bucket holds the
+/// rest).
+pub const LATENCY_BOUNDS_MS: [i64; 10] = [25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000];
+
+/// How many latency buckets a rollup row has.
+pub const BUCKETS: usize = LATENCY_BOUNDS_MS.len() + 1;
+
+/// What one recorded attempt adds to the rollup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tally {
+    /// The minute it started in.
+    pub minute: DateTime<Utc>,
+    /// The hour it started in.
+    pub hour: DateTime<Utc>,
+    /// Its latency bucket.
+    pub bucket: usize,
+    /// 0 sent, 1 retried (it failed and goes again), 2 dead-lettered.
+    pub outcome: u8,
+    /// How long it took.
+    pub duration_ms: i64,
+}
+
+/// What `m` adds to the rollup: nothing unless it records an attempt. Both backends write this.
+pub fn tally(m: &Move) -> Option<Tally> {
+    let report = m.report.as_ref()?;
+    let duration_ms = i64::from(report.duration_ms.max(0));
+    let at = report.started_at;
+    Some(Tally {
+        minute: at.duration_trunc(TimeDelta::minutes(1)).unwrap_or(at),
+        hour: at.duration_trunc(TimeDelta::hours(1)).unwrap_or(at),
+        bucket: LATENCY_BOUNDS_MS
+            .iter()
+            .position(|bound| duration_ms <= *bound)
+            .unwrap_or(LATENCY_BOUNDS_MS.len()),
+        outcome: match m.to.status {
+            Status::Sent => 0,
+            Status::DeadLetter => 2,
+            _ => 1,
+        },
+        duration_ms,
+    })
+}
+
+/// The rollup's spans, in seconds: every attempt is counted in its minute and in its hour.
+pub const SPANS: [i64; 2] = [60, 3600];
+
+/// Which rollup rows cover `[since, until)`: `(span, from, to)`, rows of that span whose start
+/// is in `[from, to)`. Whole hours come from hourly rows (a month is 720 of them per series),
+/// the ragged ends from minute rows; with `period_secs` under an hour, minute rows only. Both
+/// backends read these ranges.
+pub fn ranges(
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    period_secs: Option<i64>,
+) -> Vec<(i64, DateTime<Utc>, DateTime<Utc>)> {
+    let hour = TimeDelta::hours(1);
+    let first = since.duration_trunc(hour).unwrap_or(since);
+    let first = if first < since { first + hour } else { first };
+    let last = until.duration_trunc(hour).unwrap_or(until);
+    if period_secs.is_some_and(|p| p < 3600 || p % 3600 != 0) || first >= last {
+        return vec![(60, since, until)];
+    }
+    let mut out = Vec::with_capacity(3);
+    if since < first {
+        out.push((60, since, first));
+    }
+    out.push((3600, first, last));
+    if last < until {
+        out.push((60, last, until));
+    }
+    out
+}
+
+/// How rollup rows are grouped when read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsGrouping {
+    /// By period: a minute, an hour or a day (in seconds), or not at all.
+    pub period_secs: Option<i64>,
+    /// By webhook (or event type).
+    pub webhook: bool,
+    /// By endpoint (`""` for `#[target]` webhooks).
+    pub endpoint: bool,
+}
+
+/// Summed rollup rows: one per group.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatsRow {
+    /// The period's start, when grouped by period.
+    pub period: Option<DateTime<Utc>>,
+    /// The webhook, when grouped by webhook.
+    pub webhook_type: Option<String>,
+    /// The endpoint, when grouped by endpoint.
+    pub endpoint: Option<String>,
+    /// Attempts.
+    pub attempts: u64,
+    /// Attempts that delivered.
+    pub sent: u64,
+    /// Attempts that failed and were retried.
+    pub retried: u64,
+    /// Attempts that dead-lettered.
+    pub dead_letter: u64,
+    /// Their durations, summed.
+    pub duration_ms: u64,
+    /// Attempts per latency bucket ([`LATENCY_BOUNDS_MS`]).
+    pub buckets: [u64; BUCKETS],
+}
 
 /// The queue and its backlogs, now.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -24,8 +133,54 @@ pub struct QueueStats {
     pub circuits: Vec<(String, String, u32)>,
 }
 
-/// Reading the queue's state for metrics.
+/// Reading the queue's state and its attempts' rollup.
 pub trait StatsStore {
     /// The queue now.
     fn queue_stats(&self) -> impl Future<Output = Result<QueueStats, StoreError>> + Send;
+
+    /// Deletes up to `limit` rollup rows of `span` that start before `before`.
+    fn prune_stats(
+        &self,
+        span: i64,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The rollup of attempts that started in `[since, until)` (to the minute), summed per
+    /// `grouping` (periods ascending), read from the rows [`ranges`] names.
+    fn delivery_stats(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        grouping: StatsGrouping,
+    ) -> impl Future<Output = Result<Vec<StatsRow>, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(h: i64, m: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 / 3600 * 3600 + h * 3600 + m * 60, 0).unwrap()
+    }
+
+    #[test]
+    fn whole_hours_come_from_hourly_rows_and_ragged_ends_from_minutes() {
+        assert_eq!(
+            ranges(t(0, 10), t(5, 20), None),
+            [
+                (60, t(0, 10), t(1, 0)),
+                (3600, t(1, 0), t(5, 0)),
+                (60, t(5, 0), t(5, 20))
+            ]
+        );
+        assert_eq!(ranges(t(1, 0), t(3, 0), None), [(3600, t(1, 0), t(3, 0))]);
+        assert_eq!(
+            ranges(t(1, 0), t(3, 0), Some(86_400)),
+            [(3600, t(1, 0), t(3, 0))]
+        );
+        // A minute trend, or a window inside one hour: minutes.
+        assert_eq!(ranges(t(1, 0), t(3, 0), Some(60)), [(60, t(1, 0), t(3, 0))]);
+        assert_eq!(ranges(t(1, 5), t(1, 50), None), [(60, t(1, 5), t(1, 50))]);
+    }
 }

@@ -496,6 +496,86 @@ impl ExecutionStore for PgStore {
     }
 }
 
+/// Records moves: the rows, their attempt log, outcome events, providers' ids and the per-minute
+/// rollup ([`crate::store::tally`]), in one statement.
+static ROLLUP_RECORD: LazyLock<String> = LazyLock::new(|| {
+    let b = |f: &dyn Fn(usize) -> String| {
+        (0..crate::store::BUCKETS)
+            .map(f)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "WITH updated AS (
+             UPDATE webhook_executions e
+             SET status = i.status, attempts = i.attempts, max_attempts = i.max_attempts,
+                 next_retry_at = COALESCE(i.due_at, e.next_retry_at),
+                 error_message = CASE WHEN i.set_error THEN i.error_message
+                                      ELSE e.error_message END,
+                 response_status = CASE WHEN i.reported THEN i.response_status
+                                        ELSE e.response_status END,
+                 response_body = CASE WHEN i.reported THEN i.response_body
+                                      ELSE e.response_body END,
+                 sent_at = COALESCE(i.sent_at, e.sent_at),
+                 updated_at = $1, claimed_by = NULL, lease_expires_at = NULL
+             FROM UNNEST($2::uuid[], $3::int4[], $4::text[], $5::text[], $6::int4[],
+                 $7::int4[], $8::timestamptz[], $9::bool[], $10::text[], $11::timestamptz[],
+                 $12::text[], $13::bool[], $14::int4[], $15::text[], $16::timestamptz[],
+                 $17::int4[], $18::text[], $19::timestamptz[], $20::int4[], $21::int4[],
+                 $22::timestamptz[])
+                 AS i(id, fence_attempt, fence_status, status, attempts, max_attempts, due_at,
+                      set_error, error_message, sent_at, outcome, reported, response_status,
+                      response_body, started_at, duration_ms, external_id, minute, bucket,
+                      tally, hour)
+             WHERE e.id = i.id AND e.attempts = i.fence_attempt AND e.status = i.fence_status
+             RETURNING e.id, e.webhook_type, e.correlation_id, e.response_status,
+                 e.response_body, e.error_message, i.fence_attempt, i.outcome, i.reported,
+                 i.started_at, i.duration_ms, i.external_id, i.error_message AS logged_error,
+                 e.endpoint_id, i.minute, i.bucket, i.tally, i.hour
+         ), logged AS (
+             INSERT INTO webhook_attempts (execution_id, attempt, started_at, duration_ms,
+                 response_status, error_message, response_body)
+             SELECT u.id, u.fence_attempt, u.started_at, u.duration_ms, u.response_status,
+                 u.logged_error, u.response_body
+             FROM updated u WHERE u.reported
+         ), events AS (
+             INSERT INTO webhook_outcomes (execution_id, kind, webhook_type, correlation_id,
+                 response_status, response_body, error_message, created_at, available_at)
+             SELECT u.id, u.outcome, u.webhook_type, u.correlation_id, u.response_status,
+                 u.response_body, u.error_message, $1, $1
+             FROM updated u WHERE u.outcome IS NOT NULL
+         ), mapped AS (
+             INSERT INTO message_external_ids (external_id, execution_id, webhook_type,
+                 created_at)
+             SELECT u.external_id, u.id, u.webhook_type, $1
+             FROM updated u WHERE u.external_id IS NOT NULL
+             ON CONFLICT (external_id) DO NOTHING
+         ), rolled AS (
+             INSERT INTO delivery_stats (span, minute, webhook_type, endpoint, attempts, sent,
+                 retried, dead_letter, duration_ms, {columns})
+             SELECT p.span, p.start, u.webhook_type, COALESCE(u.endpoint_id::text, ''), count(*),
+                 count(*) FILTER (WHERE u.tally = 0), count(*) FILTER (WHERE u.tally = 1),
+                 count(*) FILTER (WHERE u.tally = 2), sum(u.duration_ms), {counts}
+             FROM updated u CROSS JOIN LATERAL (VALUES ({minute_span}, u.minute),
+                 ({hour_span}, u.hour)) AS p(span, start)
+             WHERE u.minute IS NOT NULL
+             GROUP BY p.span, p.start, u.webhook_type, COALESCE(u.endpoint_id::text, '')
+             ON CONFLICT (span, minute, webhook_type, endpoint) DO UPDATE SET
+                 attempts = delivery_stats.attempts + excluded.attempts,
+                 sent = delivery_stats.sent + excluded.sent,
+                 retried = delivery_stats.retried + excluded.retried,
+                 dead_letter = delivery_stats.dead_letter + excluded.dead_letter,
+                 duration_ms = delivery_stats.duration_ms + excluded.duration_ms, {sums}
+         )
+         SELECT count(*) FROM updated",
+        columns = b(&|k| format!("b{k}")),
+        counts = b(&|k| format!("count(*) FILTER (WHERE u.bucket = {k})")),
+        sums = b(&|k| format!("b{k} = delivery_stats.b{k} + excluded.b{k}")),
+        minute_span = crate::store::SPANS[0],
+        hour_span = crate::store::SPANS[1],
+    )
+});
+
 /// Applies `moves` with `executor` (the transitions pool, or the caller's transaction), fenced
 /// on each move's id, attempt and state; returns how many applied.
 pub(super) async fn record_on<'e>(
@@ -521,7 +601,16 @@ pub(super) async fn record_on<'e>(
     let mut started = Vec::with_capacity(n);
     let mut durations = Vec::with_capacity(n);
     let mut external_ids = Vec::with_capacity(n);
+    let mut minutes = Vec::with_capacity(n);
+    let mut hours = Vec::with_capacity(n);
+    let mut buckets = Vec::with_capacity(n);
+    let mut tallies = Vec::with_capacity(n);
     for m in moves {
+        let tally = crate::store::tally(m);
+        minutes.push(tally.map(|t| t.minute));
+        hours.push(tally.map(|t| t.hour));
+        buckets.push(tally.map(|t| i32::try_from(t.bucket).unwrap_or(i32::MAX)));
+        tallies.push(tally.map(|t| i32::from(t.outcome)));
         ids.push(m.id.0);
         fence_attempts.push(m.attempt);
         fence_statuses.push(m.from.as_str());
@@ -546,70 +635,30 @@ pub(super) async fn record_on<'e>(
         external_ids.push(report.and_then(|r| r.external_id.as_deref()));
     }
     // RETURNING names the input row too, so the log, the events and the ids need no join.
-    let updated: i64 = sqlx::query_scalar(
-        "WITH updated AS (
-             UPDATE webhook_executions e
-             SET status = i.status, attempts = i.attempts, max_attempts = i.max_attempts,
-                 next_retry_at = COALESCE(i.due_at, e.next_retry_at),
-                 error_message = CASE WHEN i.set_error THEN i.error_message
-                                      ELSE e.error_message END,
-                 response_status = CASE WHEN i.reported THEN i.response_status
-                                        ELSE e.response_status END,
-                 response_body = CASE WHEN i.reported THEN i.response_body
-                                      ELSE e.response_body END,
-                 sent_at = COALESCE(i.sent_at, e.sent_at),
-                 updated_at = $1, claimed_by = NULL, lease_expires_at = NULL
-             FROM UNNEST($2::uuid[], $3::int4[], $4::text[], $5::text[], $6::int4[],
-                 $7::int4[], $8::timestamptz[], $9::bool[], $10::text[], $11::timestamptz[],
-                 $12::text[], $13::bool[], $14::int4[], $15::text[], $16::timestamptz[],
-                 $17::int4[], $18::text[])
-                 AS i(id, fence_attempt, fence_status, status, attempts, max_attempts, due_at,
-                      set_error, error_message, sent_at, outcome, reported, response_status,
-                      response_body, started_at, duration_ms, external_id)
-             WHERE e.id = i.id AND e.attempts = i.fence_attempt AND e.status = i.fence_status
-             RETURNING e.id, e.webhook_type, e.correlation_id, e.response_status,
-                 e.response_body, e.error_message, i.fence_attempt, i.outcome, i.reported,
-                 i.started_at, i.duration_ms, i.external_id, i.error_message AS logged_error
-         ), logged AS (
-             INSERT INTO webhook_attempts (execution_id, attempt, started_at, duration_ms,
-                 response_status, error_message, response_body)
-             SELECT u.id, u.fence_attempt, u.started_at, u.duration_ms, u.response_status,
-                 u.logged_error, u.response_body
-             FROM updated u WHERE u.reported
-         ), events AS (
-             INSERT INTO webhook_outcomes (execution_id, kind, webhook_type, correlation_id,
-                 response_status, response_body, error_message, created_at, available_at)
-             SELECT u.id, u.outcome, u.webhook_type, u.correlation_id, u.response_status,
-                 u.response_body, u.error_message, $1, $1
-             FROM updated u WHERE u.outcome IS NOT NULL
-         ), mapped AS (
-             INSERT INTO message_external_ids (external_id, execution_id, webhook_type,
-                 created_at)
-             SELECT u.external_id, u.id, u.webhook_type, $1
-             FROM updated u WHERE u.external_id IS NOT NULL
-             ON CONFLICT (external_id) DO NOTHING
-         )
-         SELECT count(*) FROM updated",
-    )
-    .bind(now)
-    .bind(&ids)
-    .bind(&fence_attempts)
-    .bind(&fence_statuses)
-    .bind(&statuses)
-    .bind(&attempts)
-    .bind(&max_attempts)
-    .bind(&due)
-    .bind(&set_errors)
-    .bind(&errors)
-    .bind(&sent_at)
-    .bind(&outcomes)
-    .bind(&reported)
-    .bind(&codes)
-    .bind(&bodies)
-    .bind(&started)
-    .bind(&durations)
-    .bind(&external_ids)
-    .fetch_one(executor)
-    .await?;
+    let updated: i64 = sqlx::query_scalar(&ROLLUP_RECORD)
+        .bind(now)
+        .bind(&ids)
+        .bind(&fence_attempts)
+        .bind(&fence_statuses)
+        .bind(&statuses)
+        .bind(&attempts)
+        .bind(&max_attempts)
+        .bind(&due)
+        .bind(&set_errors)
+        .bind(&errors)
+        .bind(&sent_at)
+        .bind(&outcomes)
+        .bind(&reported)
+        .bind(&codes)
+        .bind(&bodies)
+        .bind(&started)
+        .bind(&durations)
+        .bind(&external_ids)
+        .bind(&minutes)
+        .bind(&buckets)
+        .bind(&tallies)
+        .bind(&hours)
+        .fetch_one(executor)
+        .await?;
     Ok(u64::try_from(updated).unwrap_or(0))
 }

@@ -5,7 +5,9 @@ use sqlx::Row;
 
 use super::PgStore;
 use crate::queue::Status;
-use crate::store::{QueueStats, StatsStore, StoreError, status_list};
+use crate::store::{
+    BUCKETS, QueueStats, StatsGrouping, StatsRow, StatsStore, StoreError, status_list,
+};
 
 impl StatsStore for PgStore {
     async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
@@ -67,5 +69,112 @@ impl StatsStore for PgStore {
             inbound_backlog: count(inbound_backlog),
             circuits: open,
         })
+    }
+
+    async fn delivery_stats(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        grouping: StatsGrouping,
+    ) -> Result<Vec<StatsRow>, StoreError> {
+        let keys = [
+            (grouping.period_secs.is_some(), "PERIOD"),
+            (grouping.webhook, "webhook_type"),
+            (grouping.endpoint, "endpoint"),
+        ];
+        let selected: Vec<&str> = keys
+            .iter()
+            .map(|(on, expr)| if *on { *expr } else { "NULL" })
+            .collect();
+        let grouped: Vec<&str> = keys
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, expr)| *expr)
+            .collect();
+        let sums: Vec<String> = ["attempts", "sent", "retried", "dead_letter", "duration_ms"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain((0..BUCKETS).map(|k| format!("b{k}")))
+            .map(|c| format!("CAST(sum({c}) AS BIGINT)"))
+            .collect();
+        let ranges = crate::store::ranges(since, until, grouping.period_secs);
+        let covered = ranges
+            .iter()
+            .enumerate()
+            .map(|(k, (span, _, _))| {
+                format!(
+                    "(span = {span} AND minute >= ${} AND minute < ${})",
+                    2 * k + 1,
+                    2 * k + 2
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let period_param = format!("${}", 2 * ranges.len() + 1);
+        let sql = format!(
+            "SELECT {selected}, {sums} FROM delivery_stats WHERE {covered} {group}",
+            selected = selected.join(", "),
+            sums = sums.join(", "),
+            group = if grouped.is_empty() {
+                String::new()
+            } else {
+                format!("GROUP BY {0} ORDER BY {0}", grouped.join(", "))
+            },
+        )
+        .replace(
+            "PERIOD",
+            &format!("to_timestamp(floor(extract(epoch FROM minute)::float8 / {period_param}::float8) * {period_param}::float8)"),
+        );
+        let mut query = sqlx::query(&sql);
+        for (_, from, to) in &ranges {
+            query = query.bind(*from).bind(*to);
+        }
+        if let Some(secs) = grouping.period_secs {
+            query = query.bind(secs.max(1) as f64);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let n = |v: Option<i64>| u64::try_from(v.unwrap_or(0)).unwrap_or(0);
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let attempts: Option<i64> = r.try_get(3)?;
+            if attempts.is_none() {
+                continue; // no row in the window: the ungrouped sum is NULL
+            }
+            let mut buckets = [0; BUCKETS];
+            for (k, b) in buckets.iter_mut().enumerate() {
+                *b = n(r.try_get(8 + k)?);
+            }
+            out.push(StatsRow {
+                period: r.try_get(0)?,
+                webhook_type: r.try_get(1)?,
+                endpoint: r.try_get(2)?,
+                attempts: n(attempts),
+                sent: n(r.try_get(4)?),
+                retried: n(r.try_get(5)?),
+                dead_letter: n(r.try_get(6)?),
+                duration_ms: n(r.try_get(7)?),
+                buckets,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn prune_stats(
+        &self,
+        span: i64,
+        before: DateTime<Utc>,
+        n: usize,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM delivery_stats WHERE (span, minute, webhook_type, endpoint) IN (
+                 SELECT span, minute, webhook_type, endpoint FROM delivery_stats
+                 WHERE span = $1 AND minute < $2 ORDER BY minute LIMIT $3)",
+        )
+        .bind(i32::try_from(span).unwrap_or(i32::MAX))
+        .bind(before)
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 }

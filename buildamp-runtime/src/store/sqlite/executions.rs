@@ -1,6 +1,6 @@
 //! `webhook_executions`, `webhook_attempts` and `message_external_ids` on SQLite.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
@@ -179,6 +179,30 @@ static CLAIM: LazyLock<String> = LazyLock::new(|| {
         claimable = status_list(&Status::CLAIMABLE),
         head = ordered_head("c"),
         sending = status_list(&[Status::Sending]),
+    )
+});
+/// Adds summed tallies (`[span, start, webhook, endpoint, [attempts, sent, retried, dead
+/// letters, duration, buckets...]]`) to the rollup.
+static ROLLUP: LazyLock<String> = LazyLock::new(|| {
+    let b = |f: &dyn Fn(usize) -> String| {
+        (0..crate::store::BUCKETS)
+            .map(f)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "INSERT INTO delivery_stats (span, minute, webhook_type, endpoint, attempts, sent,
+             retried, dead_letter, duration_ms, {columns})
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value -> 4 ->> 0,
+             value -> 4 ->> 1, value -> 4 ->> 2, value -> 4 ->> 3, value -> 4 ->> 4, {values}
+         FROM json_each(?1) WHERE true
+         ON CONFLICT (span, minute, webhook_type, endpoint) DO UPDATE SET
+             attempts = attempts + excluded.attempts, sent = sent + excluded.sent,
+             retried = retried + excluded.retried, dead_letter = dead_letter + excluded.dead_letter,
+             duration_ms = duration_ms + excluded.duration_ms, {sums}",
+        columns = b(&|k| format!("b{k}")),
+        values = b(&|k| format!("value -> 4 ->> {}", 5 + k)),
+        sums = b(&|k| format!("b{k} = b{k} + excluded.b{k}")),
     )
 });
 static NEXT_DUE: LazyLock<String> = LazyLock::new(|| {
@@ -437,7 +461,8 @@ impl ExecutionStore for SqliteStore {
 }
 
 /// Applies `moves` on `conn` (inside the caller's transaction), fenced on each move's id,
-/// attempt and state; returns the moves that applied.
+/// attempt and state; returns the moves that applied. Each attempt is added to the per-minute
+/// rollup ([`crate::store::tally`]).
 pub(super) async fn record_on<'m>(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
@@ -481,7 +506,7 @@ pub(super) async fn record_on<'m>(
          WHERE e.id = i.value ->> 'id' AND e.attempts = i.value ->> 'fence_attempt'
            AND e.status = i.value ->> 'fence_status'
          RETURNING id, webhook_type, correlation_id, response_status, response_body,
-             error_message",
+             error_message, endpoint_id",
     )
     .bind(micros(now))
     .bind(json_param(input))
@@ -498,8 +523,26 @@ pub(super) async fn record_on<'m>(
     let mut logged = Vec::new();
     let mut mapped = Vec::new();
     let mut events = Vec::new();
+    let mut rolled: BTreeMap<(i64, i64, String, String), [i64; 5 + crate::store::BUCKETS]> =
+        BTreeMap::new();
     for m in &moved {
         let id = m.id.to_string();
+        if let Some(t) = crate::store::tally(m) {
+            let r = rows[&id];
+            let webhook = r.try_get::<String, _>("webhook_type")?;
+            let endpoint = r
+                .try_get::<Option<String>, _>("endpoint_id")?
+                .unwrap_or_default();
+            for (span, start) in crate::store::SPANS.into_iter().zip([t.minute, t.hour]) {
+                let key = (span, micros(start), webhook.clone(), endpoint.clone());
+                // attempts, sent, retried, dead letters, duration, then the buckets.
+                let sums = rolled.entry(key).or_insert([0; 5 + crate::store::BUCKETS]);
+                sums[0] += 1;
+                sums[1 + usize::from(t.outcome)] += 1;
+                sums[4] += t.duration_ms;
+                sums[5 + t.bucket] += 1;
+            }
+        }
         if let Some(report) = &m.report {
             logged.push(json!({
                 "id": id, "attempt": m.attempt, "started_at": micros(report.started_at),
@@ -547,6 +590,18 @@ pub(super) async fn record_on<'m>(
         .bind(json_param(mapped))
         .execute(&mut *conn)
         .await?;
+    }
+    if !rolled.is_empty() {
+        let rows: Vec<serde_json::Value> = rolled
+            .into_iter()
+            .map(|((span, start, webhook, endpoint), sums)| {
+                json!([span, start, webhook, endpoint, sums])
+            })
+            .collect();
+        sqlx::query(&ROLLUP)
+            .bind(json_param(rows))
+            .execute(&mut *conn)
+            .await?;
     }
     if !events.is_empty() {
         sqlx::query(
