@@ -83,6 +83,90 @@ pub fn ranges(
     out
 }
 
+/// The statement that reads the rollup for `grouping` over `ranges`, in a backend's dialect:
+/// `param(k)` writes its k-th placeholder (from 1), `period(p)` the start of the period of
+/// `minute` whose length in seconds is the placeholder `p`. Its columns: period, webhook,
+/// endpoint (`NULL` when not grouped by it), then the counters [`stats_row`] reads. Its binds:
+/// each range's start and end, then the period's length when grouped by period.
+pub(super) fn read_sql(
+    grouping: StatsGrouping,
+    ranges: &[(i64, DateTime<Utc>, DateTime<Utc>)],
+    param: fn(usize) -> String,
+    period: fn(&str) -> String,
+) -> String {
+    let period = period(&param(2 * ranges.len() + 1));
+    let keys = [
+        (grouping.period_secs.is_some(), period.as_str()),
+        (grouping.webhook, "webhook_type"),
+        (grouping.endpoint, "endpoint"),
+    ];
+    let selected: Vec<&str> = keys
+        .iter()
+        .map(|(on, expr)| if *on { *expr } else { "NULL" })
+        .collect();
+    let grouped: Vec<&str> = keys
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, expr)| *expr)
+        .collect();
+    let sums: Vec<String> = ["attempts", "sent", "retried", "dead_letter", "duration_ms"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((0..BUCKETS).map(|k| format!("b{k}")))
+        .map(|c| format!("CAST(sum({c}) AS BIGINT)"))
+        .collect();
+    let covered: Vec<String> = ranges
+        .iter()
+        .enumerate()
+        .map(|(k, (span, _, _))| {
+            format!(
+                "(span = {span} AND minute >= {} AND minute < {})",
+                param(2 * k + 1),
+                param(2 * k + 2)
+            )
+        })
+        .collect();
+    format!(
+        "SELECT {}, {} FROM delivery_stats WHERE {} {}",
+        selected.join(", "),
+        sums.join(", "),
+        covered.join(" OR "),
+        if grouped.is_empty() {
+            String::new()
+        } else {
+            format!("GROUP BY {0} ORDER BY {0}", grouped.join(", "))
+        },
+    )
+}
+
+/// One row of [`read_sql`]: its key columns, and its counters in order (attempts, sent,
+/// retried, dead letters, duration, then the buckets). `None` for the empty row an ungrouped
+/// read of a window without attempts gives.
+pub(super) fn stats_row(
+    period: Option<DateTime<Utc>>,
+    webhook_type: Option<String>,
+    endpoint: Option<String>,
+    counters: &[Option<i64>; 5 + BUCKETS],
+) -> Option<StatsRow> {
+    counters[0]?;
+    let n = |v: Option<i64>| u64::try_from(v.unwrap_or(0)).unwrap_or(0);
+    let mut buckets = [0; BUCKETS];
+    for (b, v) in buckets.iter_mut().zip(&counters[5..]) {
+        *b = n(*v);
+    }
+    Some(StatsRow {
+        period,
+        webhook_type,
+        endpoint,
+        attempts: n(counters[0]),
+        sent: n(counters[1]),
+        retried: n(counters[2]),
+        dead_letter: n(counters[3]),
+        duration_ms: n(counters[4]),
+        buckets,
+    })
+}
+
 /// How rollup rows are grouped when read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StatsGrouping {

@@ -5,8 +5,9 @@ use sqlx::Row;
 
 use super::{SqliteStore, micros, time};
 use crate::queue::Status;
+use crate::store::stats::{read_sql, stats_row};
 use crate::store::{
-    BUCKETS, QueueStats, StatsGrouping, StatsRow, StatsStore, StoreError, status_list,
+    BUCKETS, QueueStats, StatsGrouping, StatsRow, StatsStore, StoreError, ranges, status_list,
 };
 
 impl StatsStore for SqliteStore {
@@ -78,53 +79,12 @@ impl StatsStore for SqliteStore {
         until: DateTime<Utc>,
         grouping: StatsGrouping,
     ) -> Result<Vec<StatsRow>, StoreError> {
-        let keys = [
-            (grouping.period_secs.is_some(), "PERIOD"),
-            (grouping.webhook, "webhook_type"),
-            (grouping.endpoint, "endpoint"),
-        ];
-        let selected: Vec<&str> = keys
-            .iter()
-            .map(|(on, expr)| if *on { *expr } else { "NULL" })
-            .collect();
-        let grouped: Vec<&str> = keys
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, expr)| *expr)
-            .collect();
-        let sums: Vec<String> = ["attempts", "sent", "retried", "dead_letter", "duration_ms"]
-            .into_iter()
-            .map(str::to_owned)
-            .chain((0..BUCKETS).map(|k| format!("b{k}")))
-            .map(|c| format!("CAST(sum({c}) AS BIGINT)"))
-            .collect();
-        let ranges = crate::store::ranges(since, until, grouping.period_secs);
-        let covered = ranges
-            .iter()
-            .enumerate()
-            .map(|(k, (span, _, _))| {
-                format!(
-                    "(span = {span} AND minute >= ?{} AND minute < ?{})",
-                    2 * k + 1,
-                    2 * k + 2
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let period_param = format!("?{}", 2 * ranges.len() + 1);
-        let sql = format!(
-            "SELECT {selected}, {sums} FROM delivery_stats WHERE {covered} {group}",
-            selected = selected.join(", "),
-            sums = sums.join(", "),
-            group = if grouped.is_empty() {
-                String::new()
-            } else {
-                format!("GROUP BY {0} ORDER BY {0}", grouped.join(", "))
-            },
-        )
-        .replace(
-            "PERIOD",
-            &format!("(minute / ({period_param} * 1000000)) * ({period_param} * 1000000)"),
+        let ranges = ranges(since, until, grouping.period_secs);
+        let sql = read_sql(
+            grouping,
+            &ranges,
+            |k| format!("?{k}"),
+            |p| format!("(minute / ({p} * 1000000)) * ({p} * 1000000)"),
         );
         let mut query = sqlx::query(&sql);
         for (_, from, to) in &ranges {
@@ -133,29 +93,14 @@ impl StatsStore for SqliteStore {
         if let Some(secs) = grouping.period_secs {
             query = query.bind(secs.max(1));
         }
-        let rows = query.fetch_all(&self.pool).await?;
-        let n = |v: Option<i64>| u64::try_from(v.unwrap_or(0)).unwrap_or(0);
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let attempts: Option<i64> = r.try_get(3)?;
-            if attempts.is_none() {
-                continue; // no row in the window: the ungrouped sum is NULL
+        let mut out = Vec::new();
+        for r in query.fetch_all(&self.pool).await? {
+            let mut counters = [None; 5 + BUCKETS];
+            for (k, c) in counters.iter_mut().enumerate() {
+                *c = r.try_get(3 + k)?;
             }
-            let mut buckets = [0; BUCKETS];
-            for (k, b) in buckets.iter_mut().enumerate() {
-                *b = n(r.try_get(8 + k)?);
-            }
-            out.push(StatsRow {
-                period: r.try_get::<Option<i64>, _>(0)?.map(time).transpose()?,
-                webhook_type: r.try_get(1)?,
-                endpoint: r.try_get(2)?,
-                attempts: n(attempts),
-                sent: n(r.try_get(4)?),
-                retried: n(r.try_get(5)?),
-                dead_letter: n(r.try_get(6)?),
-                duration_ms: n(r.try_get(7)?),
-                buckets,
-            });
+            let period = r.try_get::<Option<i64>, _>(0)?.map(time).transpose()?;
+            out.extend(stats_row(period, r.try_get(1)?, r.try_get(2)?, &counters));
         }
         Ok(out)
     }
