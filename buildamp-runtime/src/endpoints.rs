@@ -115,7 +115,7 @@ impl<S: Store> Clone for Endpoints<S> {
 }
 
 /// `t` to the microsecond, as both stores keep times (the update fence compares them exactly).
-fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 

@@ -332,9 +332,7 @@ impl<S: Store> Transactions<S> {
     }
 
     fn now(&self) -> DateTime<Utc> {
-        // As both stores keep times: to the microsecond.
-        let now = self.inner.clock.now();
-        DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+        crate::endpoints::micros(self.inner.clock.now())
     }
 
     /// Plans the publish of callback `data` of `event_type` to transaction `id`'s endpoint.
