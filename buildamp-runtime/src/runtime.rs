@@ -485,8 +485,9 @@ impl Running {
         self.shutdown.clone()
     }
 
-    /// The started maintenance services (the outcome and health dispatchers when handlers are
-    /// registered, the rescuer, the replayer, the pruner), for their pass signals.
+    /// The started maintenance services (the outcome dispatcher, the transaction sweeper, the
+    /// health dispatcher when health handlers are registered, the rescuer, the replayer, the
+    /// pruner), for their pass signals.
     pub fn services(&self) -> &[maintenance::Running] {
         &self.services
     }
