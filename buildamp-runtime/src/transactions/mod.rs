@@ -108,7 +108,7 @@ pub fn default_callback_retry() -> RetrySpec {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TransactionSpec {
-    /// Where callbacks go: `https://` (plain `http://` only with `environment: development`),
+    /// Where callbacks go: `https://` (plain `http://` only outside production),
     /// never an address inside the network unless `BUILDAMP_ALLOW_NETWORKS` allows it.
     pub callback_url: String,
     /// Which callbacks the customer wants (default both): `status_change`, `delivery_event`
@@ -188,6 +188,18 @@ impl TransactionSpec {
     /// Sets the deadline, from opening.
     pub fn complete_within(mut self, within: Duration) -> Self {
         self.complete_within = Some(Dur(within));
+        self
+    }
+
+    /// Sets how BuildAmp authenticates to the callback URL.
+    pub fn callback_auth(mut self, auth: EndpointAuth) -> Self {
+        self.callback_auth = Some(auth);
+        self
+    }
+
+    /// Sets the signing secret (`whsec_…`) instead of a generated one.
+    pub fn secret(mut self, secret: Secret) -> Self {
+        self.secret = Some(secret);
         self
     }
 
