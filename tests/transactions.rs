@@ -535,6 +535,14 @@ async fn opening_checks_the_callback_url_over_http_and_the_deadline_completes_it
     assert_eq!(opened["status"], "ACCEPT");
     let id: TransactionId = serde_json::from_value(opened["id"].clone()).unwrap();
     let path = |tail: &str| format!("/buildamp/transactions/{id}{tail}");
+    // The secret is shown once: reading the transaction does not show it.
+    let (_, read) = call("GET", path(""), Value::Null).await;
+    assert!(read.get("secret").is_none(), "{read}");
+    assert!(
+        !read
+            .to_string()
+            .contains(opened["secret"].as_str().unwrap())
+    );
     let (status, moved) = call("POST", path("/processing"), json!({"processed_count": 1})).await;
     assert_eq!(
         (status, moved["status"].as_str()),
