@@ -4,10 +4,12 @@
 //! attempt log.
 
 use std::future::Future;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::{Move, StoreError};
+use crate::protect::CircuitState;
 use crate::queue::Status;
 
 /// The upper bounds of the rollup's latency buckets, in milliseconds (a last bucket holds the
@@ -216,6 +218,35 @@ pub struct QueueStats {
     /// Circuits that are not closed: key (`endpoint:<id>`, `host:<name>`), state, failures.
     pub circuits: Vec<(String, String, u32)>,
 }
+
+/// The statements of [`StatsStore::queue_stats`], the same on both backends: executions not
+/// delivered by status and webhook (the status index answers it without touching delivered
+/// rows), the oldest claimable due time, the two backlogs, and the circuits not closed.
+pub(super) static QUEUE_SQL: LazyLock<[String; 5]> = LazyLock::new(|| {
+    let waiting = [
+        Status::Pending,
+        Status::Sending,
+        Status::Failed,
+        Status::DeadLetter,
+    ];
+    [
+        format!(
+            "SELECT status, webhook_type, count(*) FROM webhook_executions
+             WHERE status IN ({}) GROUP BY status, webhook_type ORDER BY status, webhook_type",
+            super::status_list(&waiting)
+        ),
+        format!(
+            "SELECT min(next_retry_at) FROM webhook_executions WHERE status IN ({})",
+            super::status_list(&Status::CLAIMABLE)
+        ),
+        "SELECT count(*) FROM webhook_outcomes".to_owned(),
+        "SELECT count(*) FROM inbound_events WHERE handled_at IS NULL".to_owned(),
+        format!(
+            "SELECT key, state, failures FROM circuits WHERE state <> '{}' ORDER BY key",
+            CircuitState::Closed.as_str()
+        ),
+    ]
+});
 
 /// Reading the queue's state and its attempts' rollup.
 pub trait StatsStore {

@@ -4,58 +4,27 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::PgStore;
-use crate::queue::Status;
-use crate::store::stats::{read_sql, stats_row};
-use crate::store::{
-    BUCKETS, QueueStats, StatsGrouping, StatsRow, StatsStore, StoreError, ranges, status_list,
-};
+use crate::store::stats::{QUEUE_SQL, read_sql, stats_row};
+use crate::store::{BUCKETS, QueueStats, StatsGrouping, StatsRow, StatsStore, StoreError, ranges};
 
 impl StatsStore for PgStore {
     async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
-        let waiting = [
-            Status::Pending,
-            Status::Sending,
-            Status::Failed,
-            Status::DeadLetter,
-        ];
-        // The status index answers this without touching delivered rows.
-        let rows = sqlx::query(&format!(
-            "SELECT status, webhook_type, count(*) FROM webhook_executions
-             WHERE status IN ({}) GROUP BY status, webhook_type ORDER BY status, webhook_type",
-            status_list(&waiting)
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let [depth, due, outcomes, inbound, circuits] = &*QUEUE_SQL;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
-        let mut by_status = Vec::with_capacity(rows.len());
-        for r in &rows {
+        let mut by_status = Vec::new();
+        for r in sqlx::query(depth).fetch_all(&self.pool).await? {
             by_status.push((
                 r.try_get::<&str, _>(0)?.parse()?,
                 r.try_get(1)?,
                 count(r.try_get(2)?),
             ));
         }
-        let row = sqlx::query(&format!(
-            "SELECT min(next_retry_at) FROM webhook_executions WHERE status IN ({})",
-            status_list(&Status::CLAIMABLE)
-        ))
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sqlx::query(due).fetch_one(&self.pool).await?;
         let oldest_due: Option<DateTime<Utc>> = row.try_get::<Option<DateTime<Utc>>, _>(0)?;
-        let outcome_backlog: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_outcomes")
-            .fetch_one(&self.pool)
-            .await?;
-        let inbound_backlog: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM inbound_events WHERE handled_at IS NULL")
-                .fetch_one(&self.pool)
-                .await?;
-        let circuits = sqlx::query(
-            "SELECT key, state, failures FROM circuits WHERE state <> 'closed' ORDER BY key",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let mut open = Vec::with_capacity(circuits.len());
-        for r in &circuits {
+        let outcome_backlog: i64 = sqlx::query_scalar(outcomes).fetch_one(&self.pool).await?;
+        let inbound_backlog: i64 = sqlx::query_scalar(inbound).fetch_one(&self.pool).await?;
+        let mut open = Vec::new();
+        for r in sqlx::query(circuits).fetch_all(&self.pool).await? {
             let failures: i32 = r.try_get(2)?;
             open.push((
                 r.try_get(0)?,
