@@ -12,16 +12,14 @@ conformance! {
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Request};
+use axum::http::Request;
 use buildamp::analytics::Granularity;
-use buildamp::api::{Caller, Refused};
 use buildamp::delivery::guard::AddressPolicy;
-use buildamp::http::service::{Scope, ServiceAuthorizer};
 use buildamp::{BuildAmpWebhook, Event, ManualClock, Webhook};
 use buildamp_models::{Lead, LeadCreated};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use support::{Backend, Receiver, Reply, env, runtime_with, t0};
+use support::{Admin, Backend, Receiver, Reply, env, runtime_with, t0};
 use tower::ServiceExt;
 
 /// Answered 200.
@@ -46,23 +44,6 @@ pub struct AnalyticsFlaky {
 pub struct AnalyticsBad {
     /// Anything.
     pub n: u32,
-}
-
-struct Admin;
-
-impl ServiceAuthorizer for Admin {
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Refused> {
-        match headers.get("authorization").and_then(|v| v.to_str().ok()) {
-            Some("Bearer admin") => Ok(Caller("admin".into())),
-            _ => Err(Refused("who are you?".into())),
-        }
-    }
-
-    async fn authorize(&self, _: &Caller, scope: Scope) -> Result<(), Refused> {
-        (scope == Scope::Admin)
-            .then_some(())
-            .ok_or_else(|| Refused("admins only".into()))
-    }
 }
 
 fn lead() -> LeadCreated {

@@ -34,12 +34,15 @@
 //! - [`http`]: the HTTP API the generated Elm client calls, and the error body every route uses;
 //! - [`Runtime`] (`runtime.rs`): the handle that wires the parts, with no decisions of its own;
 //!   [`endpoints`]: `runtime.endpoints()`, managing customers' endpoints; [`analytics`]:
-//!   `runtime.analytics()`, what deliveries came to over a window;
+//!   `runtime.analytics()`, what deliveries came to over a window; [`alerts`]:
+//!   `runtime.alerts()`, rules over those figures, the circuits and the queue, one incident per
+//!   condition;
 //! - `simulator` (feature `simulator`, for the `buildamp` command and the examples): local
 //!   stand-ins for providers, a development tool.
 
 mod runtime;
 
+pub mod alerts;
 pub mod analytics;
 pub mod endpoints;
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::{AlertDispatcher, AlertEvent, AlertEvents, AlertHandler, AlertRules};
 use crate::clock::{Clock, Jitter, SystemClock};
 use crate::config::Config;
 use crate::env::{Env, ProcessEnv};
@@ -55,6 +56,7 @@ pub struct Runtime<S: Store = PgStore> {
     inner: Arc<Context<S>>,
     handlers: Arc<[Handler]>,
     health_handlers: Arc<[HealthHandler]>,
+    alerting: Arc<Alerting>,
     /// Single triggers from concurrent callers share inserts (and commits).
     commits: Arc<GroupCommit<S>>,
 }
@@ -65,6 +67,7 @@ impl<S: Store> Clone for Runtime<S> {
             inner: self.inner.clone(),
             handlers: self.handlers.clone(),
             health_handlers: self.health_handlers.clone(),
+            alerting: self.alerting.clone(),
             commits: self.commits.clone(),
         }
     }
@@ -76,6 +79,7 @@ struct WeakRuntime<S: Store> {
     inner: Weak<Context<S>>,
     handlers: Weak<[Handler]>,
     health_handlers: Weak<[HealthHandler]>,
+    alerting: Weak<Alerting>,
     commits: Weak<GroupCommit<S>>,
 }
 
@@ -85,6 +89,7 @@ impl<S: Store> WeakRuntime<S> {
             inner: Arc::downgrade(&runtime.inner),
             handlers: Arc::downgrade(&runtime.handlers),
             health_handlers: Arc::downgrade(&runtime.health_handlers),
+            alerting: Arc::downgrade(&runtime.alerting),
             commits: Arc::downgrade(&runtime.commits),
         }
     }
@@ -94,9 +99,16 @@ impl<S: Store> WeakRuntime<S> {
             inner: self.inner.upgrade()?,
             handlers: self.handlers.upgrade()?,
             health_handlers: self.health_handlers.upgrade()?,
+            alerting: self.alerting.upgrade()?,
             commits: self.commits.upgrade()?,
         })
     }
+}
+
+/// The alert rules in force and the app's alert handlers.
+struct Alerting {
+    rules: Arc<AlertRules>,
+    handlers: Arc<[AlertHandler]>,
 }
 
 /// The runtime a builder's typed handlers will run in, set by [`RuntimeBuilder::build`].
@@ -152,6 +164,8 @@ pub struct RuntimeBuilder<S: Store> {
     config: Config,
     handlers: Vec<Handler>,
     health_handlers: Vec<HealthHandler>,
+    alert_rules: AlertRules,
+    alert_handlers: Vec<AlertHandler>,
     allow_missing_env: bool,
     jitter_seed: Option<u64>,
     limits: ResponseLimits,
@@ -347,6 +361,25 @@ impl<S: Store> RuntimeBuilder<S> {
         self
     }
 
+    /// Sets the alert rules (default: [`AlertRules::default`], every rule on).
+    pub fn alert_rules(mut self, rules: AlertRules) -> Self {
+        self.alert_rules = rules;
+        self
+    }
+
+    /// Registers an alert handler, called at least once for every alert that fires and every
+    /// one that resolves ([`crate::alerts`]). An error makes the event come back later;
+    /// [`AlertEvent::id`] is the same each time.
+    pub fn on_alert<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(AlertEvent) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        self.alert_handlers
+            .push(Arc::new(move |event| Box::pin(handler(event))));
+        self
+    }
+
     /// Checks every registered webhook against the environment and the configuration.
     ///
     /// # Errors
@@ -444,6 +477,10 @@ impl<S: Store> RuntimeBuilder<S> {
             }),
             handlers: handlers.into(),
             health_handlers: self.health_handlers.into(),
+            alerting: Arc::new(Alerting {
+                rules: Arc::new(self.alert_rules),
+                handlers: self.alert_handlers.into(),
+            }),
         };
         // A builder is consumed by `build`, so its slot is set once.
         let _ = self.this.set(WeakRuntime::of(&runtime));
@@ -486,8 +523,9 @@ impl Running {
     }
 
     /// The started maintenance services (the outcome dispatcher, the transaction sweeper, the
-    /// health dispatcher when health handlers are registered, the rescuer, the replayer, the
-    /// pruner), for their pass signals.
+    /// health dispatcher when health handlers are registered, the alert evaluator, the alert
+    /// dispatcher when alert handlers are registered, the rescuer, the replayer, the pruner),
+    /// for their pass signals.
     pub fn services(&self) -> &[maintenance::Running] {
         &self.services
     }
@@ -521,6 +559,8 @@ impl<S: Store> Runtime<S> {
             config: Config::default(),
             handlers: Vec::new(),
             health_handlers: Vec::new(),
+            alert_rules: AlertRules::default(),
+            alert_handlers: Vec::new(),
             allow_missing_env: false,
             jitter_seed: None,
             limits: ResponseLimits::default(),
@@ -557,6 +597,12 @@ impl<S: Store> Runtime<S> {
         crate::transactions::Transactions::new(self.inner.clone())
     }
 
+    /// The alerts of this runtime's store, under its rules: open incidents, recent ones, an
+    /// evaluation.
+    pub fn alerts(&self) -> crate::alerts::Alerts<S> {
+        crate::alerts::Alerts::new(self.inner.clone(), self.alerting.rules.clone())
+    }
+
     /// Creates or updates the schema.
     ///
     /// # Errors
@@ -571,8 +617,8 @@ impl<S: Store> Runtime<S> {
     }
 
     /// Starts the executor, the rescuer, the replayer, the pruner, the outcome dispatcher, the
-    /// transaction sweeper and (when health handlers are registered) the health dispatcher, in
-    /// the background.
+    /// transaction sweeper, the alert evaluator and (when handlers are registered) the health
+    /// and alert dispatchers, in the background.
     ///
     /// # Errors
     /// The store's change listener could not start.
@@ -584,6 +630,10 @@ impl<S: Store> Runtime<S> {
         services.push(maintenance::start(self.transactions().sweeper()));
         if !self.health_handlers.is_empty() {
             services.push(maintenance::start(self.health_dispatcher()));
+        }
+        services.push(maintenance::start(self.alerts().evaluator()));
+        if !self.alerting.handlers.is_empty() {
+            services.push(maintenance::start(self.alert_dispatcher()));
         }
         services.push(maintenance::start(self.rescuer()));
         services.push(maintenance::start(self.replayer()));
@@ -652,6 +702,16 @@ impl<S: Store> Runtime<S> {
             HealthChanges(self.inner.store.clone()),
             self.inner.clock.clone(),
             self.health_handlers.clone(),
+            self.inner.config.poll_interval,
+        )
+    }
+
+    /// The alert dispatcher, with this runtime's alert handlers.
+    pub fn alert_dispatcher(&self) -> AlertDispatcher<S> {
+        AlertDispatcher::new(
+            AlertEvents(self.inner.store.clone()),
+            self.inner.clock.clone(),
+            self.alerting.handlers.clone(),
             self.inner.config.poll_interval,
         )
     }

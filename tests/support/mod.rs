@@ -680,3 +680,28 @@ pub fn capture_logs() -> Logs {
     });
     Logs(buffer.clone())
 }
+
+/// An authorizer that lets in `Authorization: Bearer admin`, for admin routes only.
+pub struct Admin;
+
+impl buildamp::http::service::ServiceAuthorizer for Admin {
+    async fn authenticate(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<buildamp::api::Caller, buildamp::api::Refused> {
+        match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+            Some("Bearer admin") => Ok(buildamp::api::Caller("admin".into())),
+            _ => Err(buildamp::api::Refused("who are you?".into())),
+        }
+    }
+
+    async fn authorize(
+        &self,
+        _: &buildamp::api::Caller,
+        scope: buildamp::http::service::Scope,
+    ) -> Result<(), buildamp::api::Refused> {
+        (scope == buildamp::http::service::Scope::Admin)
+            .then_some(())
+            .ok_or_else(|| buildamp::api::Refused("admins only".into()))
+    }
+}

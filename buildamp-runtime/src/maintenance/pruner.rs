@@ -4,7 +4,8 @@
 //! outcome handler anywhere), published events (their deliveries carry their own envelope),
 //! protection state nothing reads any more (see `LimitStore::prune_protection`), and
 //! transactions completed that long ago, with their callback endpoints, and the per-minute
-//! delivery rollup (the hourly one is kept 400 days, for analytics).
+//! delivery rollup (the hourly one is kept 400 days, for analytics), and alerts resolved that
+//! long ago.
 //! Dead letters and unhandled events are never pruned.
 
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub struct Pruned {
     /// Rollup rows: per minute after the retention period, per hour after
     /// [`HOURLY_STATS_RETENTION`].
     pub stats: u64,
+    /// Resolved alerts, with their events.
+    pub alerts: u64,
 }
 
 /// How long the hourly delivery rollup is kept (what analytics read beyond the retention
@@ -97,6 +100,7 @@ impl<S: Store> Pruner<S> {
             transactions: drain(batch, || store.prune_transactions(before, batch)).await?,
             stats: drain(batch, || store.prune_stats(SPANS[0], before, batch)).await?
                 + drain(batch, || store.prune_stats(SPANS[1], hours_before, batch)).await?,
+            alerts: drain(batch, || store.prune_alerts(before, batch)).await?,
         })
     }
 }
@@ -132,6 +136,7 @@ impl<S: Store> Service for Pruner<S> {
             + pruned.events
             + pruned.protection
             + pruned.transactions
-            + pruned.stats)
+            + pruned.stats
+            + pruned.alerts)
     }
 }

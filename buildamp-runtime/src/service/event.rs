@@ -130,9 +130,14 @@ pub const STATUS_CHANGE: &str = "status_change";
 /// The event type of a transaction's delivery-event callbacks ([`crate::transactions`]).
 pub const DELIVERY_EVENT: &str = "delivery_event";
 
+/// The event type of an alert's firing, sent to operators' endpoints ([`crate::alerts`]).
+pub const ALERT_FIRED: &str = "buildamp.alert.fired";
+/// The event type of an alert's resolution ([`crate::alerts`]).
+pub const ALERT_RESOLVED: &str = "buildamp.alert.resolved";
+
 /// The event types BuildAmp itself publishes: an endpoint may subscribe to them whatever types
 /// the program declares.
-pub const BUILT_IN_EVENTS: [&str; 2] = [STATUS_CHANGE, DELIVERY_EVENT];
+pub const BUILT_IN_EVENTS: [&str; 4] = [STATUS_CHANGE, DELIVERY_EVENT, ALERT_FIRED, ALERT_RESOLVED];
 
 /// An event id: `evt_` and a UUIDv7, so ids sort by time.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]

@@ -10,6 +10,8 @@
 //!   changes, handed to the app's health handlers;
 //! - [`ReplayStore`] (`replays.rs`): replay jobs over dead letters, resumable, each row once;
 //! - [`StatsStore`] (`stats.rs`): what the queue holds now, for metrics;
+//! - [`AlertStore`] (`alerts.rs`): alert incidents, one open per rule and subject, and the
+//!   outbox of the app's alert handlers;
 //! - [`TransactionStore`] (`transactions.rs`): transactions' decided state, fenced by version,
 //!   with the callbacks each decision publishes, and their messages' delivery states.
 //!
@@ -24,6 +26,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+mod alerts;
 mod circuits;
 mod endpoints;
 mod executions;
@@ -36,6 +39,7 @@ mod sqlite;
 mod stats;
 mod transactions;
 
+pub use alerts::{AlertEventRow, AlertRow, AlertStore};
 pub use circuits::{ChangeCircuit, CircuitStore, HealthEventRow, HealthRecord};
 pub use endpoints::{EndpointRow, EndpointStore, NewEvent, Published, Route};
 pub use executions::{
@@ -170,6 +174,7 @@ pub trait Store:
     + ReplayStore
     + TransactionStore
     + StatsStore
+    + AlertStore
     + Clone
     + 'static
 {

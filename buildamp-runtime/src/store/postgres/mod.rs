@@ -2,6 +2,7 @@
 //! `FOR UPDATE SKIP LOCKED`, and a `LISTEN` task that turns `NOTIFY` into a wake-up. One file per
 //! concern: `executions.rs`, `outcomes.rs`, `inbound.rs`.
 
+mod alerts;
 mod circuits;
 mod endpoints;
 mod executions;

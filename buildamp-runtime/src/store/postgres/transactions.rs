@@ -1,11 +1,11 @@
 //! `transactions` and `transaction_messages` on Postgres.
 
 use chrono::{DateTime, Utc};
+use sqlx::Row;
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::endpoints::publish_on;
+use super::endpoints::{publish_all, publish_on};
 use super::{PgStore, limit};
 use crate::store::{
     Callback, MessageState, StoreError, TransactionCounts, TransactionRow, TransactionStore,
@@ -25,19 +25,6 @@ fn transaction(r: &PgRow) -> Result<TransactionRow, StoreError> {
         created_at: r.try_get(6)?,
         updated_at: r.try_get(7)?,
     })
-}
-
-/// Publishes every callback on `conn`; whether any queued a delivery.
-async fn publish_all(
-    conn: &mut PgConnection,
-    now: DateTime<Utc>,
-    callbacks: Vec<Callback<'_>>,
-) -> Result<bool, StoreError> {
-    let mut queued = false;
-    for (event, route) in callbacks {
-        queued |= publish_on(conn, now, event, route).await?.1;
-    }
-    Ok(queued)
 }
 
 impl TransactionStore for PgStore {

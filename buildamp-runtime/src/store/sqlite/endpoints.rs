@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::executions::insert_rows;
 use super::{SqliteStore, json_text, limit, micros, time, uuid};
 use crate::store::{
-    EndpointRow, EndpointStore, HealthRecord, NewEvent, Published, Route, StoreError,
+    Callback, EndpointRow, EndpointStore, HealthRecord, NewEvent, Published, Route, StoreError,
 };
 
 const COLUMNS: &str = "id, application, url, description, status, environment, config, secrets, created_at, updated_at";
@@ -242,4 +242,17 @@ impl EndpointStore for SqliteStore {
         }
         Ok(published)
     }
+}
+
+/// Publishes every callback on `conn`; whether any queued a delivery.
+pub(super) async fn publish_all(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    callbacks: Vec<Callback<'_>>,
+) -> Result<bool, StoreError> {
+    let mut queued = false;
+    for (event, route) in callbacks {
+        queued |= publish_on(conn, now, event, route).await?.1;
+    }
+    Ok(queued)
 }

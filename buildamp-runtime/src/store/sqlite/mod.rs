@@ -6,6 +6,7 @@
 //! travel as one JSON parameter, unpacked with `json_each`. One file per concern:
 //! `executions.rs`, `outcomes.rs`, `inbound.rs`.
 
+mod alerts;
 mod circuits;
 mod endpoints;
 mod executions;

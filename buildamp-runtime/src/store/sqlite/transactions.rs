@@ -1,11 +1,11 @@
 //! `transactions` and `transaction_messages` on SQLite.
 
 use chrono::{DateTime, Utc};
+use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::endpoints::publish_on;
+use super::endpoints::{publish_all, publish_on};
 use super::{SqliteStore, json_text, limit, micros, time, uuid};
 use crate::store::{
     Callback, MessageState, StoreError, TransactionCounts, TransactionRow, TransactionStore,
@@ -25,19 +25,6 @@ fn transaction(r: &SqliteRow) -> Result<TransactionRow, StoreError> {
         created_at: time(r.try_get(6)?)?,
         updated_at: time(r.try_get(7)?)?,
     })
-}
-
-/// Publishes every callback on `conn`; whether any queued a delivery.
-async fn publish_all(
-    conn: &mut SqliteConnection,
-    now: DateTime<Utc>,
-    callbacks: Vec<Callback<'_>>,
-) -> Result<bool, StoreError> {
-    let mut queued = false;
-    for (event, route) in callbacks {
-        queued |= publish_on(conn, now, event, route).await?.1;
-    }
-    Ok(queued)
 }
 
 impl TransactionStore for SqliteStore {
