@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
-use buildamp::analytics::Granularity;
+use buildamp::analytics::{DestinationKind, Granularity};
 use buildamp::delivery::guard::AddressPolicy;
+use buildamp::protect::breaker::CircuitState;
 use buildamp::{BuildAmpWebhook, Event, ManualClock, Webhook};
 use buildamp_models::{Lead, LeadCreated};
 use serde::{Deserialize, Serialize};
@@ -219,6 +220,61 @@ async fn the_rollup_counts_every_attempt_by_webhook_endpoint_and_period<S: Backe
         (400, Some("granularity")),
         "{body}"
     );
+    // Health now: the endpoint and the receiver's host (all three targets share its circuit),
+    // each with its last delivery, to the minute.
+    let health = analytics.health().await.unwrap();
+    let ours = health
+        .iter()
+        .find(|h| h.endpoint_id == Some(endpoint.0))
+        .unwrap();
+    assert_eq!(
+        (
+            ours.kind,
+            ours.status.as_str(),
+            ours.circuit,
+            ours.consecutive_failures,
+            ours.last_success
+        ),
+        (
+            DestinationKind::Endpoint,
+            "enabled",
+            CircuitState::Closed,
+            0,
+            Some(at(0))
+        )
+    );
+    assert!(ours.is_healthy());
+    let host = receiver.base.trim_start_matches("http://");
+    let target = health.iter().find(|h| h.name == host).unwrap();
+    assert_eq!(
+        (
+            target.kind,
+            target.destination.clone(),
+            target.webhooks.clone(),
+            target.last_success
+        ),
+        (
+            DestinationKind::Target,
+            format!("host:{host}"),
+            vec![
+                "AnalyticsBad".to_owned(),
+                "AnalyticsFlaky".to_owned(),
+                "AnalyticsOk".to_owned()
+            ],
+            Some(at(2))
+        )
+    );
+    let (status, body) = get("/buildamp/analytics/health".into()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["destination"] == format!("host:{host}") && d["circuit"] == "closed"),
+        "{body}"
+    );
+
     // After the retention period the minute rows go; the hourly ones still answer for whole
     // hours.
     clock.advance(Duration::from_secs(8 * 24 * 3600));

@@ -1,5 +1,6 @@
 //! Delivery analytics: what attempts came to over a window, in total, per webhook (or event
-//! type) and per endpoint, and as a trend per minute, hour or day. Read from the per-minute
+//! type) and per endpoint, and as a trend per minute, hour or day; and each destination's health
+//! now (its circuit, consecutive failures, last delivery). Read from the per-minute
 //! rollup the store writes with every attempt (`delivery_stats`), never from the attempt log,
 //! so a month of a busy queue is a few thousand rows; the rates and percentiles are computed
 //! here, once, from the summed rows.
@@ -9,8 +10,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::outbound::executor::Context;
-use crate::store::{BUCKETS, LATENCY_BOUNDS_MS, StatsGrouping, StatsRow, Store, StoreError};
+use crate::outbound::executor::{Context, target_host};
+use crate::outbound::registry;
+use crate::protect::breaker::CircuitState;
+use crate::protect::{Circuit, Destination};
+use crate::store::{
+    BUCKETS, LATENCY_BOUNDS_MS, LastSuccess, StatsGrouping, StatsRow, Store, StoreError,
+};
 
 /// What a set of attempts came to.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -151,6 +157,55 @@ pub struct Point {
     pub figures: Figures,
 }
 
+/// What a destination is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DestinationKind {
+    /// A customer's endpoint of the webhooks service.
+    Endpoint,
+    /// A host that `#[target]` webhooks send to (they share its circuit).
+    Target,
+}
+
+/// A destination's health now.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Health {
+    /// Its key: `endpoint:<id>`, or `host:<host>:<port>`.
+    pub destination: String,
+    /// An endpoint, or a target host.
+    pub kind: DestinationKind,
+    /// The endpoint's id, for an endpoint.
+    pub endpoint_id: Option<uuid::Uuid>,
+    /// The endpoint's URL, or the target's host and port.
+    pub name: String,
+    /// The endpoint's description.
+    pub description: String,
+    /// The endpoint's tenant (`""` for none).
+    pub application: String,
+    /// The endpoint's status (`enabled`, `paused`, `disabled`); targets are always `enabled`.
+    pub status: String,
+    /// Why BuildAmp disabled the endpoint, if it did.
+    pub disabled_reason: Option<String>,
+    /// The `#[target]` webhooks sending to the host (empty for an endpoint).
+    pub webhooks: Vec<String>,
+    /// Its circuit: `closed`, `open` or `half_open`.
+    pub circuit: CircuitState,
+    /// Consecutive failures.
+    pub consecutive_failures: u32,
+    /// Open: when deliveries may go again.
+    pub until: Option<DateTime<Utc>>,
+    /// When it last delivered: the start of that minute within the last hour, else of that hour
+    /// within the retention period (`None`: not in that time).
+    pub last_success: Option<DateTime<Utc>>,
+}
+
+impl Health {
+    /// Whether deliveries to it are going through: enabled, circuit closed.
+    pub fn is_healthy(&self) -> bool {
+        self.status == "enabled" && self.circuit == CircuitState::Closed
+    }
+}
+
 /// The analytics of a runtime's store: `runtime.analytics()`.
 pub struct Analytics<S: Store> {
     inner: Arc<Context<S>>,
@@ -212,6 +267,106 @@ impl<S: Store> Analytics<S> {
             by_webhook: named(webhooks, |r| r.webhook_type.as_ref()),
             by_endpoint: named(endpoints, |r| r.endpoint.as_ref()),
         })
+    }
+
+    /// The health of every endpoint (but transactions' callback endpoints, which come and go
+    /// with their transactions) and of every host the registered `#[target]` webhooks send to,
+    /// or whose circuit is not closed: endpoints first, by id, then hosts by name.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn health(&self) -> Result<Vec<Health>, StoreError> {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        let retention = chrono::Duration::from_std(self.inner.config.retention)
+            .unwrap_or(chrono::Duration::days(7));
+        let circuits: std::collections::BTreeMap<String, Circuit> =
+            store.circuits().await?.into_iter().collect();
+        let successes = store
+            .last_successes(now - chrono::Duration::hours(1), now - retention)
+            .await?;
+        let last = |matches: &dyn Fn(&LastSuccess) -> bool| {
+            successes.iter().filter(|s| matches(s)).map(|s| s.at).max()
+        };
+        let circuit = |key: &str| {
+            let c = circuits.get(key);
+            (
+                c.map_or(CircuitState::Closed, |c| c.state),
+                c.map_or(0, |c| c.failures),
+                c.and_then(|c| c.until.filter(|_| c.state == CircuitState::Open)),
+            )
+        };
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.endpoints(None, after, 500).await?;
+            after = page.last().map(|e| e.id);
+            for row in &page {
+                if row
+                    .application
+                    .starts_with(crate::transactions::APPLICATION_PREFIX)
+                {
+                    continue;
+                }
+                let key = Destination::Endpoint(row.id).as_stored();
+                let id = row.id.to_string();
+                let (state, failures, until) = circuit(&key);
+                out.push(Health {
+                    destination: key,
+                    kind: DestinationKind::Endpoint,
+                    endpoint_id: Some(row.id),
+                    name: row.url.clone(),
+                    description: row.description.clone(),
+                    application: row.application.clone(),
+                    status: row.status.clone(),
+                    disabled_reason: row.config["disabled_reason"].as_str().map(str::to_owned),
+                    webhooks: Vec::new(),
+                    circuit: state,
+                    consecutive_failures: failures,
+                    until,
+                    last_success: last(&|s| s.endpoint == id),
+                });
+            }
+            if page.len() < 500 {
+                break;
+            }
+        }
+        let mut hosts: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for webhook in registry::webhooks() {
+            if let Some(host) = target_host(webhook.target(), &*self.inner.env) {
+                hosts
+                    .entry(host)
+                    .or_default()
+                    .push(webhook.name().to_owned());
+            }
+        }
+        for key in circuits.keys() {
+            if let Some(Destination::Host(host)) = Destination::parse(key) {
+                hosts.entry(host).or_default();
+            }
+        }
+        for (host, webhooks) in hosts {
+            let key = Destination::Host(host.clone()).as_stored();
+            let (state, failures, until) = circuit(&key);
+            out.push(Health {
+                destination: key,
+                kind: DestinationKind::Target,
+                endpoint_id: None,
+                name: host,
+                description: String::new(),
+                application: String::new(),
+                status: "enabled".to_owned(),
+                disabled_reason: None,
+                last_success: last(&|s| {
+                    s.endpoint.is_empty() && webhooks.contains(&s.webhook_type)
+                }),
+                webhooks,
+                circuit: state,
+                consecutive_failures: failures,
+                until,
+            });
+        }
+        Ok(out)
     }
 
     /// The figures of attempts that started in `[since, until)`, per period of `granularity`

@@ -21,6 +21,7 @@
 //! | `POST /buildamp/deliveries/{id}/resend` | admin | `202 {"result": "queued"}`: a delivered (or dead-lettered) delivery goes again, the same event id; `409` while it is still queued or its endpoint is disabled |
 //! | `GET /buildamp/analytics?since=&until=` | admin | attempts, deliveries, success, failure and retry rates, mean and p50/p95/p99 latency in the window (default the last hour), in total, `by_webhook` and `by_endpoint` |
 //! | `GET /buildamp/analytics/trend?since=&until=&granularity=minute\|hour\|day` | admin | the same figures per period |
+//! | `GET /buildamp/analytics/health` | admin | `destinations`: every endpoint (but transactions') and every `#[target]` host, with its `circuit`, `consecutive_failures`, `last_success`, status and webhooks |
 //! | `GET /buildamp/alerts?limit=` | admin | `open` incidents and the `recent` ones (default 50), each with its `rule`, `subject`, `summary`, `detail`, `fired_at`, `resolved_at` |
 //! | `POST /buildamp/transactions` `{"callback_url", "callback_events", "message_count", "metadata", ...}` | publish | `201` the transaction (ACCEPT) and its callbacks' `secret`; `422` naming the field (`callback_url`); `424` when the test ping failed |
 //! | `GET /buildamp/transactions/{id}` | publish | its status, counts, timings and (once completed) summary |
@@ -162,6 +163,7 @@ pub fn router_with<S: Store, A: ServiceAuthorizer>(
         .route("/buildamp/deliveries/{id}/resend", post(resend::<S, A>))
         .route("/buildamp/analytics", get(analytics::<S, A>))
         .route("/buildamp/analytics/trend", get(trend::<S, A>))
+        .route("/buildamp/analytics/health", get(destinations::<S, A>))
         .route("/buildamp/alerts", get(alerts::<S, A>))
         .route("/buildamp/transactions", post(open::<S, A>))
         .route("/buildamp/transactions/{id}", get(transaction::<S, A>))
@@ -927,4 +929,13 @@ async fn alerts<S: Store, A: ServiceAuthorizer>(
     let open = alerts.open().await?;
     let recent = alerts.recent(q.limit.unwrap_or(50).clamp(1, 1000)).await?;
     Ok(axum::Json(json!({ "open": open, "recent": recent })).into_response())
+}
+
+async fn destinations<S: Store, A: ServiceAuthorizer>(
+    State(s): Shared<S, A>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    allow(&s, &headers, Scope::Admin).await?;
+    let destinations = s.runtime.analytics().health().await?;
+    Ok(axum::Json(json!({ "destinations": destinations })).into_response())
 }

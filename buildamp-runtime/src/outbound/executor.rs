@@ -711,6 +711,22 @@ async fn admission<S: Store, F: Fn() -> Option<String> + Sync>(
     }
 }
 
+/// The host and port `target` sends to under `env` (its circuit's destination), `None` while a
+/// variable of its URL is unset.
+pub(crate) fn target_host(
+    target: &crate::target::Target,
+    env: &(dyn Env + Send + Sync),
+) -> Option<String> {
+    let branches = target.branches(env);
+    host_of(
+        &target
+            .url
+            .select_recorded(&branches, env)
+            .resolve(env)
+            .ok()?,
+    )
+}
+
 /// The host and port a `#[target]` row goes to: its circuit's destination.
 fn host_of(url: &str) -> Option<String> {
     let url = url::Url::parse(url).ok()?;

@@ -53,8 +53,8 @@ pub use postgres::PgStore;
 pub use replays::{ReplayRow, ReplayStore};
 pub use sqlite::SqliteStore;
 pub use stats::{
-    BUCKETS, LATENCY_BOUNDS_MS, QueueStats, SPANS, StatsGrouping, StatsRow, StatsStore, Tally,
-    ranges, tally,
+    BUCKETS, LATENCY_BOUNDS_MS, LastSuccess, QueueStats, SPANS, StatsGrouping, StatsRow,
+    StatsStore, Tally, ranges, tally,
 };
 pub use transactions::{
     Callback, MessageState, TransactionCounts, TransactionRow, TransactionStore,

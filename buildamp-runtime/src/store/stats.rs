@@ -269,6 +269,55 @@ pub trait StatsStore {
         until: DateTime<Utc>,
         grouping: StatsGrouping,
     ) -> impl Future<Output = Result<Vec<StatsRow>, StoreError>> + Send;
+
+    /// When each webhook (event type, for endpoints' deliveries) and endpoint (`""` for a
+    /// `#[target]`) last delivered: the start of the last minute with a delivery since
+    /// `minutes_since`, else of the last hour with one since `hours_since`.
+    fn last_successes(
+        &self,
+        minutes_since: DateTime<Utc>,
+        hours_since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<LastSuccess>, StoreError>> + Send;
+}
+
+/// When a webhook and endpoint last delivered, to the minute or to the hour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastSuccess {
+    /// The webhook or event type.
+    pub webhook_type: String,
+    /// The endpoint's id, `""` for a `#[target]`.
+    pub endpoint: String,
+    /// The start of the minute (or hour) of its last delivery.
+    pub at: DateTime<Utc>,
+    /// 60 when `at` is a minute, 3600 when an hour.
+    pub span: i64,
+}
+
+/// The statement of [`StatsStore::last_successes`], with the backend's placeholders for its two
+/// times: the last minute and hour rows with a delivery, per webhook and endpoint.
+pub(super) fn last_success_sql(minutes_since: &str, hours_since: &str) -> String {
+    format!(
+        "SELECT webhook_type, endpoint, CAST(span AS BIGINT), max(minute) FROM delivery_stats
+         WHERE sent > 0 AND ((span = {} AND minute >= {minutes_since})
+                          OR (span = {} AND minute >= {hours_since}))
+         GROUP BY webhook_type, endpoint, span",
+        SPANS[0], SPANS[1]
+    )
+}
+
+/// The latest of each webhook and endpoint's rows: the minute when there is one.
+pub(super) fn latest(rows: Vec<LastSuccess>) -> Vec<LastSuccess> {
+    let mut best: std::collections::BTreeMap<(String, String), LastSuccess> = Default::default();
+    for row in rows {
+        let key = (row.webhook_type.clone(), row.endpoint.clone());
+        match best.get(&key) {
+            Some(kept) if kept.span <= row.span => {}
+            _ => {
+                best.insert(key, row);
+            }
+        }
+    }
+    best.into_values().collect()
 }
 
 #[cfg(test)]

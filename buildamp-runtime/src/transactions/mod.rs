@@ -295,8 +295,11 @@ impl<S: Store> Clone for Transactions<S> {
 
 /// The application a transaction's callback endpoint belongs to: its own, so no other event
 /// reaches it.
+/// What the application of every transaction's callback endpoint starts with (then its id).
+pub const APPLICATION_PREFIX: &str = "transaction:";
+
 fn application(id: TransactionId) -> String {
-    format!("transaction:{id}")
+    format!("{APPLICATION_PREFIX}{id}")
 }
 
 fn stamp(t: DateTime<Utc>) -> String {

@@ -4,8 +4,10 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::PgStore;
-use crate::store::stats::{QUEUE_SQL, read_sql, stats_row};
-use crate::store::{BUCKETS, QueueStats, StatsGrouping, StatsRow, StatsStore, StoreError, ranges};
+use crate::store::stats::{QUEUE_SQL, last_success_sql, latest, read_sql, stats_row};
+use crate::store::{
+    BUCKETS, LastSuccess, QueueStats, StatsGrouping, StatsRow, StatsStore, StoreError, ranges,
+};
 
 impl StatsStore for PgStore {
     async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
@@ -94,5 +96,27 @@ impl StatsStore for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn last_successes(
+        &self,
+        minutes_since: DateTime<Utc>,
+        hours_since: DateTime<Utc>,
+    ) -> Result<Vec<LastSuccess>, StoreError> {
+        let rows = sqlx::query(&last_success_sql("$1", "$2"))
+            .bind(minutes_since)
+            .bind(hours_since)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(LastSuccess {
+                webhook_type: r.try_get(0)?,
+                endpoint: r.try_get(1)?,
+                span: r.try_get(2)?,
+                at: r.try_get(3)?,
+            });
+        }
+        Ok(latest(out))
     }
 }
