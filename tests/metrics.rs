@@ -65,10 +65,22 @@ fn samples(parsed: &Value, name: &str) -> Vec<(Value, f64)> {
 async fn the_queue_gauges_read_what_the_database_holds<S: Backend>(store: S) {
     let receiver = receiver().await;
     let clock = ManualClock::new(t0());
+    let logs = support::capture_logs();
     let runtime = runtime_with(store, env(&[("RECEIVER", &receiver.base)]), &clock, |b| b).await;
     let to = || "ada@example.com".to_owned();
     MetricsRefused { to: to() }.trigger(&runtime).await.unwrap();
     assert_eq!(runtime.executor().run_once().await.unwrap(), 1);
+    // The dead letter is logged with a preview of its payload, the address masked.
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("dead-lettered") && l.contains("MetricsRefused"))
+        .unwrap_or_else(|| panic!("no dead-letter line in {text}"));
+    assert!(
+        line.contains(r#"payload={"to":"a***@example.com"}"#),
+        "{line}"
+    );
+    assert!(!text.contains("ada@example.com"), "{text}");
     for _ in 0..2 {
         MetricsMail { to: to() }.trigger(&runtime).await.unwrap();
     }

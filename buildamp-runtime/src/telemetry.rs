@@ -195,10 +195,113 @@ pub async fn render(
     Ok(text)
 }
 
+/// A short, masked preview of a payload, for log lines and the dashboard: e-mail addresses keep
+/// their first character and domain (`j***@example.com`), phone numbers (and any run of 7 or more
+/// digits in a string) their last two digits (`+*********67`), values under keys that name a
+/// secret (`password`, `token`, `secret`, `api_key`, `authorization`, ...) become `***`; the
+/// JSON is cut at `max_chars` characters.
+pub fn preview(payload: &serde_json::Value, max_chars: usize) -> String {
+    let text = masked(payload).to_string();
+    if text.chars().count() <= max_chars {
+        return text;
+    }
+    let mut cut: String = text.chars().take(max_chars).collect();
+    cut.push('…');
+    cut
+}
+
+fn masked(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(mask_text(s)),
+        Value::Array(items) => Value::Array(items.iter().map(masked).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    let v = if secret_key(k) && !v.is_null() {
+                        Value::String("***".to_owned())
+                    } else {
+                        masked(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "authorization",
+        "credential",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+/// `text` with its e-mail addresses and phone numbers masked.
+pub fn mask_text(text: &str) -> String {
+    static EMAIL: OnceLock<regex::Regex> = OnceLock::new();
+    static PHONE: OnceLock<regex::Regex> = OnceLock::new();
+    let email = EMAIL.get_or_init(|| {
+        regex::Regex::new(r"(?i)([a-z0-9_%+-])[a-z0-9._%+-]*@([a-z0-9-]+(?:\.[a-z0-9-]+)+)")
+            .expect("a valid pattern")
+    });
+    let phone = PHONE
+        .get_or_init(|| regex::Regex::new(r"\+?\d(?:[\s().-]*\d){6,}").expect("a valid pattern"));
+    let text = email.replace_all(text, "$1***@$2");
+    phone
+        .replace_all(&text, |c: &regex::Captures<'_>| {
+            let found = &c[0];
+            let digits = found.chars().filter(char::is_ascii_digit).count();
+            let mut seen = 0;
+            found
+                .chars()
+                .filter(|ch| ch.is_ascii_digit() || *ch == '+')
+                .map(|ch| {
+                    if ch == '+' {
+                        return ch;
+                    }
+                    seen += 1;
+                    if seen > digits - 2 { ch } else { '*' }
+                })
+                .collect::<String>()
+        })
+        .into_owned()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::preview;
+
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(super::label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn previews_mask_emails_phones_and_secrets() {
+        let payload = serde_json::json!({
+            "to": [{"email": "jo.doe@example.com", "name": "Jo"}],
+            "body": "Call +1 (555) 123-4567 or write to sales@acme.co.uk",
+            "api_key": "sk_live_abc",
+            "amount": 1999,
+        });
+        assert_eq!(
+            preview(&payload, 500),
+            r#"{"to":[{"email":"j***@example.com","name":"Jo"}],"body":"Call +*********67 or write to s***@acme.co.uk","api_key":"***","amount":1999}"#
+        );
+        assert_eq!(
+            preview(&serde_json::json!({"n": "abcdef"}), 7),
+            "{\"n\":\"a…"
+        );
     }
 }

@@ -36,7 +36,7 @@ use crate::env::Env;
 use crate::error::error_chain;
 use crate::protect::{Destination, Limits, breaker};
 use crate::queue::{
-    self, AttemptResult, Event, ExecutionId, Progress, RetryPolicy, RetryRules, Status,
+    self, AttemptResult, Event, ExecutionId, Progress, RetryPolicy, RetryRules, Status, Write,
 };
 use crate::service::deliver::{self as endpoint_delivery, Delivery};
 use crate::service::endpoint::{Endpoint, EndpointStatus};
@@ -430,6 +430,19 @@ async fn deliver<S: Store>(
         to.status,
         timer.elapsed(),
     );
+    if to.status == Status::DeadLetter {
+        // Personal data in the payload is masked; secrets never reach a log line.
+        tracing::warn!(
+            webhook = %row.webhook_type,
+            execution = %row.id,
+            reason = match &to.error {
+                Write::Set(Some(reason)) => reason.as_str(),
+                _ => "",
+            },
+            payload = %crate::telemetry::preview(&row.payload, 300),
+            "dead-lettered"
+        );
+    }
     let (response_status, response_body, external_id) = match result {
         AttemptResult::Response {
             status,
