@@ -247,6 +247,16 @@ fn secret_key(key: &str) -> bool {
     .any(|word| key.contains(word))
 }
 
+/// Whether `text` is a date (`2026-12-06`), which is not a phone number.
+fn is_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() == 3
+        && [4, 2, 2]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// `text` with its e-mail addresses and phone numbers masked.
 pub fn mask_text(text: &str) -> String {
     static EMAIL: OnceLock<regex::Regex> = OnceLock::new();
@@ -256,11 +266,17 @@ pub fn mask_text(text: &str) -> String {
             .expect("a valid pattern")
     });
     let phone = PHONE
-        .get_or_init(|| regex::Regex::new(r"\+?\d(?:[\s().-]*\d){6,}").expect("a valid pattern"));
+        // Whole runs only (not the digits inside an id or a timestamp like `2026-12-06T21:34`).
+        .get_or_init(|| {
+            regex::Regex::new(r"(?:\+|\b)\d(?:[\s().-]*\d){6,}\b").expect("a valid pattern")
+        });
     let text = email.replace_all(text, "$1***@$2");
     phone
         .replace_all(&text, |c: &regex::Captures<'_>| {
             let found = &c[0];
+            if is_date(found) {
+                return found.to_owned();
+            }
             let digits = found.chars().filter(char::is_ascii_digit).count();
             let mut seen = 0;
             found
@@ -298,6 +314,17 @@ mod tests {
         assert_eq!(
             preview(&payload, 500),
             r#"{"to":[{"email":"j***@example.com","name":"Jo"}],"body":"Call +*********67 or write to s***@acme.co.uk","api_key":"***","amount":1999}"#
+        );
+        // Ids, dates and timestamps are not phone numbers.
+        let ids = serde_json::json!({
+            "id": "01a24d47-b220-75c5-9916-474709be919c",
+            "at": "2026-12-06T21:34:36.818Z",
+            "day": "2026-12-06",
+            "sms": "07700 900123",
+        });
+        assert_eq!(
+            preview(&ids, 500),
+            r#"{"id":"01a24d47-b220-75c5-9916-474709be919c","at":"2026-12-06T21:34:36.818Z","day":"2026-12-06","sms":"*********23"}"#
         );
         assert_eq!(
             preview(&serde_json::json!({"n": "abcdef"}), 7),

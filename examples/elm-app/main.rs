@@ -1,5 +1,6 @@
 //! The Elm example app's server: the page, its compiled Elm, and the BuildAmp API it calls, with
-//! an executor delivering to the local provider simulator.
+//! an executor delivering to the local provider simulator; the operator's dashboard at
+//! `/buildamp/dashboard` and Prometheus metrics at `/metrics`, for the same signed-in user.
 //!
 //! ```text
 //! cd examples/elm-app && elm make src/Main.elm --output static/elm.js && cd ../..
@@ -40,6 +41,23 @@ fn signed_in(headers: &axum::http::HeaderMap) -> Result<(), Refused> {
         Ok(())
     } else {
         Err(Refused("sign in first".into()))
+    }
+}
+
+/// The dashboard and the service's routes: in this demo every signed-in user is an operator. A
+/// real app checks here that its user may operate the service.
+impl buildamp::http::service::ServiceAuthorizer for DemoSession {
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Refused> {
+        signed_in(headers)?;
+        Ok(Caller("demo".into()))
+    }
+
+    async fn authorize(
+        &self,
+        _caller: &Caller,
+        _scope: buildamp::http::service::Scope,
+    ) -> Result<(), Refused> {
+        Ok(())
     }
 }
 
@@ -136,7 +154,14 @@ async fn run<S: Store>(store: S, smoke: bool) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     runtime.migrate().await.map_err(|e| error_chain(&e))?;
     let running = runtime.start().await.map_err(|e| error_chain(&e))?;
-    let app = page_router().merge(api::router(runtime.clone(), DemoSession));
+    let metrics = buildamp::telemetry::install().map_err(|e| e.to_string())?;
+    let app = page_router()
+        .merge(api::router(runtime.clone(), DemoSession))
+        .merge(buildamp::http::service::router(
+            runtime.clone(),
+            DemoSession,
+        ))
+        .merge(buildamp::http::metrics::router(runtime.clone(), metrics));
     let port = if smoke { 0 } else { 8080 };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -152,6 +177,9 @@ async fn run<S: Store>(store: S, smoke: bool) -> Result<(), String> {
         smoke_test(&base).await
     } else {
         println!("BuildAmp Elm example on {base}");
+        println!(
+            "The operator's dashboard: {base}/buildamp/dashboard (signed in with the demo's cookie, which the page sets)"
+        );
         tokio::signal::ctrl_c().await.map_err(|e| e.to_string())
     };
     stop.cancel();
@@ -208,6 +236,42 @@ async fn smoke_test(base: &str) -> Result<(), String> {
             "elm-app smoke: {webhook} {id} delivered; its answer as the Elm decoder reads it: {answer}"
         );
     }
+    // The operator's view of the same deliveries.
+    let page = http
+        .get(format!("{base}/buildamp/dashboard"))
+        .header(header::COOKIE, "demo_session=demo")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !page.status().is_success() {
+        return Err(format!("the dashboard answered {}", page.status()));
+    }
+    let data = http
+        .get(format!("{base}/buildamp/dashboard/data"))
+        .header(header::COOKIE, "demo_session=demo")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json_value()
+        .await?;
+    let delivered = data["overview"]["total"]["sent"].as_u64().unwrap_or(0);
+    if delivered < 2 {
+        return Err(format!(
+            "the dashboard shows {delivered} deliveries, not 2: {data}"
+        ));
+    }
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !metrics.contains("buildamp_deliveries_total{") {
+        return Err(format!("/metrics counts no delivery:\n{metrics}"));
+    }
+    println!("elm-app smoke: the dashboard shows {delivered} deliveries, and /metrics counts them");
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! and runtimes over the fresh database `#[sqlx::test]` gives each test.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
 pub mod ses;
 
 use std::collections::{BTreeMap, HashMap};

@@ -2,12 +2,14 @@
 //!
 //! - [`api`]: the HTTP API the generated Elm client calls (triggers, executions, status streams);
 //! - [`service`]: the webhooks service: event catalog, publishing, endpoints and deliveries;
+//! - [`dashboard`]: the operator's page, served by the service router;
 //! - [`ApiError`]: `{"error": message}` (plus `"path"` for a bad field), with its status code;
 //! - [`serve`]: serving any of the runtime's routers with limits on slow and idle clients, and
 //!   [`request_timeout`], which every router the runtime builds carries;
 //! - `watch`: the one poller behind every status stream, and the caps on open streams.
 
 pub mod api;
+pub mod dashboard;
 mod error;
 pub mod metrics;
 mod serve;

@@ -28,6 +28,8 @@
 //! | `POST /buildamp/transactions/{id}/processing` `{"processed_count", "message_count"}` | publish | the transaction, after a PROCESSING callback |
 //! | `POST /buildamp/transactions/{id}/scheduled` `{"message_count"}` | publish | the transaction, after a SCHEDULED callback |
 //!
+//! The same router serves the operator's dashboard at `/buildamp/dashboard` ([`super::dashboard`]).
+//!
 //! Every request passes [`ServiceAuthorizer::authenticate`] first (`401`), then
 //! [`ServiceAuthorizer::authorize`] for the route's scope (`403`); only then is the body or an id
 //! looked at. Bad input is a `4xx` naming the field (`{"error": ..., "path": "retry.max_attempts"}`).
@@ -110,8 +112,8 @@ impl Default for ServiceConfig {
     }
 }
 
-struct Service<S: Store, A> {
-    runtime: Runtime<S>,
+pub(super) struct Service<S: Store, A> {
+    pub(super) runtime: Runtime<S>,
     authorizer: A,
     config: ServiceConfig,
 }
@@ -175,13 +177,14 @@ pub fn router_with<S: Store, A: ServiceAuthorizer>(
             "/buildamp/transactions/{id}/scheduled",
             post(scheduled::<S, A>),
         )
+        .merge(super::dashboard::routes::<S, A>())
         .layer(DefaultBodyLimit::max(config.body_limit))
         .with_state(service);
     super::request_timeout(routes, config.request_timeout)
 }
 
 /// `401`, then `403`: the first thing every route does.
-async fn allow<S: Store, A: ServiceAuthorizer>(
+pub(super) async fn allow<S: Store, A: ServiceAuthorizer>(
     service: &Service<S, A>,
     headers: &HeaderMap,
     scope: Scope,
@@ -696,10 +699,18 @@ async fn retry<S: Store, A: ServiceAuthorizer>(
 ) -> Result<Response, ApiError> {
     allow(&s, &headers, Scope::Admin).await?;
     let (id, _) = service_delivery(&s, &id).await?;
-    if !s.runtime.retry_dead_letter(id).await? {
+    retry_dead_letter(&s.runtime, id).await
+}
+
+/// Queues dead letter `id` again: `202`, or `409` when it is not one (the dashboard's retry too).
+pub(super) async fn retry_dead_letter<S: Store>(
+    runtime: &Runtime<S>,
+    id: ExecutionId,
+) -> Result<Response, ApiError> {
+    if !runtime.retry_dead_letter(id).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "only a dead letter can be retried; this delivery is not one (any more)",
+            "only a dead letter can be retried; this one is not (any more)",
         ));
     }
     Ok((
