@@ -75,4 +75,7 @@
 //! ```
 
 pub use buildamp_macros::{BuildAmpEvent, BuildAmpWebhook};
+
+#[cfg(feature = "cli")]
+pub mod cli;
 pub use buildamp_runtime::*;

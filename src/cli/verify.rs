@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use buildamp::inbound::{sns, verify};
+use crate::inbound::{sns, verify};
 
 /// Which provider's scheme.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
