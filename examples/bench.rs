@@ -27,7 +27,8 @@
 //!   ratios to a reference measured in the same run.
 //! - `analytics`: a month of the delivery rollup for N attempts (4 webhooks, one to 5
 //!   endpoints), then the analytics' month-wide queries (overview, hourly and daily trends), each
-//!   the median of 5, with `*_ratio_to_scan`: the same rows read by one plain `sum()`.
+//!   the median of 5, with `*_ratio_to_scan`: the same rows read by one plain `sum()`; and what
+//!   the dashboard and the alert evaluator read each time (`health_ms`, `alert_observe_ms`).
 //! - `sink --port P`: only serve the sink, until killed, for a run whose `--sink-url` points at it
 //!   (so the measured process holds the executor alone: its `max_rss_mb` is the executor's).
 //!
@@ -1248,6 +1249,11 @@ async fn analytics<S: BenchStore>(store: S, deliveries: u64) -> Result<(), Strin
     };
     let hourly = timed(trend(Granularity::Hour)).await?;
     let daily = timed(trend(Granularity::Day)).await?;
+    // What the dashboard and the alert evaluator read each time: every destination's health,
+    // and the rules' windows with the queue.
+    let health = timed(|| async { analytics.health().await.map_err(|e| error_chain(&e)) }).await?;
+    let alerts = runtime.alerts();
+    let observe = timed(|| async { alerts.observe().await.map_err(|e| error_chain(&e)) }).await?;
     let total = analytics
         .overview(since, until)
         .await
@@ -1263,6 +1269,8 @@ async fn analytics<S: BenchStore>(store: S, deliveries: u64) -> Result<(), Strin
         "overview_ms": round(overview),
         "trend_hour_ms": round(hourly),
         "trend_day_ms": round(daily),
+        "health_ms": round(health),
+        "alert_observe_ms": round(observe),
         "overview_ratio_to_scan": round(overview / scan),
         "trend_hour_ratio_to_scan": round(hourly / scan),
     });

@@ -1383,12 +1383,13 @@ async fn the_rescuer_runs_as_a_service_that_signals_each_pass<S: Backend>(store:
         [
             "outcome dispatcher",
             "transaction sweeper",
+            "alert evaluator",
             "rescuer",
             "replayer",
             "pruner"
         ],
     );
-    let mut passes = running.services()[2].passes();
+    let mut passes = running.services()[3].passes();
     passes.wait_for(|n| *n >= 1).await.unwrap();
     let e = execution(&runtime, id).await;
     assert_eq!(e.status, Status::Failed);
