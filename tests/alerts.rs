@@ -300,6 +300,16 @@ async fn alerts_fire_once_per_incident_and_resolve_when_it_clears<S: Backend>(st
     assert_eq!(body["open"], serde_json::json!([]));
     assert_eq!(body["recent"].as_array().unwrap().len(), 4);
     assert_eq!(body["recent"][0]["rule"], "endpoint_down");
+    let response = buildamp::http::service::router(runtime.clone(), Admin)
+        .oneshot(
+            Request::get("/buildamp/alerts?limit=many")
+                .header("authorization", "Bearer admin")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
     assert!(body["recent"][0]["resolved_at"].is_string());
     let _ = operators;
 }

@@ -933,9 +933,11 @@ struct AlertsQuery {
 async fn alerts<S: Store, A: ServiceAuthorizer>(
     State(s): Shared<S, A>,
     headers: HeaderMap,
-    Query(q): Query<AlertsQuery>,
+    query: Result<Query<AlertsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     allow(&s, &headers, Scope::Admin).await?;
+    let Query(q) =
+        query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()).at("limit"))?;
     let alerts = s.runtime.alerts();
     let open = alerts.open().await?;
     let recent = alerts.recent(q.limit.unwrap_or(50).clamp(1, 1000)).await?;
