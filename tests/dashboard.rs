@@ -2,7 +2,8 @@
 //! started runtime on SQLite and a real receiver on 127.0.0.1: the page is refused without the
 //! app's session cookie; with it, a delivery appears live, a customer's endpoint that goes down
 //! turns unhealthy (circuit open) and an alert fires, a dead letter retried from the page is seen
-//! delivered, and `/metrics` shows the same. Screenshots go to `target/dashboard/`.
+//! delivered, the filters narrow what it shows, and `/metrics` shows the same. Screenshots go to
+//! `target/dashboard/`.
 //!
 //! Without Chromium the test says so and passes, unless `BUILDAMP_REQUIRE_BROWSER=1` (CI sets
 //! it, and installs the packages).
@@ -251,6 +252,17 @@ async fn an_operator_watches_deliveries_sees_a_failing_endpoint_and_retries_its_
     )
     .await;
     page.screenshot(&shots.join("recovered.png")).await;
+    // Filtered by type, every view shows only that type's deliveries.
+    page.eval(
+        "const s = document.getElementById('filter-type'); s.value = 'DashboardPing'; s.dispatchEvent(new Event('change'))",
+    )
+    .await;
+    page.wait_for(
+        "only DashboardPing's deliveries",
+        "const rows = Array.from(document.querySelectorAll('#live tr')); return rows.length === 1 && rows.every(r => r.dataset.webhook === 'DashboardPing')",
+        WAIT,
+    )
+    .await;
     let received = receiver.received();
     assert_eq!(received.iter().filter(|r| r.path == "/crm").count(), 4);
     drop(page);
