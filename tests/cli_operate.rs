@@ -219,7 +219,7 @@ async fn status_lists_and_retries_for_operators_with_codes_a_script_can_rely_on(
     assert_eq!(all.len(), 3);
     assert!(
         all.iter()
-            .any(|d| d["preview"] == r#"{"data":{"email":"a***@example.com"}}"#),
+            .any(|d| d["preview"] == r#"{"email":"a***@example.com"}"#),
         "{out}"
     );
     assert!(!out.contains("ada@example.com"));

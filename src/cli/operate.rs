@@ -10,6 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
+use crate::http::dashboard::operator_view;
 use crate::store::{DeadLetterFilter, ReplayRow};
 use crate::{Env as _, Execution, ExecutionFilter, ExecutionId, Runtime, Store, error_chain};
 
@@ -288,27 +289,6 @@ fn line(e: &Execution) -> String {
     )
 }
 
-/// An execution for scripts: its payload only as a masked preview.
-fn view(e: &Execution) -> Value {
-    json!({
-        "id": e.id.to_string(),
-        "webhook": e.webhook_type,
-        "endpoint_id": e.endpoint_id,
-        "event_id": e.event_id,
-        "status": e.status.as_str(),
-        "attempts": e.attempts,
-        "max_attempts": e.max_attempts,
-        "response_status": e.response_status,
-        "error": e.error_message,
-        "created_at": stamp(e.created_at),
-        "updated_at": stamp(e.updated_at),
-        "next_retry_at": stamp(e.next_retry_at),
-        "sent_at": e.sent_at.map(stamp),
-        "correlation_id": e.correlation_id,
-        "preview": crate::telemetry::preview(&e.payload, 300),
-    })
-}
-
 async fn list<S: Store>(
     runtime: &Runtime<S>,
     filters: &ListArgs,
@@ -317,7 +297,7 @@ async fn list<S: Store>(
     let found = runtime.store().executions(&filters.filter(status)).await?;
     for e in &found {
         if filters.json {
-            print_json(&view(e));
+            print_json(&operator_view(e));
         } else {
             println!("{}", line(e));
         }
@@ -338,14 +318,14 @@ impl StoreOp for DeliveriesCommand {
                     return Err(Failure::Failed(format!("no execution has id {id}")));
                 };
                 let attempts = runtime.store().attempts(id).await?;
+                let mut shown = operator_view(&e);
                 if json {
-                    let mut shown = view(&e);
                     shown["attempts_log"] = json!(attempts);
                     print_json(&shown);
                     return Ok(());
                 }
                 println!("{}", line(&e));
-                println!("payload: {}", crate::telemetry::preview(&e.payload, 300));
+                println!("payload: {}", shown["preview"].as_str().unwrap_or_default());
                 for a in &attempts {
                     println!(
                         "attempt {} at {}: {} in {} ms{}",

@@ -171,9 +171,10 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// An execution as the page shows it: its payload (an event's data, for an endpoint's delivery)
-/// only as a masked preview.
-fn row(e: &Execution) -> Value {
+/// An execution as operators see it (the dashboard, `buildamp deliveries`): where it stands,
+/// and its payload (an event's data, for an endpoint's delivery) only as a masked preview
+/// ([`crate::telemetry::preview`], 200 characters).
+pub fn operator_view(e: &Execution) -> Value {
     let shown = match e.endpoint_id {
         Some(_) => e.payload.get("data").unwrap_or(&e.payload),
         None => &e.payload,
@@ -182,14 +183,18 @@ fn row(e: &Execution) -> Value {
         "id": e.id.to_string(),
         "webhook": e.webhook_type,
         "endpoint_id": e.endpoint_id,
+        "event_id": e.event_id,
         "status": e.status.as_str(),
         "attempts": e.attempts,
         "max_attempts": e.max_attempts,
         "response_status": e.response_status,
         "error": e.error_message,
+        "correlation_id": e.correlation_id,
         "created_at": stamp(e.created_at),
         "updated_at": stamp(e.updated_at),
-        "preview": crate::telemetry::preview(shown, 160),
+        "next_retry_at": stamp(e.next_retry_at),
+        "sent_at": e.sent_at.map(stamp),
+        "preview": crate::telemetry::preview(shown, 200),
     })
 }
 
@@ -229,7 +234,7 @@ async fn data<S: Store, A: ServiceAuthorizer>(
         "overview": overview,
         "destinations": destinations,
         "alerts": { "open": alerts.open().await?, "recent": alerts.recent(10).await? },
-        "dead_letters": dead.iter().map(row).collect::<Vec<_>>(),
+        "dead_letters": dead.iter().map(operator_view).collect::<Vec<_>>(),
         "types": types,
     }))
     .into_response())
@@ -281,7 +286,7 @@ async fn live<S: Store, A: ServiceAuthorizer>(
                         .map(|e| {
                             Event::default()
                                 .event("delivery")
-                                .json_data(row(e))
+                                .json_data(operator_view(e))
                                 .unwrap_or_else(|_| Event::default().event("delivery"))
                         })
                         .collect();
