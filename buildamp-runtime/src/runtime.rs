@@ -385,8 +385,9 @@ impl<S: Store> RuntimeBuilder<S> {
     /// # Errors
     /// [`StartupError`] naming every duplicate webhook or event name, every unset variable (unless
     /// [`RuntimeBuilder::allow_missing_env`]), every target whose timeout outlasts the lease, a
-    /// missing or malformed `BUILDAMP_SECRET_KEY` (needed once the program declares event types)
-    /// and a malformed `BUILDAMP_ALLOW_NETWORKS`.
+    /// missing or malformed `BUILDAMP_SECRET_KEY` (needed once the program declares event types),
+    /// a malformed `BUILDAMP_ALLOW_NETWORKS` and alert rules that cannot work
+    /// ([`AlertRules::problems`]).
     pub fn build(self) -> Result<Runtime<S>, StartupError> {
         let mut problems = Vec::new();
         if self.config.concurrency == 0 || self.config.batch_size == 0 {
@@ -432,6 +433,7 @@ impl<S: Store> RuntimeBuilder<S> {
                 AddressPolicy::public_only()
             }),
         };
+        problems.extend(self.alert_rules.problems());
         for (name, types) in duplicate_event_names() {
             problems.push(format!(
                 "event name `{name}` is declared by {}: rename one of the event types",

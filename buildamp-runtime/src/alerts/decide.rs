@@ -102,6 +102,45 @@ impl AlertRules {
         }
     }
 
+    /// What is wrong with these rules, one line per problem (the runtime refuses to start with
+    /// any): a window shorter than the rollup's minute, a rate outside 0 to 1, an interval under
+    /// 100 ms.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let minute = Duration::from_secs(60);
+        let mut window = |name: &str, w: Duration| {
+            if w < minute || !w.as_secs().is_multiple_of(60) {
+                out.push(format!(
+                    "alert rule `{name}`: its window must be whole minutes (the rollup's), not {w:?}"
+                ));
+            }
+        };
+        if let Some(rule) = self.failure_rate {
+            window("failure_rate", rule.window);
+        }
+        if let Some(rule) = self.slow_responses {
+            window("slow_responses", rule.window);
+        }
+        if let Some(w) = self.retries_exhausted {
+            window("retries_exhausted", w);
+        }
+        if let Some(rule) = self.failure_rate
+            && !(0.0..1.0).contains(&rule.threshold)
+        {
+            out.push(format!(
+                "alert rule `failure_rate`: the threshold is a rate between 0 and 1 (0.05 is 5 %), not {}",
+                rule.threshold
+            ));
+        }
+        if self.interval < Duration::from_millis(100) {
+            out.push(format!(
+                "alert rules: check them at most every 100 ms, not every {:?}",
+                self.interval
+            ));
+        }
+        out
+    }
+
     /// The windows the rules read figures over, each once.
     pub fn windows(&self) -> BTreeSet<Duration> {
         [
@@ -435,6 +474,28 @@ mod tests {
         );
         let quiet = evaluate(&AlertRules::none(), &seen);
         assert!(quiet.is_empty());
+    }
+
+    #[test]
+    fn bad_rules_say_what_to_fix() {
+        assert!(AlertRules::default().problems().is_empty());
+        let bad = AlertRules {
+            failure_rate: Some(FailureRate {
+                threshold: 5.0,
+                window: Duration::from_secs(90),
+                min_attempts: 1,
+            }),
+            interval: Duration::ZERO,
+            ..AlertRules::default()
+        };
+        assert_eq!(
+            bad.problems(),
+            [
+                "alert rule `failure_rate`: its window must be whole minutes (the rollup's), not 90s",
+                "alert rule `failure_rate`: the threshold is a rate between 0 and 1 (0.05 is 5 %), not 5",
+                "alert rules: check them at most every 100 ms, not every 0ns",
+            ]
+        );
     }
 
     #[test]
