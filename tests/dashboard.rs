@@ -3,7 +3,8 @@
 //! app's session cookie; with it, a delivery appears live, a customer's endpoint that goes down
 //! turns unhealthy (circuit open) and an alert fires, a dead letter retried from the page is seen
 //! delivered, the filters narrow what it shows, and `/metrics` shows the same. Screenshots go to
-//! `target/dashboard/`.
+//! `target/dashboard/`. Without a browser: its security headers, and that it refuses a change
+//! without the page's header, bad filters and unknown charts.
 //!
 //! Without Chromium the test says so and passes, unless `BUILDAMP_REQUIRE_BROWSER=1` (CI sets
 //! it, and installs the packages).
@@ -267,4 +268,98 @@ async fn an_operator_watches_deliveries_sees_a_failing_endpoint_and_retries_its_
     assert_eq!(received.iter().filter(|r| r.path == "/crm").count(), 4);
     drop(page);
     running.shutdown().await.unwrap();
+}
+
+/// The routes without a browser: the page's security headers, and what they refuse.
+#[tokio::test]
+async fn the_dashboard_routes_refuse_cross_site_changes_and_bad_filters() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let (store, _file) = support::sqlite_store().await;
+    let runtime = Runtime::builder(store)
+        .secret_keys(support::test_keys())
+        .allow_missing_env()
+        .build()
+        .unwrap();
+    runtime.migrate().await.unwrap();
+    let app = buildamp::http::service::router(runtime.clone(), SessionCookie);
+    let send = |request: Request<Body>| {
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, headers, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    let signed_in = |method: &str, uri: &str| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("cookie", "session=operator")
+            .body(Body::empty())
+            .unwrap()
+    };
+    // The page: only this origin's script, style and images.
+    let (status, headers, body) = send(signed_in("GET", "/buildamp/dashboard")).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<script src=\"/buildamp/dashboard/app.js\""));
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains("default-src 'none'") && policy.contains("script-src 'self'"),
+        "{policy}"
+    );
+    // Signed out, everything is refused; the script too.
+    let (status, _, body) = send(
+        Request::get("/buildamp/dashboard/app.js")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body.contains("sign in first")), (401, true));
+    // A change without the page's header (a form on another site) is refused before anything.
+    let id = uuid::Uuid::now_v7();
+    let (status, _, body) = send(signed_in(
+        "POST",
+        &format!("/buildamp/dashboard/executions/{id}/retry"),
+    ))
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("X-BuildAmp-Dashboard"), "{body}");
+    let mut retry = signed_in(
+        "POST",
+        &format!("/buildamp/dashboard/executions/{id}/retry"),
+    );
+    retry
+        .headers_mut()
+        .insert("x-buildamp-dashboard", "1".parse().unwrap());
+    let (status, _, body) = send(retry).await;
+    assert_eq!(status, 409, "{body}");
+    // Bad filters name the field; an unknown chart is a 404.
+    let (status, _, body) = send(signed_in("GET", "/buildamp/dashboard/data?endpoint=crm")).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["path"],
+        "endpoint"
+    );
+    let (status, _, body) = send(signed_in("GET", "/buildamp/dashboard/live?status=lost")).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["path"],
+        "status"
+    );
+    let (status, _, _) = send(signed_in("GET", "/buildamp/dashboard/chart/pie.svg")).await;
+    assert_eq!(status, 404);
+    let (status, headers, body) =
+        send(signed_in("GET", "/buildamp/dashboard/chart/latency.svg")).await;
+    assert_eq!(
+        (status, headers["content-type"].to_str().unwrap()),
+        (200, "image/svg+xml")
+    );
+    assert!(body.starts_with("<svg") && body.contains("Latency per minute"));
 }
