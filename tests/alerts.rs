@@ -311,5 +311,9 @@ async fn alerts_fire_once_per_incident_and_resolve_when_it_clears<S: Backend>(st
         .unwrap();
     assert_eq!(response.status(), 400);
     assert!(body["recent"][0]["resolved_at"].is_string());
+    // Resolved incidents leave with the retention period, their events with them.
+    clock.advance(Duration::from_secs(8 * 24 * 3600));
+    assert_eq!(runtime.pruner().prune().await.unwrap().alerts, 4);
+    assert!(runtime.alerts().recent(10).await.unwrap().is_empty());
     let _ = operators;
 }

@@ -997,6 +997,16 @@ async fn endpoints_are_inserted_read_listed_and_deleted<S: Backend>(store: S) {
         [b.id],
         "after, limit"
     );
+    // Outside an application prefix: `acme` and `acme:eu` left out by `acme`, not by `ac_e`.
+    let d = endpoint_row("acme:eu", t0());
+    store.insert_endpoint(&d).await.unwrap();
+    let outside = store.endpoints_outside("acme", None, 10).await.unwrap();
+    assert_eq!(outside.iter().map(|e| e.id).collect::<Vec<_>>(), [a.id]);
+    let literal = store.endpoints_outside("ac_e", None, 10).await.unwrap();
+    assert_eq!(literal.len(), 4, "a prefix is not a pattern");
+    let after = store.endpoints_outside("x", Some(b.id), 1).await.unwrap();
+    assert_eq!(after.iter().map(|e| e.id).collect::<Vec<_>>(), [c.id]);
+    assert!(store.delete_endpoint(d.id).await.unwrap());
     assert!(store.delete_endpoint(b.id).await.unwrap());
     assert!(!store.delete_endpoint(b.id).await.unwrap(), "deleted once");
     assert_eq!(store.endpoint(b.id).await.unwrap(), None);

@@ -299,15 +299,11 @@ impl<S: Store> Analytics<S> {
         let mut out = Vec::new();
         let mut after = None;
         loop {
-            let page = store.endpoints(None, after, 500).await?;
+            let page = store
+                .endpoints_outside(crate::transactions::APPLICATION_PREFIX, after, 500)
+                .await?;
             after = page.last().map(|e| e.id);
             for row in &page {
-                if row
-                    .application
-                    .starts_with(crate::transactions::APPLICATION_PREFIX)
-                {
-                    continue;
-                }
                 let key = Destination::Endpoint(row.id).as_stored();
                 let id = row.id.to_string();
                 let (state, failures, until) = circuit(&key);

@@ -119,6 +119,15 @@ pub trait EndpointStore {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<EndpointRow>, StoreError>> + Send;
 
+    /// Endpoints by id after `after` whose application does not start with `prefix`, at most
+    /// `limit` (every endpoint but transactions' callback endpoints, for health views).
+    fn endpoints_outside(
+        &self,
+        prefix: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<EndpointRow>, StoreError>> + Send;
+
     /// Deletes up to `limit` events published before `before`. Their deliveries carry their own
     /// copy of the envelope, so they are delivered, retried and listed as before; only a repeat
     /// publish of a pruned id or key is no longer recognised.

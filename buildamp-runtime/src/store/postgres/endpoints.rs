@@ -210,6 +210,25 @@ impl EndpointStore for PgStore {
         rows.iter().map(endpoint).collect()
     }
 
+    async fn endpoints_outside(
+        &self,
+        prefix: &str,
+        after: Option<Uuid>,
+        n: usize,
+    ) -> Result<Vec<EndpointRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM endpoints
+             WHERE substr(application, 1, length($1)) <> $1 AND ($2::uuid IS NULL OR id > $2)
+             ORDER BY id LIMIT $3"
+        ))
+        .bind(prefix)
+        .bind(after)
+        .bind(limit(n))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(endpoint).collect()
+    }
+
     async fn prune_events(&self, before: DateTime<Utc>, n: usize) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "DELETE FROM events WHERE id IN (
