@@ -42,6 +42,7 @@ conformance! {
     health_changes_are_leased_to_handlers_until_acked_and_stay_logged,
     an_ordered_keys_rows_are_numbered_and_claimed_one_at_a_time,
     prune_protection_keeps_a_keys_counter_while_anything_of_it_is_unsettled,
+    an_alert_key_has_one_open_incident_and_its_events_are_leased_until_acked,
 }
 
 use buildamp::protect::{Admission, Decision, HealthChange, Limits, Slot};
@@ -1551,4 +1552,129 @@ async fn prune_protection_keeps_a_keys_counter_while_anything_of_it_is_unsettled
         .unwrap();
     assert_eq!(status(&store, again[0].id).await.sequence, Some(2));
     assert_eq!(status(&store, again[1].id).await.sequence, Some(1));
+}
+
+async fn an_alert_key_has_one_open_incident_and_its_events_are_leased_until_acked<S: Backend>(
+    store: S,
+) {
+    use buildamp::store::AlertRow;
+    let store = migrated(store).await;
+    let incident = |at: DateTime<Utc>| AlertRow {
+        id: Uuid::now_v7(),
+        key: "endpoint_down/host:api.example.com:443".into(),
+        rule: "endpoint_down".into(),
+        subject: "host:api.example.com:443".into(),
+        summary: "down".into(),
+        detail: serde_json::json!({"failures": 5}),
+        fired_at: at,
+        resolved_at: None,
+    };
+    let first = incident(t0());
+    assert!(store.fire_alert(&first, vec![]).await.unwrap());
+    // The key is open: a second firing (another evaluator's) writes nothing.
+    assert!(
+        !store
+            .fire_alert(&incident(t0() + secs(1)), vec![])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.open_alerts().await.unwrap(),
+        std::slice::from_ref(&first)
+    );
+    assert!(
+        store
+            .resolve_alert(first.id, t0() + secs(30), vec![])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .resolve_alert(first.id, t0() + secs(31), vec![])
+            .await
+            .unwrap(),
+        "resolved once"
+    );
+    assert!(store.open_alerts().await.unwrap().is_empty());
+    // Resolved, the key may open a new incident; the newest comes first.
+    let second = incident(t0() + secs(60));
+    assert!(store.fire_alert(&second, vec![]).await.unwrap());
+    let recent = store.recent_alerts(10).await.unwrap();
+    assert_eq!(
+        recent
+            .iter()
+            .map(|a| (a.id, a.resolved_at))
+            .collect::<Vec<_>>(),
+        [(second.id, None), (first.id, Some(t0() + secs(30)))]
+    );
+
+    // Fired, resolved, fired: each change once, in order, leased until acknowledged.
+    let lease = t0() + secs(120);
+    let claimed = store
+        .claim_alert_events(t0() + secs(60), lease, 10)
+        .await
+        .unwrap();
+    let changes: Vec<(&str, Uuid, i32)> = claimed
+        .iter()
+        .map(|e| (e.change.as_str(), e.alert.id, e.deliveries))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("fired", first.id, 1),
+            ("resolved", first.id, 1),
+            ("fired", second.id, 1)
+        ]
+    );
+    assert_eq!(claimed[1].alert.resolved_at, Some(t0() + secs(30)));
+    assert!(
+        store
+            .claim_alert_events(t0() + secs(60), lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    store
+        .retry_alert_event(claimed[0].id, t0() + secs(70))
+        .await
+        .unwrap();
+    for event in &claimed[1..] {
+        store.ack_alert_event(event.id).await.unwrap();
+    }
+    assert!(
+        store
+            .claim_alert_events(t0() + secs(69), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store
+        .claim_alert_events(t0() + secs(70), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        again
+            .iter()
+            .map(|e| (e.id, e.deliveries))
+            .collect::<Vec<_>>(),
+        [(claimed[0].id, 2)]
+    );
+    store.ack_alert_event(claimed[0].id).await.unwrap();
+    assert!(
+        store
+            .claim_alert_events(lease + secs(1), lease + secs(60), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Only incidents resolved before the bound are pruned; the open one stays.
+    assert_eq!(
+        store.prune_alerts(t0() + secs(30), 10).await.unwrap(),
+        0,
+        "not before"
+    );
+    assert_eq!(store.prune_alerts(t0() + secs(3600), 10).await.unwrap(), 1);
+    assert_eq!(store.recent_alerts(10).await.unwrap().len(), 1);
 }
